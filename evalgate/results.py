@@ -1,0 +1,143 @@
+"""Plain result values produced by the runner and consumed by the gate and the reports."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+CaseStatus = Literal["passed", "failed", "error"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check applied to one response: passed, a score in [0, 1] and a readable reason."""
+
+    type: str
+    passed: bool
+    score: float
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Completion:
+    """What a provider returned for one request, with what it cost and how long it took."""
+
+    text: str
+    model: str
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    latency_ms: float = 0.0
+    cost_usd: float | None = None
+    fallback: bool = False
+    cached: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Trial:
+    """One attempt at a case: a completion and its checks, or an error message."""
+
+    completion: Completion | None
+    checks: tuple[CheckResult, ...] = ()
+    error: str | None = None
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.completion is not None and all(c.passed for c in self.checks)
+
+
+@dataclass(frozen=True, slots=True)
+class CaseResult:
+    """The outcome of one case over its ``repeat`` trials."""
+
+    id: str
+    suite: str
+    line: int
+    trials: tuple[Trial, ...]
+    tags: tuple[str, ...] = ()
+    required: bool = False
+    min_pass: int = 1
+
+    @property
+    def trials_passed(self) -> int:
+        return sum(1 for t in self.trials if t.passed)
+
+    @property
+    def status(self) -> CaseStatus:
+        if self.trials and self.trials_passed >= self.min_pass:
+            return "passed"
+        if any(t.error is not None for t in self.trials) or not self.trials:
+            return "error"
+        return "failed"
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "passed"
+
+    @property
+    def error(self) -> str | None:
+        """The first trial error, when the case is an error."""
+        if self.status != "error":
+            return None
+        for t in self.trials:
+            if t.error is not None:
+                return t.error
+        return "no trials were run"
+
+    @property
+    def representative(self) -> Trial | None:
+        """The trial to show: the first failing one when the case did not pass, else the first."""
+        if not self.trials:
+            return None
+        if not self.passed:
+            for t in self.trials:
+                if not t.passed:
+                    return t
+        return self.trials[0]
+
+    @property
+    def response(self) -> str | None:
+        rep = self.representative
+        return rep.completion.text if rep is not None and rep.completion is not None else None
+
+    @property
+    def checks(self) -> tuple[CheckResult, ...]:
+        rep = self.representative
+        return rep.checks if rep is not None else ()
+
+    @property
+    def latency_ms(self) -> float | None:
+        values = [t.completion.latency_ms for t in self.trials if t.completion is not None]
+        return sum(values) / len(values) if values else None
+
+    @property
+    def cost_usd(self) -> float | None:
+        values = [t.completion.cost_usd for t in self.trials if t.completion and t.completion.cost_usd is not None]
+        return sum(values) if values else None
+
+    @property
+    def fallback(self) -> bool:
+        return any(t.completion is not None and t.completion.fallback for t in self.trials)
+
+
+@dataclass(frozen=True, slots=True)
+class GateVerdict:
+    """The gate's decision with its reasons, one sentence each."""
+
+    passed: bool
+    metric: str
+    value: float
+    threshold: float
+    reasons: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """Everything one ``evalgate run`` produced."""
+
+    cases: tuple[CaseResult, ...]
+    provider: str
+    model: str
+    config_path: str
+    started_at: str
+    duration_s: float
+    notes: tuple[str, ...] = field(default_factory=tuple)

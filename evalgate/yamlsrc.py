@@ -1,0 +1,249 @@
+"""YAML that remembers where things are, and pydantic errors turned into ``file:line`` messages."""
+
+from __future__ import annotations
+
+import difflib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
+
+from evalgate.errors import ConfigError
+
+try:  # the C loader is several times faster on big suites
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover - depends on how PyYAML was built
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+M = TypeVar("M", bound=BaseModel)
+MAX_ERRORS_SHOWN = 5
+
+
+@dataclass(frozen=True)
+class YamlDoc:
+    """Parsed data plus the node tree that knows each value's line."""
+
+    data: Any
+    node: yaml.Node | None
+    file: str
+
+    def line_of(self, loc: tuple[int | str, ...]) -> int | None:
+        """The 1-based line of the deepest node the pydantic ``loc`` reaches."""
+        node = self.node
+        if node is None:
+            return None
+        line = node.start_mark.line + 1
+        for part in loc:
+            child = _child(node, part)
+            if child is None:
+                continue  # a union tag or a model-level error: stay where we are
+            node = child
+            line = node.start_mark.line + 1
+        return line
+
+
+def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode) and key.value == str(part):
+                return value
+    elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
+        child: yaml.Node = node.value[part]
+        return child
+    return None
+
+
+def _check_duplicate_keys(node: yaml.Node, file: str) -> None:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: dict[str, int] = {}
+            for key, value in current.value:
+                if isinstance(key, yaml.ScalarNode):
+                    if key.value in seen and key.value != "<<":
+                        raise ConfigError(
+                            f"duplicate key '{key.value}' (first defined on line {seen[key.value]})",
+                            file=file,
+                            line=key.start_mark.line + 1,
+                            fix="YAML keeps only the last value silently; remove or rename one of them",
+                        )
+                    seen[key.value] = key.start_mark.line + 1
+                stack.append(value)
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend(current.value)
+
+
+def parse_yaml(text: str, file: str) -> YamlDoc:
+    """Parse YAML text; syntax errors become ``ConfigError`` with the line."""
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None:
+            _check_duplicate_keys(node, file)
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise ConfigError(
+            f"invalid YAML: {problem}",
+            file=file,
+            line=mark.line + 1 if mark else None,
+            fix="check indentation, quoting and that every 'key: value' has a space after the colon",
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", file=file) from None
+    finally:
+        loader.dispose()
+    return YamlDoc(data=data, node=node, file=file)
+
+
+def load_yaml_file(path: Path) -> YamlDoc:
+    """Read and parse a YAML (or JSON, which is YAML) file."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError("file not found", file=str(path)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path), fix="save it as UTF-8") from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read file: {exc.strerror}", file=str(path)) from None
+    return parse_yaml(text, str(path))
+
+
+def validate(model: type[M], doc: YamlDoc, *, file: str | None = None, expect: str = "a mapping") -> M:
+    """Validate parsed YAML against a pydantic model, raising ``ConfigError`` with file:line on failure."""
+    where_file = file or doc.file
+    if not isinstance(doc.data, dict):
+        kind = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
+        raise ConfigError(
+            f"expected {expect} at the top level, found {kind}",
+            file=where_file,
+            line=doc.line_of(()) or 1,
+        )
+    try:
+        return model.model_validate(doc.data)
+    except ValidationError as exc:
+        raise validation_error(model, exc, doc, where_file) from None
+
+
+def validation_error(model: type[BaseModel], exc: ValidationError, doc: YamlDoc, file: str) -> ConfigError:
+    """Turn a pydantic ``ValidationError`` into one ``ConfigError`` listing the first few problems."""
+    errors = sorted(exc.errors(include_url=False), key=lambda e: doc.line_of(e["loc"]) or 0)
+    first, rest = errors[0], errors[1:MAX_ERRORS_SHOWN]
+    message, fix = describe(model, first)
+    err = ConfigError(
+        message, file=file, line=doc.line_of(first["loc"]), where=dotted(first["loc"]) or None, fix=fix
+    )
+    extra_lines = []
+    for e in rest:
+        m, f = describe(model, e)
+        extra_lines.append(
+            ConfigError(m, file=file, line=doc.line_of(e["loc"]), where=dotted(e["loc"]) or None, fix=f).render()
+        )
+    if len(errors) > MAX_ERRORS_SHOWN:
+        extra_lines.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more problems")
+    if extra_lines:
+        err.message = err.message  # the first stays the headline; the rest follow on their own lines
+        err.args = (err.render() + "\n" + "\n".join(extra_lines),)
+    return err
+
+
+def dotted(loc: tuple[int | str, ...]) -> str:
+    """``('cases', 3, 'checks', 0, 'value')`` -> ``cases[3].checks[0].value``."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def describe(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | None]:
+    """A readable message and a fix for one pydantic error."""
+    kind = error["type"]
+    loc = error["loc"]
+    msg = error["msg"]
+    if msg.startswith("Value error, "):
+        msg = msg[len("Value error, ") :]
+    if kind == "extra_forbidden":
+        key = str(loc[-1]) if loc else "?"
+        allowed = allowed_keys(model, loc[:-1])
+        close = difflib.get_close_matches(key, allowed, n=1)
+        fix = f"did you mean '{close[0]}'?" if close else None
+        if allowed:
+            listing = "allowed keys: " + ", ".join(sorted(allowed))
+            fix = f"{fix} {listing}" if fix else listing
+        return f"unknown key '{key}'", fix
+    if kind == "missing":
+        return f"missing required key '{loc[-1]}'" if loc else "missing required value", None
+    if kind == "union_tag_invalid":
+        ctx = error.get("ctx") or {}
+        return (
+            f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} '{ctx.get('tag')}'",
+            f"use one of: {ctx.get('expected_tags')}",
+        )
+    if kind == "union_tag_not_found":
+        ctx = error.get("ctx") or {}
+        return f"missing '{str(ctx.get('discriminator', 'type')).strip(chr(39))}'", None
+    if kind == "literal_error":
+        return f"{msg} (got {error.get('input')!r})", None
+    return msg, None
+
+
+def allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
+    """The field names of the model reached by following ``loc`` through field annotations."""
+    current: Any = model
+    for part in loc:
+        current = _step(current, part)
+        if current is None:
+            return []
+    model_cls = _as_model(current)
+    return list(model_cls.model_fields) if model_cls is not None else []
+
+
+def _as_model(tp: Any) -> type[BaseModel] | None:
+    for candidate in _flatten(tp):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _flatten(tp: Any) -> list[Any]:
+    origin = typing.get_origin(tp)
+    if origin is typing.Annotated:
+        return _flatten(typing.get_args(tp)[0])
+    if origin in (typing.Union, types.UnionType):
+        out: list[Any] = []
+        for arg in typing.get_args(tp):
+            out.extend(_flatten(arg))
+        return out
+    return [tp]
+
+
+def _step(tp: Any, part: int | str) -> Any:
+    for candidate in _flatten(tp):
+        origin = typing.get_origin(candidate)
+        args = typing.get_args(candidate)
+        if isinstance(part, int) and origin in (list, tuple) and args:
+            return args[0]
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            if isinstance(part, str) and part in candidate.model_fields:
+                return candidate.model_fields[part].annotation
+            continue
+        if origin is dict and args and isinstance(part, str):
+            return args[1]
+    # a discriminated-union tag: pick the member whose 'type' literal is this tag
+    if isinstance(part, str):
+        for candidate in _flatten(tp):
+            if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+                field = candidate.model_fields.get("type")
+                if field is not None and part in typing.get_args(field.annotation):
+                    return candidate
+    return None
