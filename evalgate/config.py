@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from evalgate.errors import ConfigError
 from evalgate.gate import GateConfig
 from evalgate.strict import Strict
-from evalgate.yamlsrc import load_yaml_file, validate
+from evalgate.yamlsrc import YamlDoc, dotted, load_yaml_file, validate
 
 ProviderName = Literal["openai", "anthropic", "http", "command", "python", "replay"]
 
@@ -122,6 +122,19 @@ class LoadedConfig(BaseModel):
 
     config: Config
     path: Path
+    doc: YamlDoc
+
+    @property
+    def file(self) -> str:
+        """The path as the user should see it in messages."""
+        try:
+            return str(self.path.relative_to(Path.cwd()))
+        except ValueError:
+            return str(self.path)
+
+    def error(self, message: str, loc: tuple[int | str, ...], fix: str | None = None) -> ConfigError:
+        """A ``ConfigError`` pointing at ``loc`` inside this config file."""
+        return ConfigError(message, file=self.file, line=self.doc.line_of(loc), where=dotted(loc), fix=fix)
 
     @property
     def root(self) -> Path:
@@ -142,4 +155,4 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
         )
     doc = load_yaml_file(p)
     config = validate(Config, doc, file=str(p))
-    return LoadedConfig(config=config, path=p.resolve())
+    return LoadedConfig(config=config, path=p.resolve(), doc=doc)

@@ -111,7 +111,9 @@ class CaseResult:
 
     @property
     def cost_usd(self) -> float | None:
-        values = [t.completion.cost_usd for t in self.trials if t.completion and t.completion.cost_usd is not None]
+        values = [
+            t.completion.cost_usd for t in self.trials if t.completion and t.completion.cost_usd is not None
+        ]
         return sum(values) if values else None
 
     @property

@@ -51,7 +51,8 @@ def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == str(part):
-                return value
+                found: yaml.Node = value
+                return found
     elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and 0 <= part < len(node.value):
         child: yaml.Node = node.value[part]
         return child
@@ -83,7 +84,7 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
     """Parse YAML text; syntax errors become ``ConfigError`` with the line."""
     loader = _Loader(text)
     try:
-        node = loader.get_single_node()
+        node: yaml.Node | None = loader.get_single_node()
         if node is not None:
             _check_duplicate_keys(node, file)
         data = loader.construct_document(node) if node is not None else None
@@ -116,42 +117,62 @@ def load_yaml_file(path: Path) -> YamlDoc:
     return parse_yaml(text, str(path))
 
 
-def validate(model: type[M], doc: YamlDoc, *, file: str | None = None, expect: str = "a mapping") -> M:
-    """Validate parsed YAML against a pydantic model, raising ``ConfigError`` with file:line on failure."""
+def validate(
+    model: type[M],
+    doc: YamlDoc,
+    *,
+    file: str | None = None,
+    expect: str = "a mapping",
+    data: Any = None,
+    prefix: tuple[int | str, ...] = (),
+) -> M:
+    """Validate parsed YAML (or ``data`` found at ``prefix`` inside it) against a pydantic model.
+
+    Failures become one ``ConfigError`` that names the file, the line and the path inside the file.
+    """
     where_file = file or doc.file
-    if not isinstance(doc.data, dict):
-        kind = "empty" if doc.data is None else f"a {type(doc.data).__name__}"
+    value = doc.data if data is None else data
+    if not isinstance(value, dict):
+        kind = "empty" if value is None else f"a {type(value).__name__}"
         raise ConfigError(
-            f"expected {expect} at the top level, found {kind}",
+            f"expected {expect}, found {kind}",
             file=where_file,
-            line=doc.line_of(()) or 1,
+            line=doc.line_of(prefix) or 1,
+            where=dotted(prefix) or None,
         )
     try:
-        return model.model_validate(doc.data)
+        return model.model_validate(value)
     except ValidationError as exc:
-        raise validation_error(model, exc, doc, where_file) from None
+        raise validation_error(model, exc, doc, where_file, prefix=prefix) from None
 
 
-def validation_error(model: type[BaseModel], exc: ValidationError, doc: YamlDoc, file: str) -> ConfigError:
+def validation_error(
+    model: type[BaseModel],
+    exc: ValidationError,
+    doc: YamlDoc,
+    file: str,
+    *,
+    prefix: tuple[int | str, ...] = (),
+) -> ConfigError:
     """Turn a pydantic ``ValidationError`` into one ``ConfigError`` listing the first few problems."""
-    errors = sorted(exc.errors(include_url=False), key=lambda e: doc.line_of(e["loc"]) or 0)
-    first, rest = errors[0], errors[1:MAX_ERRORS_SHOWN]
-    message, fix = describe(model, first)
-    err = ConfigError(
-        message, file=file, line=doc.line_of(first["loc"]), where=dotted(first["loc"]) or None, fix=fix
-    )
-    extra_lines = []
-    for e in rest:
-        m, f = describe(model, e)
-        extra_lines.append(
-            ConfigError(m, file=file, line=doc.line_of(e["loc"]), where=dotted(e["loc"]) or None, fix=f).render()
+
+    def line(e: ErrorDetails) -> int | None:
+        return doc.line_of((*prefix, *e["loc"]))
+
+    def one(e: ErrorDetails) -> ConfigError:
+        message, fix = describe(model, e)
+        return ConfigError(
+            message, file=file, line=line(e), where=dotted((*prefix, *e["loc"])) or None, fix=fix
         )
+
+    errors = sorted(exc.errors(include_url=False), key=lambda e: line(e) or 0)
+    headline = one(errors[0])
+    extra = [one(e).render() for e in errors[1:MAX_ERRORS_SHOWN]]
     if len(errors) > MAX_ERRORS_SHOWN:
-        extra_lines.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more problems")
-    if extra_lines:
-        err.message = err.message  # the first stays the headline; the rest follow on their own lines
-        err.args = (err.render() + "\n" + "\n".join(extra_lines),)
-    return err
+        extra.append(f"... and {len(errors) - MAX_ERRORS_SHOWN} more problems")
+    if extra:
+        headline.args = (headline.render() + "\n" + "\n".join(extra),)
+    return headline
 
 
 def dotted(loc: tuple[int | str, ...]) -> str:

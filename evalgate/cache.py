@@ -1,0 +1,78 @@
+"""A disk cache of completions keyed only by what changes the answer."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict, replace
+from pathlib import Path
+from typing import Any
+
+from evalgate.providers.base import ModelRequest
+from evalgate.results import Completion
+
+CACHE_FORMAT = 1
+# what is under test for these providers is the user's own code, which can change without changing the
+# prompt; caching their answers would hide exactly the regressions the gate exists to catch
+UNCACHEABLE_PROVIDERS = frozenset({"python", "command", "replay"})
+
+
+def cache_key(provider: str, request: ModelRequest) -> str:
+    """SHA-256 over provider, pinned model, rendered prompt, system prompt and params, nothing else."""
+    material = json.dumps(
+        {
+            "v": CACHE_FORMAT,
+            "provider": provider,
+            "model": request.model,
+            "prompt": request.prompt,
+            "system": request.system,
+            "params": _canonical(request.params),
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    return hashlib.sha256(material.encode("utf-8")).hexdigest()
+
+
+def _canonical(params: Mapping[str, Any]) -> Any:
+    return json.loads(json.dumps(dict(params), sort_keys=True, default=str))
+
+
+class DiskCache:
+    """One small JSON file per entry under ``root/ab/abcdef...``; safe for concurrent writers."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.hits = 0
+        self.misses = 0
+
+    def _path(self, key: str) -> Path:
+        return self.root / key[:2] / f"{key}.json"
+
+    def get(self, key: str) -> Completion | None:
+        """The cached completion, marked ``cached``, or ``None``."""
+        try:
+            data = json.loads(self._path(key).read_text(encoding="utf-8"))
+            completion = Completion(**data["completion"])
+        except (OSError, ValueError, KeyError, TypeError):
+            self.misses += 1
+            return None
+        self.hits += 1
+        return replace(completion, cached=True)
+
+    def put(self, key: str, completion: Completion) -> None:
+        """Store a completion atomically; a failed write only costs a future cache miss."""
+        path = self._path(key)
+        payload = json.dumps({"v": CACHE_FORMAT, "completion": asdict(replace(completion, cached=False))})
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(payload)
+            os.replace(tmp, path)
+        except OSError:
+            pass

@@ -1,0 +1,91 @@
+"""The registry from check type to evaluator, and the functions the runner calls."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from evalgate.checks.base import CheckContext, clip, result
+from evalgate.checks.judge import check_llm_judge
+from evalgate.checks.pyfunc import check_python, resolve_check_function
+from evalgate.checks.specs import CheckSpec, CostCheck, JsonSchemaCheck, LatencyCheck, PythonCheck
+from evalgate.checks.structured import check_is_json, check_json_schema, load_schema_file
+from evalgate.checks.text import (
+    check_contains,
+    check_equals,
+    check_icontains,
+    check_max_chars,
+    check_max_words,
+    check_not_contains,
+    check_not_icontains,
+    check_regex,
+    check_starts_with,
+)
+from evalgate.results import CheckResult
+
+
+def check_latency(spec: LatencyCheck, ctx: CheckContext) -> CheckResult:
+    """The completion's latency is at most ``max`` ms; score is max/latency when over."""
+    latency = ctx.completion.latency_ms
+    if latency <= spec.max:
+        return result(spec.label, True, 1.0, f"latency {latency:.0f} ms <= {spec.max:g} ms")
+    return result(spec.label, False, spec.max / latency, f"latency {latency:.0f} ms > {spec.max:g} ms")
+
+
+def check_cost(spec: CostCheck, ctx: CheckContext) -> CheckResult:
+    """The completion cost at most ``max`` USD; an unknown cost fails rather than passing unseen."""
+    cost = ctx.completion.cost_usd
+    if cost is None:
+        model = clip(ctx.completion.model, 60)
+        return result(
+            spec.label,
+            False,
+            0.0,
+            f"cost unknown for model '{model}': add its price under 'prices:' in evalgate.yaml "
+            "(and use a provider that reports token counts), or remove this check",
+        )
+    if cost <= spec.max:
+        return result(spec.label, True, 1.0, f"cost ${cost:.4g} <= ${spec.max:.4g}")
+    return result(spec.label, False, spec.max / cost, f"cost ${cost:.4g} > ${spec.max:.4g}")
+
+
+Evaluator = Callable[[Any, CheckContext], CheckResult]
+
+CHECKS: dict[str, Evaluator] = {
+    "contains": check_contains,
+    "icontains": check_icontains,
+    "not_contains": check_not_contains,
+    "not_icontains": check_not_icontains,
+    "equals": check_equals,
+    "regex": check_regex,
+    "starts_with": check_starts_with,
+    "max_words": check_max_words,
+    "max_chars": check_max_chars,
+    "is_json": check_is_json,
+    "json_schema": check_json_schema,
+    "llm_judge": check_llm_judge,
+    "python": check_python,
+    "latency_ms": check_latency,
+    "cost_usd": check_cost,
+}
+"""Check type -> evaluator. A new check type needs a spec model in ``CheckSpec`` and an entry here."""
+
+
+def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
+    """Evaluate one check; ``ConfigError`` or ``ProviderError`` (judge) propagate, never a silent pass."""
+    return CHECKS[spec.type](spec, ctx)
+
+
+def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> tuple[CheckResult, ...]:
+    """Evaluate checks in order against one response."""
+    return tuple(CHECKS[spec.type](spec, ctx) for spec in specs)
+
+
+def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:
+    """Import python check functions and load schema files now, so ``validate`` can report them."""
+    for spec in specs:
+        if isinstance(spec, PythonCheck):
+            resolve_check_function(spec.function, base_dir)
+        elif isinstance(spec, JsonSchemaCheck) and spec.schema_file is not None:
+            load_schema_file(spec.schema_file, base_dir)

@@ -1,0 +1,320 @@
+"""The check specs users write under ``checks:`` in a suite, validated when the suite loads."""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import threading
+from typing import Annotated, Any, Literal
+
+from jsonschema.exceptions import SchemaError
+from jsonschema.protocols import Validator
+from jsonschema.validators import validator_for
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
+
+from evalgate.checks.base import clip, quote
+from evalgate.strict import Strict
+
+Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+
+
+def _as_text(value: Any) -> Any:
+    # YAML turns `42`, `4.20` and `yes` into numbers and booleans; matching their str() would silently
+    # compare against '4.2' or 'True', so ask for quotes instead.
+    if isinstance(value, bool | int | float):
+        kind = "boolean" if isinstance(value, bool) else "number"
+        raise ValueError(
+            f"{value!r} is a YAML {kind}, not text; put it in quotes exactly as the response "
+            f"should show it, e.g. '{value}'"
+        )
+    if isinstance(value, str) and not value:
+        raise ValueError("empty text matches every response; give the text to look for")
+    return value
+
+
+class _CheckBase(Strict):
+    name: Annotated[str, Field(min_length=1)] | None = None
+    weight: Weight = 1.0
+
+    @property
+    def label(self) -> str:
+        """What reports call this check: its ``name``, else its type."""
+        return self.name or str(getattr(self, "type", "check"))
+
+
+class _Needles(_CheckBase):
+    value: str | Annotated[list[str], Field(min_length=1)]
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _text_or_texts(cls, value: Any) -> Any:
+        # Checked here so a wrong value gets one message instead of one per union member.
+        if isinstance(value, list):
+            if not value:
+                raise ValueError("the list is empty; give at least one text to look for")
+            for item in value:
+                if isinstance(item, list | dict) or item is None:
+                    raise ValueError(f"list items must be texts, found {item!r}")
+                _as_text(item)
+            return value
+        if isinstance(value, dict) or value is None:
+            raise ValueError(f"value must be a text or a list of texts, found {value!r}")
+        return _as_text(value)
+
+    @property
+    def needles(self) -> tuple[str, ...]:
+        """The values as a tuple, whether one string or a list was written."""
+        return (self.value,) if isinstance(self.value, str) else tuple(self.value)
+
+
+class ContainsCheck(_Needles):
+    """Every value appears in the response (case-sensitive)."""
+
+    type: Literal["contains"]
+
+
+class IContainsCheck(_Needles):
+    """Every value appears in the response, ignoring case."""
+
+    type: Literal["icontains"]
+
+
+class NotContainsCheck(_Needles):
+    """No value appears in the response (case-sensitive)."""
+
+    type: Literal["not_contains"]
+
+
+class NotIContainsCheck(_Needles):
+    """No value appears in the response, ignoring case."""
+
+    type: Literal["not_icontains"]
+
+
+class _Text(_CheckBase):
+    value: str
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _text(cls, value: Any) -> Any:
+        return _as_text(value)
+
+
+class EqualsCheck(_Text):
+    """The response is exactly ``value`` (after stripping whitespace, by default)."""
+
+    type: Literal["equals"]
+    strip: bool = True
+    ignore_case: bool = False
+
+
+class StartsWithCheck(_Text):
+    """The response, ignoring leading whitespace, starts with ``value``."""
+
+    type: Literal["starts_with"]
+
+
+_FLAGS = {"i": re.IGNORECASE, "m": re.MULTILINE, "s": re.DOTALL}
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_pattern(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile once per (pattern, flags) for the whole run."""
+    return re.compile(pattern, flags)
+
+
+class RegexCheck(_CheckBase):
+    """The response matches ``pattern`` (``re.search`` by default, or the whole text with fullmatch)."""
+
+    type: Literal["regex"]
+    pattern: str
+    flags: list[Literal["i", "m", "s"]] = Field(default_factory=list)
+    match: Literal["search", "fullmatch"] = "search"
+    _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
+
+    @field_validator("pattern")
+    @classmethod
+    def _compiles(cls, pattern: str) -> str:
+        try:
+            compile_pattern(pattern)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {quote(pattern)} ({exc})") from None
+        return pattern
+
+    def model_post_init(self, context: Any, /) -> None:
+        flags = 0
+        for flag in self.flags:
+            flags |= _FLAGS[flag]
+        self._compiled = compile_pattern(self.pattern, flags)
+
+    def compiled(self) -> re.Pattern[str]:
+        """The compiled pattern with its flags."""
+        assert self._compiled is not None  # set by model_post_init
+        return self._compiled
+
+
+class MaxWordsCheck(_CheckBase):
+    """The response has at most ``value`` whitespace-separated words."""
+
+    type: Literal["max_words"]
+    value: Annotated[int, Field(ge=0)]
+
+
+class MaxCharsCheck(_CheckBase):
+    """The response, without surrounding whitespace, has at most ``value`` characters."""
+
+    type: Literal["max_chars"]
+    value: Annotated[int, Field(ge=0)]
+
+
+class IsJsonCheck(_CheckBase):
+    """The response is JSON, or with ``extract`` contains a JSON object or array."""
+
+    type: Literal["is_json"]
+    extract: bool = False
+
+
+_validator_lock = threading.Lock()
+_validators: dict[str, Validator] = {}
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise ``ValueError`` naming the problem when ``schema`` is not a valid JSON Schema."""
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as exc:
+        raise ValueError(
+            f"invalid JSON Schema at {exc.json_path}: {clip(exc.message)}; see https://json-schema.org"
+        ) from None
+
+
+def schema_validator(schema: dict[str, Any]) -> Validator:
+    """Check ``schema`` and build its validator, once per distinct schema; formats are asserted too."""
+    # Checking a schema against its metaschema costs far more than validating a response, and big
+    # suites repeat the same schema on every case, so both happen once per distinct schema text.
+    key = json.dumps(schema, sort_keys=True, default=str)
+    with _validator_lock:
+        found = _validators.get(key)
+    if found is None:
+        check_schema(schema)
+        cls = validator_for(schema)
+        found = cls(schema, format_checker=cls.FORMAT_CHECKER)
+        with _validator_lock:
+            _validators[key] = found
+    return found
+
+
+class JsonSchemaCheck(_CheckBase):
+    """The response is JSON valid against ``schema`` (inline) or ``schema_file`` (relative to the suite)."""
+
+    model_config = ConfigDict(serialize_by_alias=True)
+
+    type: Literal["json_schema"]
+    # 'schema' would shadow BaseModel.schema(), so the attribute is schema_ and the YAML key is schema.
+    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
+    schema_file: Annotated[str, Field(min_length=1)] | None = None
+    extract: bool = False
+    _validator: Validator | None = PrivateAttr(default=None)
+
+    @field_validator("schema_")
+    @classmethod
+    def _valid_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
+        if schema is not None:
+            schema_validator(schema)
+        return schema
+
+    @model_validator(mode="after")
+    def _one_source(self) -> JsonSchemaCheck:
+        if (self.schema_ is None) == (self.schema_file is None):
+            raise ValueError(
+                "json_schema needs exactly one of 'schema' (the schema inline) or "
+                "'schema_file' (a .json or .yaml file, relative to the suite's folder)"
+            )
+        return self
+
+    def model_post_init(self, context: Any, /) -> None:
+        if self.schema_ is not None:
+            self._validator = schema_validator(self.schema_)
+
+    def inline_validator(self) -> Validator | None:
+        """The validator for an inline schema; ``None`` when the schema lives in ``schema_file``."""
+        return self._validator
+
+
+class LlmJudgeCheck(_CheckBase):
+    """The judge model scores the response against ``rubric``; passes at ``score >= threshold``."""
+
+    type: Literal["llm_judge"]
+    rubric: Annotated[str, Field(min_length=1)]
+    threshold: float = 0.7
+
+    @field_validator("threshold")
+    @classmethod
+    def _fraction(cls, threshold: float) -> float:
+        if not 0 <= threshold <= 1:
+            raise ValueError(f"threshold {threshold:g} is outside 0..1; judge scores are fractions, e.g. 0.7")
+        return threshold
+
+
+class PythonCheck(_CheckBase):
+    """``function(response)`` or ``function(response, ctx)`` decides; see ``evalgate.checks.pyfunc``."""
+
+    type: Literal["python"]
+    function: str
+
+    @field_validator("function")
+    @classmethod
+    def _reference(cls, ref: str) -> str:
+        module, sep, attr = ref.partition(":")
+        if not sep or not module.strip() or not attr.strip():
+            raise ValueError(
+                f"function {quote(ref)} must look like 'package.module:function', "
+                "e.g. 'evals.checks:is_polite', importable from the suite's folder"
+            )
+        return ref
+
+
+class LatencyCheck(_CheckBase):
+    """The model answered within ``max`` milliseconds."""
+
+    type: Literal["latency_ms"]
+    max: Limit
+
+
+class CostCheck(_CheckBase):
+    """The call cost at most ``max`` US dollars; an unknown cost fails (see ``evalgate.checks``)."""
+
+    type: Literal["cost_usd"]
+    max: Limit
+
+
+CheckSpec = Annotated[
+    ContainsCheck
+    | IContainsCheck
+    | NotContainsCheck
+    | NotIContainsCheck
+    | EqualsCheck
+    | RegexCheck
+    | StartsWithCheck
+    | MaxWordsCheck
+    | MaxCharsCheck
+    | IsJsonCheck
+    | JsonSchemaCheck
+    | LlmJudgeCheck
+    | PythonCheck
+    | LatencyCheck
+    | CostCheck,
+    Field(discriminator="type"),
+]
+"""One entry under ``checks:``; the ``type`` key picks the model."""
+
+# Checks that assert a specific expected answer make no sense on live traffic, where every request is
+# different; everything else (format, forbidden terms, size, schema, rubric, code, latency, cost) does.
+_NEEDS_EXPECTED_ANSWER = frozenset({"contains", "icontains", "equals", "starts_with"})
+
+
+def live_safe(spec: CheckSpec) -> bool:
+    """True when the check can score live traffic: it needs no per-case expected answer."""
+    return spec.type not in _NEEDS_EXPECTED_ANSWER

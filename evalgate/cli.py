@@ -1,0 +1,290 @@
+"""The ``evalgate`` command line: the only place (with the Action entrypoint) that prints and exits."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from rich.console import Console
+
+from evalgate import __version__
+from evalgate.errors import (
+    EXIT_GATE_FAILED,
+    EXIT_INFRA,
+    EXIT_INTERRUPTED,
+    EXIT_PASSED,
+    EXIT_USAGE,
+    EvalgateError,
+    UsageError,
+)
+from evalgate.evaluation import (
+    RunOptions,
+    Selection,
+    execute,
+    lint_pins,
+    load_project,
+    parse_shard,
+    plan,
+    select,
+)
+from evalgate.progress import CaseProgress
+from evalgate.results import GateVerdict, RunResult
+
+DEFAULT_CONFIG = "evalgate.yaml"
+
+
+def _threshold(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number like 0.85 or 85%") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be between 0 and 1 (or 0% and 100%)")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be at least 1")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so usage errors share the exit-code path."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise UsageError(message, fix=f"see '{self.prog} --help'")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand."""
+    parser = _Parser(prog="evalgate", description="Eval gates for LLM features.")
+    parser.add_argument("--version", action="version", version=f"evalgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    def with_config(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to evalgate.yaml")
+
+    def with_selection(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--tag", action="append", default=[], help="run only cases with this tag (repeatable)")
+        p.add_argument("--case", action="append", default=[], help="run only this case id (repeatable)")
+        p.add_argument("--shard", help="run shard I of N, e.g. 2/4")
+        p.add_argument("--concurrency", type=_positive_int, help="parallel model calls")
+        p.add_argument("--no-cache", action="store_true", help="ignore and do not write the response cache")
+
+    run = sub.add_parser("run", help="run the eval suites and apply the gate")
+    with_config(run)
+    with_selection(run)
+    run.add_argument("--threshold", type=_threshold, help="override gate.threshold (0.85 or 85%%)")
+    run.add_argument("--json", dest="json_path", help="write the JSON report here")
+    run.add_argument("--junit", dest="junit_path", help="write JUnit XML here")
+    run.add_argument("--markdown", dest="markdown_path", help="write the Markdown report here")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+
+    validate = sub.add_parser("validate", help="check config, suites and prompt rendering; no model calls")
+    with_config(validate)
+
+    lint = sub.add_parser("lint", help="reject unpinned model names")
+    with_config(lint)
+
+    record = sub.add_parser("record", help="run the live model and save its answers for the replay provider")
+    with_config(record)
+    with_selection(record)
+    record.add_argument("--output", "-o", required=True, help="responses file to write (YAML)")
+
+    init = sub.add_parser("init", help="scaffold evalgate.yaml, a prompt and a suite")
+    init.add_argument("directory", nargs="?", default=".", help="where to create the files")
+    init.add_argument("--force", action="store_true", help="overwrite existing files")
+    return parser
+
+
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(
+        tags=tuple(args.tag),
+        case_ids=tuple(args.case),
+        shard=parse_shard(args.shard) if args.shard else None,
+    )
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def _write(path: str, text: str) -> None:
+    target = Path(path)
+    try:
+        if target.parent and not target.parent.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot write report '{path}': {exc.strerror}") from None
+
+
+def _write_reports(args: argparse.Namespace, run: RunResult, verdict: GateVerdict) -> None:
+    from evalgate.report import render_json, render_junit, render_markdown
+
+    if args.json_path:
+        _write(args.json_path, render_json(run, verdict))
+    if args.junit_path:
+        _write(args.junit_path, render_junit(run, verdict))
+    if args.markdown_path:
+        _write(args.markdown_path, render_markdown(run, verdict))
+
+
+def cmd_run(args: argparse.Namespace, console: Console) -> int:
+    """Run, report, decide."""
+    from evalgate.report import render_plain, render_terminal
+
+    project = load_project(args.config)
+    cases = select(project.cases, _selection(args))
+    if not cases:
+        raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")
+    with CaseProgress(len(cases)) as progress:
+        run, verdict = execute(
+            project,
+            cases,
+            RunOptions(
+                concurrency=args.concurrency,
+                use_cache=not args.no_cache,
+                threshold=args.threshold,
+                on_case=progress,
+            ),
+        )
+    _write_reports(args, run, verdict)
+    if not args.quiet:
+        if console.is_terminal:
+            console.print(render_terminal(run, verdict))
+        else:
+            console.print(render_plain(run, verdict), markup=False, highlight=False, soft_wrap=True)
+    if run.cases and all(c.status == "error" for c in run.cases):
+        first = next((c.error for c in run.cases if c.error), "unknown error")
+        console.print(
+            f"evalgate: every case failed to get a model answer; first error: {first}",
+            markup=False,
+            highlight=False,
+        )
+        return EXIT_INFRA
+    return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
+
+
+def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+    """Everything but the model calls."""
+    project = load_project(args.config)
+    plan(project, project.cases)
+    findings = lint_pins(project.loaded)
+    for finding in findings:
+        _stderr().print(f"error: {finding.render()}", markup=False, highlight=False)
+    suites = len({c.suite for c in project.cases})
+    console.print(
+        f"ok: {project.loaded.file}: {len(project.cases)} cases in {suites} suite files, "
+        f"{len(project.prompts.names)} prompts render",
+        markup=False,
+        highlight=False,
+    )
+    return EXIT_USAGE if findings else EXIT_PASSED
+
+
+def cmd_lint(args: argparse.Namespace, console: Console) -> int:
+    """Model pins only."""
+    from evalgate.config import load_config
+
+    loaded = load_config(args.config)
+    findings = lint_pins(loaded)
+    for finding in findings:
+        _stderr().print(f"error: {finding.render()}", markup=False, highlight=False)
+    if not findings:
+        console.print(f"ok: every model in {loaded.file} is pinned", markup=False, highlight=False)
+    return EXIT_USAGE if findings else EXIT_PASSED
+
+
+def cmd_record(args: argparse.Namespace, console: Console) -> int:
+    """Run the live model and save its answers for ``provider: replay``."""
+    from evalgate.providers.replay import write_recording
+
+    project = load_project(args.config)
+    if project.loaded.config.model.provider == "replay":
+        raise UsageError(
+            "record needs a live provider, but this config uses 'replay'",
+            fix="point --config at a config with provider openai, anthropic, http, command or python",
+        )
+    cases = select(project.cases, _selection(args))
+    with CaseProgress(len(cases)) as progress:
+        run, _ = execute(
+            project,
+            cases,
+            RunOptions(use_cache=not args.no_cache, concurrency=args.concurrency, on_case=progress),
+        )
+    answers: dict[str, str] = {}
+    errors = []
+    for case in run.cases:
+        trial = case.trials[0] if case.trials else None
+        if trial is not None and trial.completion is not None:
+            answers[case.id] = trial.completion.text
+        else:
+            errors.append(f"{case.id}: {case.error}")
+    write_recording(Path(args.output), answers)
+    console.print(f"recorded {len(answers)} responses to {args.output}", markup=False, highlight=False)
+    for line in errors:
+        console.print(f"not recorded: {line}", markup=False, highlight=False)
+    return EXIT_INFRA if errors else EXIT_PASSED
+
+
+def cmd_init(args: argparse.Namespace, console: Console) -> int:
+    """Scaffold a working project."""
+    from evalgate.scaffold import scaffold
+
+    created = scaffold(Path(args.directory), force=args.force)
+    for path in created:
+        console.print(f"created {path}", markup=False, highlight=False)
+    console.print(
+        "next: evalgate run   (replays the recorded answers; see evalgate.yaml to go live)",
+        markup=False,
+        highlight=False,
+    )
+    return EXIT_PASSED
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "lint": cmd_lint,
+    "record": cmd_record,
+    "init": cmd_init,
+}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    console = Console(highlight=False, soft_wrap=True)
+    err = _stderr()
+    try:
+        args = build_parser().parse_args(argv)
+        return COMMANDS[args.command](args, console)
+    except KeyboardInterrupt:
+        err.print("evalgate: interrupted", markup=False)
+        return EXIT_INTERRUPTED
+    except EvalgateError as exc:
+        prefix = "error" if exc.exit_code == EXIT_USAGE else "evalgate failed"
+        err.print(f"{prefix}: {exc}", markup=False)
+        return exc.exit_code
+    except SystemExit as exc:  # --help and --version
+        return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_PASSED
+    except Exception as exc:  # a bug: say so plainly, keep the traceback available
+        if os.environ.get("EVALGATE_DEBUG"):
+            raise
+        err.print(
+            f"evalgate: internal error: {type(exc).__name__}: {exc} (set EVALGATE_DEBUG=1 for a traceback)",
+            markup=False,
+        )
+        return EXIT_INFRA
+
+
+if __name__ == "__main__":
+    sys.exit(main())

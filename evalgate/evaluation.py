@@ -1,0 +1,215 @@
+"""One evaluation from config to verdict: load, select, render, lint pins, run, decide."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+from evalgate.cache import DiskCache
+from evalgate.checks import prepare_checks
+from evalgate.config import LoadedConfig, ModelConfig, load_config
+from evalgate.errors import ConfigError, UsageError
+from evalgate.gate import decide
+from evalgate.pins import check_pin
+from evalgate.prompts import PromptLibrary
+from evalgate.providers import build_provider
+from evalgate.results import CaseResult, GateVerdict, RunResult
+from evalgate.runner import ModelCaller, PlannedCase, ProgressHook, Runner, build_run_result, now_iso
+from evalgate.suite import Case, load_suites
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which cases to run: by tag, by id, and which shard of the rest."""
+
+    tags: tuple[str, ...] = ()
+    case_ids: tuple[str, ...] = ()
+    shard: tuple[int, int] | None = None
+
+
+@dataclass(frozen=True)
+class Project:
+    """A loaded config with its cases and compiled prompts."""
+
+    loaded: LoadedConfig
+    cases: tuple[Case, ...]
+    prompts: PromptLibrary
+
+
+@dataclass(frozen=True)
+class PinFinding:
+    """An unpinned model name and where it was written."""
+
+    file: str
+    line: int | None
+    where: str
+    message: str
+    fix: str
+
+    def render(self) -> str:
+        location = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{location}: {self.where}: {self.message} ({self.fix})"
+
+
+def load_project(config_path: str | os.PathLike[str]) -> Project:
+    """Load and validate the config, every suite and every prompt template."""
+    loaded = load_config(config_path)
+    cases = load_suites(loaded.config.suites, loaded.root)
+    prompts = PromptLibrary(loaded)
+    return Project(loaded=loaded, cases=tuple(cases), prompts=prompts)
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``'2/4'`` -> ``(2, 4)``; 1-based."""
+    index, sep, total = text.partition("/")
+    try:
+        i, n = int(index), int(total)
+    except ValueError:
+        i, n = 0, 0
+    if not sep or n < 1 or not 1 <= i <= n:
+        raise UsageError(f"--shard '{text}' is not I/N with 1 <= I <= N", fix="e.g. --shard 1/4")
+    return i, n
+
+
+def in_shard(case_id: str, shard: tuple[int, int]) -> bool:
+    """Stable membership by a hash of the id, so adding a case never reshuffles the others."""
+    index, total = shard
+    digest = hashlib.sha256(case_id.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") % total == index - 1
+
+
+def select(cases: Sequence[Case], selection: Selection) -> list[Case]:
+    """Filter cases; a tag or id that matches nothing is a usage error, not an empty green run."""
+    chosen = list(cases)
+    if selection.tags:
+        known = {t for c in cases for t in c.spec.tags}
+        unknown = [t for t in selection.tags if t not in known]
+        if unknown:
+            raise UsageError(
+                f"--tag {', '.join(unknown)} matches no case",
+                fix=f"known tags: {', '.join(sorted(known)) or 'none'}",
+            )
+        wanted = set(selection.tags)
+        chosen = [c for c in chosen if wanted.intersection(c.spec.tags)]
+    if selection.case_ids:
+        ids = {c.id for c in cases}
+        unknown = [i for i in selection.case_ids if i not in ids]
+        if unknown:
+            raise UsageError(f"--case {', '.join(unknown)} is not a case id in the suites")
+        wanted_ids = set(selection.case_ids)
+        chosen = [c for c in chosen if c.id in wanted_ids]
+    if selection.shard is not None:
+        shard = selection.shard
+        chosen = [c for c in chosen if in_shard(c.id, shard)]
+    return chosen
+
+
+def plan(project: Project, cases: Sequence[Case]) -> list[PlannedCase]:
+    """Render every prompt and prepare every check up front, so bad input fails before any model call."""
+    system = project.loaded.config.model.system
+    planned = []
+    for case in cases:
+        base_dir = (project.loaded.root / case.suite).parent
+        prepare_checks(case.spec.checks, base_dir)
+        planned.append(
+            PlannedCase(
+                case=case,
+                prompt=project.prompts.render(case),
+                system=case.spec.system if case.spec.system is not None else system,
+                base_dir=base_dir,
+            )
+        )
+    return planned
+
+
+def lint_pins(loaded: LoadedConfig) -> list[PinFinding]:
+    """Every unpinned model name in the config (model, fallback, judge)."""
+    allow = {entry.model: entry.reason for entry in loaded.config.pins.allow}
+    findings = []
+    places: list[tuple[tuple[str, ...], str | None]] = [
+        (("model", "name"), loaded.config.model.name),
+        (("model", "fallback"), loaded.config.model.fallback),
+    ]
+    if loaded.config.judge is not None:
+        places += [
+            (("judge", "name"), loaded.config.judge.name),
+            (("judge", "fallback"), loaded.config.judge.fallback),
+        ]
+    for loc, name in places:
+        if name is None:
+            continue
+        problem = check_pin(name, allow)
+        if problem is not None:
+            findings.append(
+                PinFinding(
+                    file=loaded.file,
+                    line=loaded.doc.line_of(loc),
+                    where=".".join(loc),
+                    message=problem.reason,
+                    fix=problem.fix,
+                )
+            )
+    return findings
+
+
+def require_pins(loaded: LoadedConfig) -> None:
+    """Raise ``ConfigError`` for the first unpinned model name."""
+    findings = lint_pins(loaded)
+    if findings:
+        first = findings[0]
+        raise ConfigError(first.message, file=first.file, line=first.line, where=first.where, fix=first.fix)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """Knobs of one run that do not change any answer."""
+
+    concurrency: int | None = None
+    use_cache: bool = True
+    threshold: float | None = None
+    env: Mapping[str, str] | None = None
+    sleep: Callable[[float], None] | None = None
+    on_case: ProgressHook | None = None
+
+
+def _caller(cfg: ModelConfig, loaded: LoadedConfig, options: RunOptions, concurrency: int) -> ModelCaller:
+    runner_cfg = loaded.config.runner
+    cache = None
+    if options.use_cache and runner_cfg.cache:
+        cache = DiskCache(loaded.resolve(runner_cfg.cache_dir))
+    provider = build_provider(
+        cfg,
+        base_dir=loaded.root,
+        concurrency=concurrency,
+        env=os.environ if options.env is None else options.env,
+    )
+    return ModelCaller(
+        config=cfg, provider=provider, prices=loaded.config.prices, cache=cache, sleep=options.sleep
+    )
+
+
+def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tuple[RunResult, GateVerdict]:
+    """Run the selected cases and decide the gate."""
+    loaded = project.loaded
+    require_pins(loaded)
+    planned = plan(project, cases)
+    concurrency = options.concurrency or loaded.config.runner.concurrency
+    caller = _caller(loaded.config.model, loaded, options, concurrency)
+    judge = _caller(loaded.config.judge, loaded, options, concurrency) if loaded.config.judge else None
+    started, started_at = time.monotonic(), now_iso()
+    try:
+        results: list[CaseResult] = Runner(
+            caller=caller, judge=judge, concurrency=concurrency, on_case=options.on_case
+        ).run(planned)
+    finally:
+        caller.provider.close()
+        if judge is not None:
+            judge.provider.close()
+    run = build_run_result(
+        results, config=loaded.config, config_path=loaded.file, started=started, started_at=started_at
+    )
+    verdict = decide(run.cases, loaded.config.gate, threshold_override=options.threshold)
+    return run, verdict

@@ -1,0 +1,124 @@
+"""Anthropic messages API over plain ``requests``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from evalgate.errors import ProviderError
+from evalgate.providers._http import (
+    HTTPProviderBase,
+    check_url,
+    int_or_none,
+    json_object,
+    post_json,
+    status_error,
+)
+from evalgate.providers.base import ModelRequest
+from evalgate.results import Completion
+
+DEFAULT_BASE_URL = "https://api.anthropic.com"
+DEFAULT_KEY_ENV = "ANTHROPIC_API_KEY"
+API_VERSION = "2023-06-01"
+DEFAULT_MAX_TOKENS = 1024
+
+
+class AnthropicProvider(HTTPProviderBase):
+    """POSTs ``/v1/messages`` with the prompt as the single user turn."""
+
+    name = "anthropic"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        key_env: str = DEFAULT_KEY_ENV,
+        timeout_s: float = 60.0,
+        concurrency: int = 8,
+        params: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(concurrency=concurrency)
+        self.base_url = check_url(base_url or DEFAULT_BASE_URL, what="Anthropic base_url")
+        self._url = f"{self.base_url}/v1/messages"
+        self._api_key = api_key
+        self._timeout_s = timeout_s
+        self._params = dict(params or {})
+        self._system = system
+        self._headers = {"anthropic-version": API_VERSION, **(headers or {})}
+        self._hints = {
+            401: f"check the API key in the environment variable {key_env}",
+            403: f"the key in {key_env} may not have access to this model",
+            404: "check the model name and base_url",
+        }
+
+    def __repr__(self) -> str:
+        return f"AnthropicProvider(base_url={self.base_url!r})"
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Send one messages request and join the text blocks of the answer."""
+        what = f"Anthropic ({request.model})"
+        params = {**self._params, **request.params}
+        body: dict[str, Any] = {
+            "model": request.model,
+            "max_tokens": params.pop("max_tokens", DEFAULT_MAX_TOKENS),
+        }
+        system = request.system if request.system is not None else self._system
+        if system:
+            body["system"] = system
+        body["messages"] = [{"role": "user", "content": request.prompt}]
+        body.update(params)
+
+        headers = dict(self._headers)
+        if self._api_key:
+            headers["x-api-key"] = self._api_key
+        response, latency_ms = post_json(
+            self._session,
+            self._url,
+            body=body,
+            headers=headers,
+            timeout_s=self._timeout_s,
+            what=what,
+            secret=self._api_key,
+        )
+        if not response.ok:
+            raise status_error(response, what=what, secret=self._api_key, hints=self._hints)
+        return parse_message(json_object(response, what=what), request, latency_ms, what=what)
+
+
+def parse_message(
+    data: Mapping[str, Any], request: ModelRequest, latency_ms: float, *, what: str
+) -> Completion:
+    """Turn an Anthropic message body into a ``Completion``; names what was missing."""
+    if data.get("type") == "error":
+        # Some proxies answer 200 with an error body; treat it like the status it stands for.
+        err = data.get("error")
+        detail = err.get("message") if isinstance(err, dict) else None
+        kind = err.get("type") if isinstance(err, dict) else None
+        retryable = kind in ("overloaded_error", "rate_limit_error", "api_error")
+        raise ProviderError(f"{what} returned an error ({kind}): {detail}", retryable=retryable)
+    content = data.get("content")
+    if not isinstance(content, list):
+        raise ProviderError(f"{what} response has no 'content' list (keys: {sorted(data)})", retryable=False)
+    texts = [
+        block["text"]
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
+    ]
+    if not texts:
+        raise ProviderError(
+            f"{what} response has no text blocks in 'content' (stop_reason: {data.get('stop_reason')})",
+            retryable=False,
+        )
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    served = data.get("model")
+    return Completion(
+        text="".join(texts),
+        model=served if isinstance(served, str) and served else request.model,
+        input_tokens=int_or_none(usage.get("input_tokens")),
+        output_tokens=int_or_none(usage.get("output_tokens")),
+        latency_ms=latency_ms,
+    )

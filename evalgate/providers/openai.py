@@ -1,0 +1,116 @@
+"""OpenAI chat completions over plain ``requests`` (also fits OpenAI-compatible servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from evalgate.errors import ProviderError
+from evalgate.providers._http import (
+    HTTPProviderBase,
+    check_url,
+    int_or_none,
+    json_object,
+    post_json,
+    status_error,
+)
+from evalgate.providers.base import ModelRequest
+from evalgate.results import Completion
+
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_KEY_ENV = "OPENAI_API_KEY"
+
+
+class OpenAIProvider(HTTPProviderBase):
+    """POSTs ``/chat/completions`` with one optional system message and one user message."""
+
+    name = "openai"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        key_env: str = DEFAULT_KEY_ENV,
+        timeout_s: float = 60.0,
+        concurrency: int = 8,
+        params: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(concurrency=concurrency)
+        self.base_url = check_url(base_url or DEFAULT_BASE_URL, what="OpenAI base_url")
+        self._url = f"{self.base_url}/chat/completions"
+        self._api_key = api_key
+        self._timeout_s = timeout_s
+        self._params = dict(params or {})
+        self._system = system
+        self._headers = dict(headers or {})
+        self._hints = {
+            401: f"check the API key in the environment variable {key_env}",
+            403: f"the key in {key_env} may not have access to this model or project",
+            404: "check the model name and base_url",
+        }
+
+    def __repr__(self) -> str:
+        return f"OpenAIProvider(base_url={self.base_url!r})"
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Send one chat completion request and parse the first choice."""
+        what = f"OpenAI ({request.model})"
+        system = request.system if request.system is not None else self._system
+        messages: list[dict[str, str]] = []
+        if system:
+            messages.append({"role": "system", "content": system})
+        messages.append({"role": "user", "content": request.prompt})
+        body: dict[str, Any] = {"model": request.model, "messages": messages}
+        body.update(self._params)
+        body.update(request.params)
+
+        headers = dict(self._headers)
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        response, latency_ms = post_json(
+            self._session,
+            self._url,
+            body=body,
+            headers=headers,
+            timeout_s=self._timeout_s,
+            what=what,
+            secret=self._api_key,
+        )
+        if not response.ok:
+            raise status_error(response, what=what, secret=self._api_key, hints=self._hints)
+        return parse_chat_completion(json_object(response, what=what), request, latency_ms, what=what)
+
+
+def parse_chat_completion(
+    data: Mapping[str, Any], request: ModelRequest, latency_ms: float, *, what: str
+) -> Completion:
+    """Turn an OpenAI chat-completion body into a ``Completion``; names the first missing field."""
+    choices = data.get("choices")
+    if not isinstance(choices, list) or not choices:
+        raise ProviderError(f"{what} response has no 'choices' (keys: {sorted(data)})", retryable=False)
+    first = choices[0]
+    message = first.get("message") if isinstance(first, dict) else None
+    if not isinstance(message, dict):
+        raise ProviderError(f"{what} response has no 'choices[0].message'", retryable=False)
+    content = message.get("content")
+    if not isinstance(content, str):
+        refusal = message.get("refusal")
+        reason = f"; the model refused: {refusal}" if isinstance(refusal, str) and refusal else ""
+        finish = first.get("finish_reason")
+        raise ProviderError(
+            f"{what} response has no text in 'choices[0].message.content' (finish_reason: {finish}){reason}",
+            retryable=False,
+        )
+    usage = data.get("usage")
+    usage = usage if isinstance(usage, dict) else {}
+    served = data.get("model")
+    return Completion(
+        text=content,
+        model=served if isinstance(served, str) and served else request.model,
+        input_tokens=int_or_none(usage.get("prompt_tokens")),
+        output_tokens=int_or_none(usage.get("completion_tokens")),
+        latency_ms=latency_ms,
+    )

@@ -1,0 +1,74 @@
+"""Making untrusted text (model output, reasons that quote it) inert in Markdown, XML and CI logs."""
+
+from __future__ import annotations
+
+import re
+
+ELLIPSIS = "…"
+
+# C0/C1 controls, DEL, and the bidi overrides/isolates that can make text display in a misleading order.
+_INVISIBLE = [*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), *range(0x202A, 0x202F), *range(0x2066, 0x206A)]
+_LINE_BREAKS = "\t\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029"
+_CLEAN = {cp: None for cp in _INVISIBLE} | {ord(ch): " " for ch in _LINE_BREAKS}
+_SPACES = re.compile(r" {2,}")
+
+# Entities for what HTML or GitHub tables would act on, backslash escapes for Markdown punctuation that
+# could make links, emphasis, headings or math, and a zero-width space after @ so no one gets mentioned.
+_MARKDOWN = {
+    ord("&"): "&amp;",
+    ord("<"): "&lt;",
+    ord(">"): "&gt;",
+    ord("|"): "&#124;",
+    ord("`"): "&#96;",
+    ord("\\"): "\\\\",
+    ord("*"): "\\*",
+    ord("_"): "\\_",
+    ord("["): "\\[",
+    ord("]"): "\\]",
+    ord("~"): "\\~",
+    ord("#"): "\\#",
+    ord("$"): "\\$",
+    ord("@"): "@\u200b",
+}
+
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_URL_UNSAFE = {ord(ch): f"%{ord(ch):02X}" for ch in ' "<>()[]\\^`{|}'} | {cp: None for cp in range(0x20)}
+
+
+def clean(text: str, limit: int | None = None) -> str:
+    """One line of plain text: controls dropped, whitespace collapsed, cut to ``limit`` chars with '…'."""
+    if limit is not None and limit <= 0:
+        return ""
+    raw = text if limit is None else text[: limit * 4 + 16]
+    flat = _SPACES.sub(" ", raw.translate(_CLEAN)).strip()
+    if limit is None or (len(flat) <= limit and len(raw) == len(text)):
+        return flat
+    return flat[: limit - 1].rstrip() + ELLIPSIS
+
+
+def escape_markdown(text: str) -> str:
+    """Inline text GitHub shows literally: no HTML, table breaks, code, links, mentions, comment markers."""
+    return text.translate(_MARKDOWN)
+
+
+def md(text: str, limit: int | None = None) -> str:
+    """``clean`` then ``escape_markdown``: untrusted text ready for a table cell or a list item."""
+    return escape_markdown(clean(text, limit))
+
+
+def safe_url(url: str) -> str | None:
+    """An http(s) URL with the characters that could end a Markdown link percent-encoded, else None."""
+    url = url.strip()
+    if not url.lower().startswith(("https://", "http://")):
+        return None
+    return url.translate(_URL_UNSAFE)
+
+
+def xml_safe(text: str) -> str:
+    """Text without the characters XML 1.0 forbids (most controls, lone surrogates, U+FFFE/U+FFFF)."""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def log_safe(text: str, limit: int | None = None) -> str:
+    """One line for a CI log: no ANSI or control codes, and no ``::`` a runner could read as a command."""
+    return clean(text, limit).replace("::", ":\u200b:")

@@ -1,0 +1,231 @@
+"""The versioned JSON report: what a run wrote, and reading it back for shard merges and baselines."""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any, cast
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
+
+from evalgate import __version__
+from evalgate.errors import ConfigError
+from evalgate.gate import Comparison, as_metric, pass_rate, totals
+from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
+
+SCHEMA_VERSION = 1
+_MESSAGE_CHARS = 200
+
+
+def to_json_dict(
+    run: RunResult, verdict: GateVerdict, comparison: Comparison | None = None
+) -> dict[str, Any]:
+    """The report as plain JSON-ready data (schema version 1, see ``schemas/report.schema.json``)."""
+    metric = as_metric(verdict.metric)
+    _, passed, total = pass_rate(run.cases, metric)
+    sums = totals(run.cases)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": {"name": "evalgate", "version": __version__},
+        "provider": run.provider,
+        "model": run.model,
+        "config": run.config_path,
+        "started_at": run.started_at,
+        "duration_s": run.duration_s,
+        "pass_rate": verdict.value,
+        "passed": passed,
+        "total": total,
+        "metric": verdict.metric,
+        "threshold": verdict.threshold,
+        "gate": {"passed": verdict.passed, "reasons": list(verdict.reasons)},
+        "totals": {
+            "cost_usd": sums.cost_usd,
+            "latency_p50_ms": sums.latency_p50_ms,
+            "latency_p95_ms": sums.latency_p95_ms,
+            "errors": sums.errors,
+            "fallback_cases": sums.fallback_cases,
+        },
+        "notes": list(run.notes),
+        "comparison": None if comparison is None else _comparison(comparison),
+        "cases": [_case(c) for c in run.cases],
+    }
+
+
+def render_json(run: RunResult, verdict: GateVerdict, comparison: Comparison | None = None) -> str:
+    """The report as indented JSON text (ASCII-only, so any byte-oriented writer can store it)."""
+    return json.dumps(to_json_dict(run, verdict, comparison), indent=2) + "\n"
+
+
+def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, GateVerdict]:
+    """Rebuild the run and verdict a report was rendered from; ``ConfigError`` if it is not a v1 report."""
+    if not isinstance(data, dict):
+        raise ConfigError(
+            f"expected a JSON object, got {type(data).__name__}",
+            file=source,
+            fix="pass a report written by 'evalgate run --json'",
+        )
+    version = data.get("schema_version")
+    if version != SCHEMA_VERSION:
+        raise ConfigError(
+            f"unsupported report schema_version {version!r}; this evalgate ({__version__}) reads version "
+            f"{SCHEMA_VERSION}",
+            file=source,
+            where="schema_version",
+            fix="re-run the baseline with this evalgate version, or install the version that wrote it",
+        )
+    error = best_match(_validator().iter_errors(data))
+    if error is not None:
+        message = error.message
+        if len(message) > _MESSAGE_CHARS:
+            message = message[: _MESSAGE_CHARS - 1] + "…"
+        raise ConfigError(
+            f"not a valid evalgate report: {message}",
+            file=source,
+            where=_path(error.absolute_path) or None,
+        )
+    run = RunResult(
+        cases=tuple(_read_case(c) for c in data["cases"]),
+        provider=data["provider"],
+        model=data["model"],
+        config_path=data["config"],
+        started_at=data["started_at"],
+        duration_s=data["duration_s"],
+        notes=tuple(data["notes"]),
+    )
+    gate = data["gate"]
+    verdict = GateVerdict(
+        passed=gate["passed"],
+        metric=data["metric"],
+        value=data["pass_rate"],
+        threshold=data["threshold"],
+        reasons=tuple(gate["reasons"]),
+    )
+    return run, verdict
+
+
+def load_json(text: str, *, source: str | None = None) -> tuple[RunResult, GateVerdict]:
+    """Parse report text and rebuild it; malformed JSON is a ``ConfigError`` with its line."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ConfigError(
+            f"not valid JSON: {exc.msg} (column {exc.colno})", file=source, line=exc.lineno
+        ) from None
+    return from_json_dict(data, source=source)
+
+
+@cache
+def report_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) every rendered report validates against."""
+    text = resources.files("evalgate").joinpath("schemas/report.schema.json").read_text(encoding="utf-8")
+    return cast(dict[str, Any], json.loads(text))
+
+
+@cache
+def _validator() -> Draft202012Validator:
+    return Draft202012Validator(report_schema())
+
+
+def _path(parts: Any) -> str:
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def _comparison(c: Comparison) -> dict[str, Any]:
+    return {
+        "metric": c.metric,
+        "base_pass_rate": c.base_value,
+        "base_passed": c.base_passed,
+        "base_total": c.base_total,
+        "newly_failing": list(c.newly_failing),
+        "fixed": list(c.fixed),
+        "still_failing": list(c.still_failing),
+        "unchanged_passing": list(c.unchanged_passing),
+        "new": list(c.new),
+        "removed": list(c.removed),
+    }
+
+
+def _check(c: CheckResult) -> dict[str, Any]:
+    return {"type": c.type, "passed": c.passed, "score": c.score, "reason": c.reason}
+
+
+def _trial(t: Trial) -> dict[str, Any]:
+    done = t.completion
+    completion = None
+    if done is not None:
+        completion = {
+            "text": done.text,
+            "model": done.model,
+            "input_tokens": done.input_tokens,
+            "output_tokens": done.output_tokens,
+            "latency_ms": done.latency_ms,
+            "cost_usd": done.cost_usd,
+            "fallback": done.fallback,
+            "cached": done.cached,
+        }
+    return {"completion": completion, "checks": [_check(c) for c in t.checks], "error": t.error}
+
+
+def _case(c: CaseResult) -> dict[str, Any]:
+    rep = c.representative
+    answered = [t.completion for t in c.trials if t.completion is not None]
+    return {
+        "id": c.id,
+        "suite": c.suite,
+        "line": c.line,
+        "tags": list(c.tags),
+        "required": c.required,
+        "min_pass": c.min_pass,
+        "status": c.status,
+        "passed": c.passed,
+        "error": c.error,
+        "response": c.response,
+        "latency_ms": c.latency_ms,
+        "cost_usd": c.cost_usd,
+        "model": rep.completion.model if rep is not None and rep.completion is not None else None,
+        "fallback": c.fallback,
+        "cached": bool(answered) and all(a.cached for a in answered),
+        "trials": len(c.trials),
+        "trials_passed": c.trials_passed,
+        "checks": [_check(k) for k in c.checks],
+        "trial_results": [_trial(t) for t in c.trials],
+    }
+
+
+def _read_check(d: dict[str, Any]) -> CheckResult:
+    return CheckResult(type=d["type"], passed=d["passed"], score=d["score"], reason=d["reason"])
+
+
+def _read_trial(d: dict[str, Any]) -> Trial:
+    done = d["completion"]
+    completion = None
+    if done is not None:
+        completion = Completion(
+            text=done["text"],
+            model=done["model"],
+            input_tokens=done["input_tokens"],
+            output_tokens=done["output_tokens"],
+            latency_ms=done["latency_ms"],
+            cost_usd=done["cost_usd"],
+            fallback=done["fallback"],
+            cached=done["cached"],
+        )
+    return Trial(completion=completion, checks=tuple(_read_check(c) for c in d["checks"]), error=d["error"])
+
+
+def _read_case(d: dict[str, Any]) -> CaseResult:
+    # Summary fields (status, response, ...) are derived from the trials, so only the trials are read.
+    return CaseResult(
+        id=d["id"],
+        suite=d["suite"],
+        line=d["line"],
+        trials=tuple(_read_trial(t) for t in d["trial_results"]),
+        tags=tuple(d["tags"]),
+        required=d["required"],
+        min_pass=d["min_pass"],
+    )

@@ -1,0 +1,221 @@
+"""The Markdown body of the PR comment: verdict first, then what failed, then everything else folded away."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evalgate import __version__
+from evalgate.gate import (
+    Comparison,
+    as_metric,
+    case_detail,
+    check_counts,
+    counted,
+    fmt_ms,
+    fmt_pct,
+    fmt_pct_short,
+    fmt_usd,
+    pass_rate,
+    totals,
+)
+from evalgate.report.escape import clean, escape_markdown, md, safe_url
+from evalgate.results import CaseResult, GateVerdict, RunResult
+
+SuiteUrl = Callable[[str, int], str | None]
+
+MIN_CHARS = 1_000
+_RESPONSE_STEPS = (200, 100, 40, 0)  # responses shrink first, then vanish
+_REASON_CHARS = 200
+_ID_CHARS = 100
+_REASONS_SHOWN = 20
+_IDS_SHOWN = 50
+_ICON = {"passed": "✅", "failed": "❌", "error": "⚠️"}
+
+
+@dataclass(frozen=True, slots=True)
+class _Row:
+    """A failing case's table row, split so only the response is re-rendered at each size."""
+
+    head: str
+    response: str
+
+
+def render_markdown(
+    run: RunResult,
+    verdict: GateVerdict,
+    *,
+    comparison: Comparison | None = None,
+    title: str = "AI eval gate",
+    run_url: str | None = None,
+    suite_url: SuiteUrl | None = None,
+    marker: str | None = None,
+    max_chars: int = 65_536,
+) -> str:
+    """The PR comment body, never longer than ``max_chars``; untrusted text is escaped throughout.
+
+    When it would not fit, responses are shortened, then dropped, then the passing-case table is
+    folded to one line, then the failing table is cut with a '… and N more' line.
+    """
+    if max_chars < MIN_CHARS:
+        raise ValueError(f"max_chars must be at least {MIN_CHARS}, got {max_chars}")
+    newly = set(comparison.newly_failing) if comparison else set()
+    failing = sorted(
+        (c for c in run.cases if not c.passed), key=lambda c: (not c.required, c.id not in newly)
+    )
+    passing = [c for c in run.cases if c.passed]
+
+    top = _head(run, verdict, comparison, title, marker)
+    changes = _changes(comparison) if comparison else []
+    bottom = [*changes, _totals_line(run), ""]
+    footer = _footer(run, run_url)
+    rows = [_row(c, suite_url) for c in failing]
+    passing_full = _passing_table(passing, suite_url) if passing else []
+    passing_short = [f"✅ {len(passing)} passing cases (details omitted to fit; see the full report)", ""]
+    passing_short = passing_short if passing else []
+
+    def assemble(table: list[str], passing_part: list[str]) -> str:
+        return "\n".join([*top, *table, *bottom, *passing_part, *footer])
+
+    for limit in _RESPONSE_STEPS:
+        text = assemble(_failing_table(rows, limit, len(failing)), passing_full)
+        if len(text) <= max_chars:
+            return text
+    text = assemble(_failing_table(rows, 0, len(failing)), passing_short)
+    if len(text) <= max_chars or not failing:
+        return _fit(text, marker, max_chars)
+
+    # Cut the failing table: the header and the "and N more" line are fixed, rows fill what is left.
+    more = f"… and {len(failing)} more failing cases (see the full report)"
+    budget = max_chars - len(assemble([*_failing_table([], 0, len(failing)), more, ""], passing_short)) - 1
+    kept: list[str] = []
+    for row in rows:
+        line = _render_row(row, 0)
+        budget -= len(line) + 1
+        if budget < 0:
+            break
+        kept.append(line)
+    table = _failing_table([], 0, len(failing))
+    table[-1:-1] = kept  # before the trailing blank line
+    more = f"… and {len(failing) - len(kept)} more failing cases (see the full report)"
+    return _fit(assemble([*table, more, ""], passing_short), marker, max_chars)
+
+
+def _head(
+    run: RunResult, verdict: GateVerdict, comparison: Comparison | None, title: str, marker: str | None
+) -> list[str]:
+    metric = as_metric(verdict.metric)
+    _, passed, total = pass_rate(run.cases, metric)
+    shown = counted(passed, total, metric)
+    score = f"**{fmt_pct(verdict.value)}** ({shown}) · threshold {fmt_pct_short(verdict.threshold)}"
+    if comparison is not None and comparison.base_value is not None and comparison.metric == metric:
+        score += f" · {(verdict.value - comparison.base_value) * 100:+.1f} pt vs base"
+    word = "passed" if verdict.passed else "failed"
+    lines = [marker] if marker else []
+    lines += [f"### {'✅' if verdict.passed else '❌'} {md(title, 100)}: {word}", "", score, ""]
+    lines += [f"- {md(r, 300)}" for r in verdict.reasons[:_REASONS_SHOWN]]
+    if len(verdict.reasons) > _REASONS_SHOWN:
+        lines.append(f"- … and {len(verdict.reasons) - _REASONS_SHOWN} more reasons")
+    lines.append("")
+    return lines
+
+
+def _row(case: CaseResult, suite_url: SuiteUrl | None) -> _Row:
+    cell = _case_cell(case, suite_url)
+    if case.required:
+        cell += " **required**"
+    status = f"{_ICON[case.status]} {case.status}"
+    if len(case.trials) > 1:
+        status += f" ({case.trials_passed}/{len(case.trials)})"
+    if case.status == "error":
+        why = md(case_detail(case), _REASON_CHARS)
+    else:
+        failing = [c.reason or f"check '{c.type}' failed" for c in case.checks if not c.passed]
+        why = md("; ".join(failing[:5]) or case_detail(case), _REASON_CHARS)
+    response = case.response or ""
+    return _Row(f"| {cell} | {status} | {why} |", clean(response, _RESPONSE_STEPS[0]))
+
+
+def _render_row(row: _Row, limit: int) -> str:
+    if limit == 0:
+        return row.head
+    response = escape_markdown(clean(row.response, limit))
+    return f"{row.head} {response} |" if response else f"{row.head} |"
+
+
+def _failing_table(rows: list[_Row], limit: int, count: int) -> list[str]:
+    if not count:
+        return []
+    header = ["| Case | Status | Why |", "| --- | --- | --- |"]
+    if limit:
+        header = ["| Case | Status | Why | Response |", "| --- | --- | --- | --- |"]
+    return [f"#### Failing cases ({count})", "", *header, *(_render_row(r, limit) for r in rows), ""]
+
+
+def _passing_table(passing: list[CaseResult], suite_url: SuiteUrl | None) -> list[str]:
+    lines = [
+        f"<details><summary>✅ {len(passing)} passing cases</summary>",
+        "",
+        "| Case | Checks | Latency |",
+        "| --- | --- | --- |",
+    ]
+    for case in passing:
+        ok, total = check_counts(case)
+        latency = "–" if case.latency_ms is None else fmt_ms(case.latency_ms)
+        lines.append(f"| {_case_cell(case, suite_url)} | {ok}/{total} | {latency} |")
+    return [*lines, "", "</details>", ""]
+
+
+def _case_cell(case: CaseResult, suite_url: SuiteUrl | None) -> str:
+    name = md(case.id, _ID_CHARS)
+    url = suite_url(case.suite, case.line) if suite_url else None
+    safe = safe_url(url) if url else None
+    return f"[{name}]({safe})" if safe else name
+
+
+def _changes(comparison: Comparison) -> list[str]:
+    lines = ["#### Changes vs base", ""]
+    for label, ids in (("Newly failing", comparison.newly_failing), ("Fixed", comparison.fixed)):
+        if ids:
+            shown = ", ".join(md(i, _ID_CHARS) for i in ids[:_IDS_SHOWN])
+            if len(ids) > _IDS_SHOWN:
+                shown += f" and {len(ids) - _IDS_SHOWN} more"
+            lines.append(f"- **{label} ({len(ids)}):** {shown}")
+    counts = [
+        f"{len(comparison.still_failing)} still failing",
+        f"{len(comparison.new)} new",
+        f"{len(comparison.removed)} removed",
+    ]
+    if not comparison.newly_failing and not comparison.fixed:
+        lines.append("- No case changed status vs base.")
+    lines += [f"- {' · '.join(counts)}", ""]
+    return lines
+
+
+def _totals_line(run: RunResult) -> str:
+    sums = totals(run.cases)
+    cost = "n/a" if sums.cost_usd is None else fmt_usd(sums.cost_usd)
+    p50 = "n/a" if sums.latency_p50_ms is None else fmt_ms(sums.latency_p50_ms)
+    p95 = "n/a" if sums.latency_p95_ms is None else fmt_ms(sums.latency_p95_ms)
+    return (
+        f"**Cost** {cost} · **Latency** p50 {p50}, p95 {p95} · **Errors** {sums.errors} · "
+        f"**Fallback** {sums.fallback_cases}"
+    )
+
+
+def _footer(run: RunResult, run_url: str | None) -> list[str]:
+    parts = [f"evalgate {__version__}", f"{md(run.provider, 40)} {md(run.model, 100)}"]
+    safe = safe_url(run_url) if run_url else None
+    if safe:
+        parts.append(f"[run log]({safe})")
+    return [f"<sub>{' · '.join(parts)}</sub>"]
+
+
+def _fit(text: str, marker: str | None, max_chars: int) -> str:
+    """Last resort when even the fixed parts overflow: cut at a line break, keeping the marker first."""
+    if len(text) <= max_chars:
+        return text
+    note = "\n\n… (truncated; see the full report)"
+    cut = text.rfind("\n", 0, max_chars - len(note))
+    body = text[: cut if cut > (len(marker) if marker else 0) else max_chars - len(note)]
+    return body + note

@@ -1,0 +1,89 @@
+"""The one retry policy for model calls: exponential backoff with jitter, honouring ``Retry-After``."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+
+from evalgate.errors import ProviderError
+
+T = TypeVar("T")
+
+BACKOFF_BASE_S = 0.5
+BACKOFF_CAP_S = 30.0
+RETRY_AFTER_CAP_S = 60.0
+
+log = logging.getLogger(__name__)
+
+# Looked up at wait time (not import time) so a test fixture can swap it after providers are built.
+_sleep: Callable[[float], None] = time.sleep
+
+
+
+def set_sleep(fn: Callable[[float], None] | None) -> Callable[[float], None]:
+    """Replace the default sleep (``None`` restores ``time.sleep``); returns the previous one."""
+    global _sleep
+    previous = _sleep
+    _sleep = time.sleep if fn is None else fn
+    return previous
+
+
+def _is_retryable(exc: BaseException) -> bool:
+    return isinstance(exc, ProviderError) and exc.retryable
+
+
+def _wait_seconds(state: RetryCallState) -> float:
+    exc = state.outcome.exception() if state.outcome is not None else None
+    if isinstance(exc, ProviderError) and exc.retry_after is not None:
+        # The server knows its own rate window better than our backoff curve does.
+        return max(0.0, min(exc.retry_after, RETRY_AFTER_CAP_S))
+    # Written out rather than tenacity's wait_exponential_jitter, whose arguments changed across versions.
+    exponent = min(state.attempt_number - 1, 16)
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**exponent + random.uniform(0, BACKOFF_BASE_S))
+
+
+def _log_retry(describe: str) -> Callable[[RetryCallState], None]:
+    def before_sleep(state: RetryCallState) -> None:
+        exc = state.outcome.exception() if state.outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.info("%s: attempt %d failed (%s); retrying in %.2fs", describe, state.attempt_number, exc, wait)
+
+    return before_sleep
+
+
+def call_with_retries(
+    fn: Callable[[], T],
+    *,
+    max_attempts: int,
+    describe: str,
+    sleep: Callable[[float], None] | None = None,
+) -> T:
+    """Call ``fn``, retrying retryable ``ProviderError``s; gives up with a non-retryable one."""
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+
+    def do_sleep(seconds: float) -> None:
+        (sleep or _sleep)(seconds)
+
+    retrying = Retrying(
+        stop=stop_after_attempt(max_attempts),
+        wait=_wait_seconds,
+        retry=retry_if_exception(_is_retryable),
+        sleep=do_sleep,
+        before_sleep=_log_retry(describe),
+        reraise=True,
+    )
+    try:
+        return retrying(fn)
+    except ProviderError as exc:
+        if not exc.retryable:
+            raise
+        attempts = retrying.statistics.get("attempt_number", max_attempts)
+        noun = "attempt" if attempts == 1 else "attempts"
+        # Marked non-retryable so an outer loop (e.g. a fallback model) does not retry it again.
+        raise ProviderError(f"{describe}: gave up after {attempts} {noun}: {exc}", retryable=False) from exc

@@ -1,0 +1,197 @@
+"""Runs a planned suite against a provider with bounded concurrency, retries, fallback and a cache."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+from evalgate.cache import UNCACHEABLE_PROVIDERS, DiskCache, cache_key
+from evalgate.checks import CheckContext, run_checks
+from evalgate.config import Config, ModelConfig, Price
+from evalgate.errors import ConfigError, EvalgateError, ProviderError
+from evalgate.pricing import cost_usd
+from evalgate.providers.base import ModelRequest, Provider
+from evalgate.results import CaseResult, Completion, RunResult, Trial
+from evalgate.retry import call_with_retries
+from evalgate.suite import Case
+
+ProgressHook = Callable[[CaseResult], None]
+
+
+@dataclass(frozen=True, slots=True)
+class PlannedCase:
+    """A case with its prompt already rendered, ready to send."""
+
+    case: Case
+    prompt: str
+    system: str | None
+    base_dir: Path
+
+
+@dataclass
+class ModelCaller:
+    """Calls one model config: cache, retries, then the fallback model, with cost filled in."""
+
+    config: ModelConfig
+    provider: Provider
+    prices: Mapping[str, Price] = field(default_factory=dict)
+    cache: DiskCache | None = None
+    sleep: Callable[[float], None] | None = None
+    calls: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def complete(self, case_id: str, prompt: str, system: str | None) -> Completion:
+        """The answer of the pinned model, or of the fallback after the primary gave up."""
+        try:
+            return self._one(case_id, prompt, system, self.config.name, fallback=False)
+        except ProviderError as primary:
+            if not self.config.fallback:
+                raise
+            try:
+                return self._one(case_id, prompt, system, self.config.fallback, fallback=True)
+            except ProviderError as secondary:
+                raise ProviderError(f"{primary}; fallback {self.config.fallback}: {secondary}") from None
+
+    def _one(
+        self, case_id: str, prompt: str, system: str | None, model: str, *, fallback: bool
+    ) -> Completion:
+        request = ModelRequest(
+            case_id=case_id, prompt=prompt, model=model, params=self.config.params, system=system
+        )
+        use_cache = self.cache is not None and self.config.provider not in UNCACHEABLE_PROVIDERS
+        key = cache_key(self.config.provider, request) if use_cache else ""
+        if use_cache and self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return replace(hit, fallback=fallback)
+        with self._lock:
+            self.calls += 1
+        completion = call_with_retries(
+            lambda: self.provider.complete(request),
+            max_attempts=self.config.max_attempts,
+            describe=f"{self.config.provider} {model} (case {case_id})",
+            sleep=self.sleep,
+        )
+        if completion.cost_usd is None and self.prices:
+            cost = cost_usd(self.prices, model, completion.input_tokens, completion.output_tokens)
+            completion = replace(completion, cost_usd=cost)
+        completion = replace(completion, fallback=fallback)
+        if use_cache and self.cache is not None:
+            self.cache.put(key, completion)
+        return completion
+
+
+@dataclass
+class Runner:
+    """Runs planned cases; every case ends as passed, failed or error, never silently dropped."""
+
+    caller: ModelCaller
+    judge: ModelCaller | None = None
+    concurrency: int = 8
+    on_case: ProgressHook | None = None
+
+    def _judge_fn(self, case_id: str) -> Callable[[str], str] | None:
+        judge = self.judge
+        if judge is None:
+            return None
+        return lambda prompt: judge.complete(f"{case_id}#judge", prompt, None).text
+
+    def _trial(self, planned: PlannedCase) -> Trial:
+        case = planned.case
+        try:
+            completion = self.caller.complete(case.id, planned.prompt, planned.system)
+        except ProviderError as exc:
+            return Trial(completion=None, error=str(exc))
+        except ConfigError:
+            raise
+        except EvalgateError as exc:
+            return Trial(completion=None, error=str(exc))
+        ctx = CheckContext(
+            completion=completion,
+            prompt=planned.prompt,
+            vars=case.spec.vars,
+            base_dir=planned.base_dir,
+            judge=self._judge_fn(case.id),
+        )
+        try:
+            checks = run_checks(case.spec.checks, ctx)
+        except ProviderError as exc:  # the judge model failed: an error, not a pass
+            return Trial(completion=completion, error=f"llm_judge: {exc}")
+        return Trial(completion=completion, checks=checks)
+
+    def run(self, plan: Sequence[PlannedCase]) -> list[CaseResult]:
+        """Run every trial of every case; results come back in plan order."""
+        trials: dict[int, list[Trial | None]] = {i: [None] * p.case.spec.repeat for i, p in enumerate(plan)}
+        remaining = {i: p.case.spec.repeat for i, p in enumerate(plan)}
+        results: list[CaseResult | None] = [None] * len(plan)
+        jobs = ((i, t) for i, p in enumerate(plan) for t in range(p.case.spec.repeat))
+        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="evalgate")
+        pending: dict[Future[Trial], tuple[int, int]] = {}
+        try:
+            # keep a bounded window of futures so 20,000 cases do not mean 20,000 queued closures
+            window = self.concurrency * 4
+            for job in jobs:
+                pending[pool.submit(self._trial, plan[job[0]])] = job
+                if len(pending) >= window:
+                    self._drain(pending, trials, remaining, results, plan, block=True)
+            while pending:
+                self._drain(pending, trials, remaining, results, plan, block=True)
+        except BaseException:
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
+        pool.shutdown(wait=True)
+        return [r for r in results if r is not None]
+
+    def _drain(
+        self,
+        pending: dict[Future[Trial], tuple[int, int]],
+        trials: dict[int, list[Trial | None]],
+        remaining: dict[int, int],
+        results: list[CaseResult | None],
+        plan: Sequence[PlannedCase],
+        *,
+        block: bool,
+    ) -> None:
+        done, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+        for future in done:
+            index, trial_no = pending.pop(future)
+            trials[index][trial_no] = future.result()  # ConfigError from a check propagates here
+            remaining[index] -= 1
+            if remaining[index] == 0:
+                case = plan[index].case
+                result = CaseResult(
+                    id=case.id,
+                    suite=case.suite,
+                    line=case.line,
+                    trials=tuple(t for t in trials.pop(index) if t is not None),
+                    tags=tuple(case.spec.tags),
+                    required=case.spec.required,
+                    min_pass=case.min_pass,
+                )
+                results[index] = result
+                if self.on_case is not None:
+                    self.on_case(result)
+
+
+def now_iso() -> str:
+    """The current UTC time for reports."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def build_run_result(
+    cases: Sequence[CaseResult], *, config: Config, config_path: str, started: float, started_at: str
+) -> RunResult:
+    """Wrap case results with the run's metadata."""
+    return RunResult(
+        cases=tuple(cases),
+        provider=config.model.provider,
+        model=config.model.name,
+        config_path=config_path,
+        started_at=started_at,
+        duration_s=round(time.monotonic() - started, 3),
+    )

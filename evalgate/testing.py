@@ -1,0 +1,419 @@
+"""Fakes that ship with evalgate, for our tests and for users' tests.
+
+``FakeModelServer`` is a real HTTP server on 127.0.0.1 speaking the OpenAI chat-completions and the
+Anthropic messages wire formats, with fault injection. ``FakeProvider`` is an in-process ``Provider``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any, Self
+
+from evalgate.errors import ProviderError
+from evalgate.providers.base import ModelRequest
+from evalgate.results import Completion
+
+Responder = Callable[[dict[str, Any]], str]
+
+_OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
+_ANTHROPIC_PATHS = ("/v1/messages",)
+_OPENAI_ERROR_TYPES = {401: "invalid_request_error", 429: "requests", 500: "server_error"}
+_ANTHROPIC_ERROR_TYPES = {
+    400: "invalid_request_error",
+    401: "authentication_error",
+    403: "permission_error",
+    404: "not_found_error",
+    413: "request_too_large",
+    429: "rate_limit_error",
+    500: "api_error",
+    529: "overloaded_error",
+}
+
+
+def count_tokens(text: str) -> int:
+    """A deterministic stand-in for a tokenizer: about four characters per token, at least one."""
+    return max(1, (len(text) + 3) // 4)
+
+
+def prompt_of(body: Mapping[str, Any]) -> str:
+    """The text of the last user message in an OpenAI or Anthropic request body."""
+    for message in reversed(body.get("messages") or []):
+        if isinstance(message, dict) and message.get("role") == "user":
+            content = message.get("content")
+            if isinstance(content, str):
+                return content
+            if isinstance(content, list):
+                return "".join(b.get("text", "") for b in content if isinstance(b, dict))
+    return ""
+
+
+def echo(body: dict[str, Any]) -> str:
+    """The default responder: a deterministic answer derived from the prompt."""
+    return f"echo: {prompt_of(body)}"
+
+
+@dataclass(frozen=True)
+class ReceivedRequest:
+    """One request as the server saw it; header names are lower-case."""
+
+    path: str
+    headers: dict[str, str]
+    json: Any
+    client_port: int
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What to do instead of (or before) answering one request.
+
+    ``status=None`` answers normally after ``delay`` (use it to cause client timeouts);
+    ``body`` replaces the response body verbatim (use it for malformed JSON).
+    """
+
+    status: int | None = 500
+    retry_after: float | str | None = None
+    retry_after_ms: int | None = None
+    delay: float = 0.0
+    body: str | None = None
+    message: str | None = None
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False  # keep-alive connections would otherwise make stop() wait for clients
+    request_queue_size = 128
+    fake: FakeModelServer
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients that time out hang up mid-response; that is the point of the test, not an error.
+        pass
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body go out in separate writes; with Nagle on, keep-alive requests stall ~40 ms each.
+    disable_nagle_algorithm = True
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+    def do_POST(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b""
+        try:
+            body = json.loads(raw) if raw else None
+        except ValueError:
+            body = None
+        self.server.fake._handle(self, body)
+
+    def send_body(self, status: int, body: str, headers: Mapping[str, str] | None = None) -> None:
+        data = body.encode("utf-8")
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        for key, value in (headers or {}).items():
+            self.send_header(key, value)
+        self.end_headers()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+
+class FakeModelServer:
+    """A loopback OpenAI- and Anthropic-compatible server with fault injection; use as a context manager."""
+
+    def __init__(
+        self,
+        responder: Responder | None = None,
+        *,
+        latency: float = 0.0,
+        served_models: Mapping[str, str] | None = None,
+        api_key: str | None = None,
+    ) -> None:
+        self.responder: Responder = responder or echo
+        self.latency = latency
+        self.served_models = dict(served_models or {})
+        self.api_key = api_key
+        self._faults: deque[Fault] = deque()
+        self._received: list[ReceivedRequest] = []
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._server: _Server | None = None
+        self._thread: threading.Thread | None = None
+        self._counter = 0
+
+    # lifecycle
+
+    def start(self) -> Self:
+        """Bind to a free port on 127.0.0.1 and serve in a daemon thread."""
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._server = server
+        self._stopping.clear()
+        # A short poll interval keeps stop() (and so every test using the server) fast.
+        self._thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="FakeModelServer", daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and wake any handler that is sleeping on an injected delay."""
+        self._stopping.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._server = None
+        self._thread = None
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        """``http://127.0.0.1:PORT`` — the Anthropic base_url."""
+        if self._server is None:
+            raise RuntimeError("FakeModelServer is not running; use it as a context manager")
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    @property
+    def openai_base_url(self) -> str:
+        """The base_url an OpenAI client expects (ending in ``/v1``)."""
+        return f"{self.url}/v1"
+
+    anthropic_base_url = url
+
+    # fault injection and inspection
+
+    def fail_next(
+        self,
+        status: int | None = 500,
+        *,
+        times: int = 1,
+        retry_after: float | str | None = None,
+        retry_after_ms: int | None = None,
+        delay: float = 0.0,
+        body: str | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Queue ``times`` faults; each of the next requests consumes one, in order."""
+        fault = Fault(status, retry_after, retry_after_ms, delay, body, message)
+        with self._lock:
+            self._faults.extend([fault] * times)
+
+    def delay_next(self, seconds: float, *, times: int = 1) -> None:
+        """Answer the next requests normally, but only after ``seconds``."""
+        self.fail_next(None, times=times, delay=seconds)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """A snapshot of every request received so far."""
+        with self._lock:
+            return list(self._received)
+
+    # request handling
+
+    def _handle(self, handler: _Handler, body: Any) -> None:
+        path = handler.path.split("?", 1)[0]
+        headers = {k.lower(): v for k, v in handler.headers.items()}
+        with self._lock:
+            self._received.append(ReceivedRequest(path, headers, body, handler.client_address[1]))
+            fault = self._faults.popleft() if self._faults else None
+            self._counter += 1
+            serial = self._counter
+        anthropic = path in _ANTHROPIC_PATHS
+        delay = self.latency + (fault.delay if fault else 0.0)
+        if delay and self._stopping.wait(delay):
+            return
+        if fault is not None and fault.body is not None:
+            handler.send_body(fault.status or 200, fault.body)
+            return
+        if fault is not None and fault.status is not None:
+            extra: dict[str, str] = {}
+            if fault.retry_after is not None:
+                extra["Retry-After"] = str(fault.retry_after)
+            if fault.retry_after_ms is not None:
+                extra["retry-after-ms"] = str(fault.retry_after_ms)
+            message = fault.message or f"injected failure (HTTP {fault.status})"
+            self._error(handler, fault.status, message, anthropic=anthropic, headers=extra)
+            return
+        problem = self._validate(path, headers, body)
+        if problem is not None:
+            status, message = problem
+            self._error(handler, status, message, anthropic=anthropic)
+            return
+        assert isinstance(body, dict)
+        text = self.responder(body)
+        model = str(body.get("model"))
+        served = self.served_models.get(model, model)
+        prompt_tokens = count_tokens(json.dumps(body.get("messages")) + str(body.get("system") or ""))
+        answer_tokens = count_tokens(text)
+        payload = (
+            _anthropic_answer(serial, served, text, prompt_tokens, answer_tokens)
+            if anthropic
+            else _openai_answer(serial, served, text, prompt_tokens, answer_tokens)
+        )
+        handler.send_body(200, json.dumps(payload))
+
+    def _validate(self, path: str, headers: Mapping[str, str], body: Any) -> tuple[int, str] | None:
+        if path not in _OPENAI_PATHS + _ANTHROPIC_PATHS:
+            return 404, f"no route for POST {path}"
+        if not isinstance(body, dict) or not isinstance(body.get("model"), str):
+            return 400, "the request body must be a JSON object with a 'model' string"
+        if not isinstance(body.get("messages"), list) or not body["messages"]:
+            return 400, "messages: at least one message is required"
+        if path in _ANTHROPIC_PATHS:
+            if "anthropic-version" not in headers:
+                return 400, "anthropic-version: header is required"
+            if not isinstance(body.get("max_tokens"), int):
+                return 400, "max_tokens: Field required"
+            sent_key = headers.get("x-api-key")
+        else:
+            auth = headers.get("authorization", "")
+            sent_key = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else None
+        if self.api_key is not None and sent_key != self.api_key:
+            return 401, "invalid x-api-key" if path in _ANTHROPIC_PATHS else "Incorrect API key provided."
+        return None
+
+    def _error(
+        self,
+        handler: _Handler,
+        status: int,
+        message: str,
+        *,
+        anthropic: bool,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        if anthropic:
+            kind = _ANTHROPIC_ERROR_TYPES.get(
+                status, "api_error" if status >= 500 else "invalid_request_error"
+            )
+            payload: dict[str, Any] = {"type": "error", "error": {"type": kind, "message": message}}
+        else:
+            kind = _OPENAI_ERROR_TYPES.get(
+                status, "server_error" if status >= 500 else "invalid_request_error"
+            )
+            code = {401: "invalid_api_key", 429: "rate_limit_exceeded", 404: "model_not_found"}.get(status)
+            payload = {"error": {"message": message, "type": kind, "param": None, "code": code}}
+        handler.send_body(status, json.dumps(payload), headers)
+
+
+def _openai_answer(
+    serial: int, model: str, text: str, prompt_tokens: int, answer_tokens: int
+) -> dict[str, Any]:
+    return {
+        "id": f"chatcmpl-fake{serial:06d}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": model,
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": text, "refusal": None},
+                "logprobs": None,
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": answer_tokens,
+            "total_tokens": prompt_tokens + answer_tokens,
+        },
+        "system_fingerprint": "fp_evalgate_fake",
+    }
+
+
+def _anthropic_answer(
+    serial: int, model: str, text: str, prompt_tokens: int, answer_tokens: int
+) -> dict[str, Any]:
+    return {
+        "id": f"msg_fake{serial:06d}",
+        "type": "message",
+        "role": "assistant",
+        "model": model,
+        "content": [{"type": "text", "text": text}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": prompt_tokens, "output_tokens": answer_tokens},
+    }
+
+
+class FakeProvider:
+    """An in-process ``Provider``: answers from a dict (by case id) or a function, or raises queued errors."""
+
+    name = "fake"
+
+    def __init__(
+        self,
+        answers: Mapping[str, str] | Callable[[ModelRequest], str | Completion] | None = None,
+        *,
+        default: str | None = None,
+        errors: Mapping[str, ProviderError | Sequence[ProviderError]] | None = None,
+        served_model: str | None = None,
+        latency_ms: float = 1.0,
+    ) -> None:
+        self._answers = answers
+        self._default = default
+        self._served = served_model
+        self._latency_ms = latency_ms
+        self._lock = threading.Lock()
+        self._queued: deque[ProviderError] = deque()
+        self._per_case: dict[str, deque[ProviderError]] = {
+            case_id: deque([errs] if isinstance(errs, ProviderError) else errs)
+            for case_id, errs in (errors or {}).items()
+        }
+        self.requests: list[ModelRequest] = []
+        self.closed = False
+
+    def fail_next(self, error: ProviderError, *, times: int = 1) -> None:
+        """Raise ``error`` for the next ``times`` calls, whatever the case."""
+        with self._lock:
+            self._queued.extend([error] * times)
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Answer one request, or raise the next queued error for it."""
+        with self._lock:
+            self.requests.append(request)
+            pending = self._per_case.get(request.case_id)
+            error = self._queued.popleft() if self._queued else (pending.popleft() if pending else None)
+        if error is not None:
+            raise error
+        answer = self._answer(request)
+        if isinstance(answer, Completion):
+            return answer
+        return Completion(
+            text=answer,
+            model=self._served or request.model,
+            input_tokens=count_tokens(request.prompt + (request.system or "")),
+            output_tokens=count_tokens(answer),
+            latency_ms=self._latency_ms,
+        )
+
+    def _answer(self, request: ModelRequest) -> str | Completion:
+        if self._answers is None:
+            return f"echo: {request.prompt}"
+        if callable(self._answers):
+            return self._answers(request)
+        if request.case_id in self._answers:
+            return self._answers[request.case_id]
+        if self._default is not None:
+            return self._default
+        raise ProviderError(f"FakeProvider has no answer for case '{request.case_id}'", retryable=False)
+
+    def close(self) -> None:
+        """Remember that the runner closed us, so tests can assert it."""
+        self.closed = True

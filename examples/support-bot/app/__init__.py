@@ -1,0 +1,5 @@
+"""Acme Cloud Storage support bot."""
+
+from app.bot import SupportBot
+
+__all__ = ["SupportBot"]

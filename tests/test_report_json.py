@@ -1,0 +1,123 @@
+"""The JSON report: versioned, schema-valid, and readable back into the same values."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from jsonschema import Draft202012Validator
+
+from evalgate import __version__
+from evalgate.errors import ConfigError
+from evalgate.gate import GateConfig, compare, decide
+from evalgate.report.json import from_json_dict, load_json, render_json, report_schema, to_json_dict
+from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
+
+
+def make_run() -> RunResult:
+    """A run with every shape a case can take: repeats, errors, fallbacks, cache hits, missing costs."""
+    ok = CheckResult("contains", True, 1.0, "found 'refund'")
+    bad = CheckResult("regex", False, 0.25, "no match for '^Dear'")
+    cases = (
+        CaseResult(
+            "tc_001",
+            "evals/support.yaml",
+            3,
+            (Trial(Completion("Refunds take 5 days.", "gpt-x", 12, 7, 812.5, 0.0004, cached=True), (ok,)),),
+            tags=("refunds",),
+        ),
+        CaseResult(
+            "tc_002",
+            "evals/support.yaml",
+            9,
+            (
+                Trial(Completion("ünïcødé 🙂 <b>", "gpt-x", None, None, 1200.0, None), (ok, bad)),
+                Trial(Completion("second", "gpt-y", 3, 4, 900.0, 0.001, fallback=True), (ok,)),
+            ),
+            tags=("refunds", "tone"),
+            required=True,
+            min_pass=2,
+        ),
+        CaseResult("tc_003", "evals/other.yaml", 1, (Trial(None, (), error="HTTP 500 after 5 attempts"),)),
+        CaseResult("tc_004", "evals/other.yaml", 5, ()),
+    )
+    return RunResult(cases, "openai", "gpt-x", "evalgate.yaml", "2024-05-01T12:00:00Z", 12.5, ("a note",))
+
+
+def rendered() -> tuple[RunResult, GateVerdict, dict[str, Any]]:
+    run = make_run()
+    verdict = decide(run.cases, GateConfig(threshold=0.5))
+    return run, verdict, to_json_dict(run, verdict, compare(run.cases, run.cases[:2]))
+
+
+def test_round_trip_rebuilds_equal_run_and_verdict() -> None:
+    run, verdict, data = rendered()
+    assert from_json_dict(data) == (run, verdict)
+
+
+def test_round_trip_through_text() -> None:
+    run, verdict, _ = rendered()
+    assert load_json(render_json(run, verdict)) == (run, verdict)
+
+
+def test_rendered_report_validates_against_the_schema() -> None:
+    Draft202012Validator.check_schema(report_schema())
+    run, verdict, data = rendered()
+    Draft202012Validator(report_schema()).validate(json.loads(json.dumps(data)))
+    Draft202012Validator(report_schema()).validate(json.loads(render_json(run, verdict)))
+
+
+def test_report_has_versioned_summary_fields() -> None:
+    _, verdict, data = rendered()
+    assert data["schema_version"] == 1
+    assert data["tool"] == {"name": "evalgate", "version": __version__}
+    assert (data["passed"], data["total"], data["metric"]) == (1, 4, "cases")
+    assert data["gate"] == {"passed": False, "reasons": list(verdict.reasons)}
+    assert data["totals"]["errors"] == 2
+    assert data["totals"]["fallback_cases"] == 1
+    assert data["totals"]["cost_usd"] == pytest.approx(0.0014)
+    assert data["comparison"]["new"] == ["tc_003", "tc_004"]
+
+
+def test_case_summary_describes_the_representative_trial() -> None:
+    _, _, data = rendered()
+    first, second, third, fourth = data["cases"]
+    assert (first["cached"], first["model"], first["trials"], first["trials_passed"]) == (True, "gpt-x", 1, 1)
+    assert second["status"] == "failed"
+    assert second["response"] == "ünïcødé 🙂 <b>"
+    assert [c["type"] for c in second["checks"]] == ["contains", "regex"]
+    assert (second["fallback"], second["latency_ms"], second["trials_passed"]) == (True, 1050.0, 1)
+    assert (third["status"], third["error"], third["response"]) == ("error", "HTTP 500 after 5 attempts", None)
+    assert fourth["error"] == "no trials were run"
+
+
+def test_render_json_is_ascii() -> None:
+    run, verdict, _ = rendered()
+    assert render_json(run, verdict).isascii()
+
+
+def test_unknown_schema_version_is_a_config_error() -> None:
+    _, _, data = rendered()
+    data["schema_version"] = 2
+    with pytest.raises(ConfigError, match="unsupported report schema_version 2") as info:
+        from_json_dict(data, source="base.json")
+    assert str(info.value).startswith("base.json: schema_version: ")
+
+
+def test_malformed_report_names_the_bad_field() -> None:
+    _, _, data = rendered()
+    data["cases"][1]["trial_results"][0]["checks"][0]["passed"] = "yes"
+    with pytest.raises(ConfigError, match="not a valid evalgate report") as info:
+        from_json_dict(data, source="shard-2.json")
+    assert "cases[1].trial_results[0].checks[0].passed" in str(info.value)
+
+
+def test_report_that_is_not_an_object_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="expected a JSON object, got list"):
+        from_json_dict([])
+
+
+def test_invalid_json_text_reports_its_line() -> None:
+    with pytest.raises(ConfigError, match=r"^r\.json:2: not valid JSON"):
+        load_json('{\n "schema_version": 1,,\n}', source="r.json")

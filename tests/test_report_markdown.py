@@ -1,0 +1,191 @@
+"""The PR comment body: verdict first, failing cases next, hostile text inert, always within the size cap."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from evalgate.gate import GateConfig, compare, decide
+from evalgate.report.escape import clean, escape_markdown, log_safe, md, safe_url, xml_safe
+from evalgate.report.markdown import render_markdown
+from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
+
+MARKER = "<!-- evalgate:gate -->"
+HOSTILE = [
+    "| pipe",
+    "\n\n# heading",
+    "</details>",
+    "<!-- evalgate:gate -->",
+    "-->",
+    "@here @octocat",
+    "<img src=x onerror=alert(1)>",
+    "```",
+    "::error::x",
+    "[click](https://evil.example)",
+    "\u202etxt.exe",
+]
+
+
+def make_case(case_id: str, status: str = "passed", response: str = "fine", reason: str = "missing") -> CaseResult:
+    if status == "error":
+        return CaseResult(case_id, "evals/a.yaml", 4, (Trial(None, (), error=reason),))
+    check = CheckResult("contains", status == "passed", 1.0, "ok" if status == "passed" else reason)
+    done = Completion(response, "m", latency_ms=250.0, cost_usd=0.002)
+    return CaseResult(case_id, "evals/a.yaml", 4, (Trial(done, (check,)),))
+
+
+def make_run(cases: list[CaseResult]) -> tuple[RunResult, GateVerdict]:
+    run = RunResult(tuple(cases), "openai", "gpt-x", "evalgate.yaml", "2024-05-01T12:00:00Z", 1.0)
+    return run, decide(run.cases, GateConfig(threshold=0.85))
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_escaped_text_is_inert_markdown(text: str) -> None:
+    out = md(text)
+    assert "\n" not in out
+    assert "|" not in out
+    assert "<" not in out
+    assert ">" not in out
+    assert "`" not in out
+    assert re.search(r"@\w", out) is None
+    assert "](" not in out.replace("\\](", "")
+    assert "\u202e" not in out
+
+
+def test_escaping_keeps_text_readable() -> None:
+    assert md("| pipe") == "&#124; pipe"
+    assert md("\n\n# heading") == "\\# heading"
+    assert md("<!-- evalgate -->") == "&lt;!-- evalgate --&gt;"
+    assert md("@here @octocat") == "@\u200bhere @\u200boctocat"
+    assert md("<img src=x onerror=alert(1)>") == "&lt;img src=x onerror=alert(1)&gt;"
+    assert md("```") == "&#96;&#96;&#96;"
+    assert md("naïve 日本語 🙂 & co") == "naïve 日本語 🙂 &amp; co"
+
+
+def test_clean_cuts_very_long_lines_with_an_ellipsis() -> None:
+    out = clean("x" * 1_000_000, 200)
+    assert len(out) == 200
+    assert out.endswith("…")
+    assert clean("short", 200) == "short"
+    assert clean("anything", 0) == ""
+
+
+def test_escape_markdown_handles_entities_already_in_the_text() -> None:
+    assert escape_markdown("&lt;b&gt;") == "&amp;lt;b&amp;gt;"
+
+
+def test_log_safe_breaks_workflow_commands_and_ansi_codes() -> None:
+    out = log_safe("::error::x\n::set-output name=a::b \x1b[31mred")
+    assert "::" not in out
+    assert "\x1b" not in out
+    assert "\n" not in out
+
+
+def test_safe_url_accepts_only_http_and_encodes_link_breakers() -> None:
+    assert safe_url("javascript:alert(1)") is None
+    assert safe_url("https://x.test/a b(c)") == "https://x.test/a%20b%28c%29"
+
+
+def test_xml_safe_drops_control_characters_but_keeps_whitespace() -> None:
+    assert xml_safe("a\x00b\x1bc\td\ne") == "abc\td\ne"
+
+
+def test_hostile_responses_cannot_break_the_table_or_the_comment() -> None:
+    cases = [make_case(f"bad_{i}", "failed", response=t, reason=t) for i, t in enumerate(HOSTILE)]
+    run, verdict = make_run([*cases, make_case("ok")])
+    out = render_markdown(run, verdict, marker=MARKER)
+    body = out.split("\n", 1)[1]
+    assert "<!--" not in body
+    assert "-->" not in body
+    assert "</details>" not in body.replace("\n</details>\n", "")
+    assert "@octocat" not in out
+    assert "<img" not in out
+    assert "```" not in out
+    assert "\n# heading" not in out
+    rows = [line for line in out.splitlines() if line.startswith("| bad\\_")]
+    assert len(rows) == len(HOSTILE)
+    assert all(line.count("|") == 5 for line in rows)
+
+
+def test_headline_shows_score_threshold_and_reasons() -> None:
+    run, verdict = make_run([make_case(f"p{i}") for i in range(33)] + [make_case(f"f{i}", "failed") for i in range(7)])
+    out = render_markdown(run, verdict)
+    assert out.startswith("### ❌ AI eval gate: failed\n")
+    assert "**82.5%** (33/40) · threshold 85%" in out
+    assert "- pass rate 82.5% (33/40) is below the threshold 85.0%" in out
+
+
+def test_failing_and_error_cases_come_before_passing_ones() -> None:
+    cases = [make_case("pass_1"), make_case("fail_1", "failed"), make_case("pass_2"), make_case("err_1", "error")]
+    run, verdict = make_run(cases)
+    out = render_markdown(run, verdict)
+    assert out.index("fail\\_1") < out.index("err\\_1") < out.index("<details>") < out.index("pass\\_1")
+    assert "| err\\_1 | ⚠️ error | missing | |" in out
+
+
+def test_case_ids_link_to_their_suite_line() -> None:
+    run, verdict = make_run([make_case("tc_017", "failed")])
+    out = render_markdown(run, verdict, suite_url=lambda suite, line: f"https://gh.test/blob/sha/{suite}#L{line}")
+    assert "| [tc\\_017](https://gh.test/blob/sha/evals/a.yaml#L4) | ❌ failed |" in out
+
+
+def test_comparison_adds_delta_and_change_lists() -> None:
+    base = [make_case("a"), make_case("b"), make_case("c", "failed"), make_case("d", "failed")]
+    now = [make_case("a"), make_case("b", "failed"), make_case("c"), make_case("d")]
+    run, verdict = make_run(now)
+    out = render_markdown(run, verdict, comparison=compare(now, base), run_url="https://gh.test/run/1")
+    assert "**75.0%** (3/4) · threshold 85% · +25.0 pt vs base" in out
+    assert "- **Newly failing (1):** b" in out
+    assert "- **Fixed (2):** c, d" in out
+    assert "[run log](https://gh.test/run/1)" in out
+
+
+def test_totals_line_shows_cost_and_latency() -> None:
+    run, verdict = make_run([make_case("a"), make_case("b", "error")])
+    out = render_markdown(run, verdict)
+    assert "**Cost** $0.0020 · **Latency** p50 250 ms, p95 250 ms · **Errors** 1 · **Fallback** 0" in out
+
+
+def test_responses_shrink_before_passing_details_are_dropped() -> None:
+    cases = [make_case(f"f{i}", "failed", response="r" * 1000) for i in range(30)]
+    run, verdict = make_run(cases + [make_case(f"p{i}") for i in range(50)])
+    out = render_markdown(run, verdict, max_chars=5_000)
+    assert len(out) <= 5_000
+    assert "<details>" in out
+    assert "r" * 39 + "…" in out
+    assert "r" * 40 not in out
+    out = render_markdown(run, verdict, max_chars=3_000)
+    assert "<details>" in out
+    assert "| Case | Status | Why |\n" in out
+    assert "rrr" not in out
+
+
+def test_huge_hostile_run_stays_under_the_comment_limit() -> None:
+    payload = ("| @octocat <!-- x --> ```\n# h " * 400)[:10_000]
+    cases = [make_case(f"tc_{i:05}", "failed", response=payload, reason=payload) for i in range(4_000)]
+    cases += [make_case(f"ok_{i:05}", response=payload) for i in range(1_000)]
+    run, verdict = make_run(cases)
+    out = render_markdown(run, verdict, marker=MARKER, suite_url=lambda s, n: f"https://gh.test/{s}#L{n}")
+    assert len(out) <= 65_536
+    assert out.split("\n", 1)[0] == MARKER
+    assert "### ❌ AI eval gate: failed" in out
+    assert re.search(r"\n… and \d+ more failing cases \(see the full report\)\n", out)
+    assert "<details>" not in out
+    assert "@octocat" not in out
+
+
+def test_small_limit_falls_back_to_a_hard_cut_that_keeps_the_marker() -> None:
+    reasons = tuple("r" * 300 for _ in range(20))
+    run, _ = make_run([make_case("a")])
+    verdict = GateVerdict(False, "cases", 0.0, 0.85, reasons)
+    out = render_markdown(run, verdict, marker=MARKER, max_chars=1_000)
+    assert len(out) <= 1_000
+    assert out.startswith(MARKER + "\n")
+    assert out.endswith("… (truncated; see the full report)")
+
+
+def test_max_chars_below_the_minimum_is_rejected() -> None:
+    run, verdict = make_run([make_case("a")])
+    with pytest.raises(ValueError, match="max_chars"):
+        render_markdown(run, verdict, max_chars=10)
