@@ -7,8 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from rich.console import Console
+from typing import TextIO
 
 from evalgate import __version__
 from evalgate.errors import (
@@ -113,8 +112,29 @@ def _selection(args: argparse.Namespace) -> Selection:
     )
 
 
-def _stderr() -> Console:
-    return Console(stderr=True, highlight=False, soft_wrap=True)
+class Output:
+    """Plain text to stdout/stderr; rich is imported only when there is a terminal to draw on."""
+
+    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
+        self.stdout = stdout or sys.stdout
+        self.stderr = stderr or sys.stderr
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.stdout.isatty()
+
+    def say(self, text: str) -> None:
+        self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def warn(self, text: str) -> None:
+        self.stderr.write(text + "\n")
+        self.stderr.flush()
+
+    def draw(self, renderable: object) -> None:
+        from rich.console import Console
+
+        Console(file=self.stdout, highlight=False, soft_wrap=True).print(renderable)
 
 
 def _write(path: str, text: str) -> None:
@@ -138,7 +158,7 @@ def _write_reports(args: argparse.Namespace, run: RunResult, verdict: GateVerdic
         _write(args.markdown_path, render_markdown(run, verdict))
 
 
-def cmd_run(args: argparse.Namespace, console: Console) -> int:
+def cmd_run(args: argparse.Namespace, out: Output) -> int:
     """Run, report, decide."""
     from evalgate.report import render_plain, render_terminal
 
@@ -159,52 +179,46 @@ def cmd_run(args: argparse.Namespace, console: Console) -> int:
         )
     _write_reports(args, run, verdict)
     if not args.quiet:
-        if console.is_terminal:
-            console.print(render_terminal(run, verdict))
+        if out.is_terminal:
+            out.draw(render_terminal(run, verdict))
         else:
-            console.print(render_plain(run, verdict), markup=False, highlight=False, soft_wrap=True)
+            out.say(render_plain(run, verdict))
     if run.cases and all(c.status == "error" for c in run.cases):
         first = next((c.error for c in run.cases if c.error), "unknown error")
-        console.print(
-            f"evalgate: every case failed to get a model answer; first error: {first}",
-            markup=False,
-            highlight=False,
-        )
+        out.say(f"evalgate: every case failed to get a model answer; first error: {first}")
         return EXIT_INFRA
     return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
 
 
-def cmd_validate(args: argparse.Namespace, console: Console) -> int:
+def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     """Everything but the model calls."""
     project = load_project(args.config)
     plan(project, project.cases)
     findings = lint_pins(project.loaded)
     for finding in findings:
-        _stderr().print(f"error: {finding.render()}", markup=False, highlight=False)
+        out.warn(f"error: {finding.render()}")
     suites = len({c.suite for c in project.cases})
-    console.print(
+    out.say(
         f"ok: {project.loaded.file}: {len(project.cases)} cases in {suites} suite files, "
-        f"{len(project.prompts.names)} prompts render",
-        markup=False,
-        highlight=False,
+        f"{len(project.prompts.names)} prompts render"
     )
     return EXIT_USAGE if findings else EXIT_PASSED
 
 
-def cmd_lint(args: argparse.Namespace, console: Console) -> int:
+def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     """Model pins only."""
     from evalgate.config import load_config
 
     loaded = load_config(args.config)
     findings = lint_pins(loaded)
     for finding in findings:
-        _stderr().print(f"error: {finding.render()}", markup=False, highlight=False)
+        out.warn(f"error: {finding.render()}")
     if not findings:
-        console.print(f"ok: every model in {loaded.file} is pinned", markup=False, highlight=False)
+        out.say(f"ok: every model in {loaded.file} is pinned")
     return EXIT_USAGE if findings else EXIT_PASSED
 
 
-def cmd_record(args: argparse.Namespace, console: Console) -> int:
+def cmd_record(args: argparse.Namespace, out: Output) -> int:
     """Run the live model and save its answers for ``provider: replay``."""
     from evalgate.providers.replay import write_recording
 
@@ -230,24 +244,20 @@ def cmd_record(args: argparse.Namespace, console: Console) -> int:
         else:
             errors.append(f"{case.id}: {case.error}")
     write_recording(Path(args.output), answers)
-    console.print(f"recorded {len(answers)} responses to {args.output}", markup=False, highlight=False)
+    out.say(f"recorded {len(answers)} responses to {args.output}")
     for line in errors:
-        console.print(f"not recorded: {line}", markup=False, highlight=False)
+        out.say(f"not recorded: {line}")
     return EXIT_INFRA if errors else EXIT_PASSED
 
 
-def cmd_init(args: argparse.Namespace, console: Console) -> int:
+def cmd_init(args: argparse.Namespace, out: Output) -> int:
     """Scaffold a working project."""
     from evalgate.scaffold import scaffold
 
     created = scaffold(Path(args.directory), force=args.force)
     for path in created:
-        console.print(f"created {path}", markup=False, highlight=False)
-    console.print(
-        "next: evalgate run   (replays the recorded answers; see evalgate.yaml to go live)",
-        markup=False,
-        highlight=False,
-    )
+        out.say(f"created {path}")
+    out.say("next: evalgate run   (replays the recorded answers; see evalgate.yaml to go live)")
     return EXIT_PASSED
 
 
@@ -262,26 +272,24 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
-    console = Console(highlight=False, soft_wrap=True)
-    err = _stderr()
+    out = Output()
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args, console)
+        return COMMANDS[args.command](args, out)
     except KeyboardInterrupt:
-        err.print("evalgate: interrupted", markup=False)
+        out.warn("evalgate: interrupted")
         return EXIT_INTERRUPTED
     except EvalgateError as exc:
         prefix = "error" if exc.exit_code == EXIT_USAGE else "evalgate failed"
-        err.print(f"{prefix}: {exc}", markup=False)
+        out.warn(f"{prefix}: {exc}")
         return exc.exit_code
     except SystemExit as exc:  # --help and --version
         return int(exc.code or 0) if isinstance(exc.code, int) else EXIT_PASSED
     except Exception as exc:  # a bug: say so plainly, keep the traceback available
         if os.environ.get("EVALGATE_DEBUG"):
             raise
-        err.print(
-            f"evalgate: internal error: {type(exc).__name__}: {exc} (set EVALGATE_DEBUG=1 for a traceback)",
-            markup=False,
+        out.warn(
+            f"evalgate: internal error: {type(exc).__name__}: {exc} (set EVALGATE_DEBUG=1 for a traceback)"
         )
         return EXIT_INFRA
 

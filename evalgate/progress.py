@@ -6,12 +6,12 @@ import sys
 import threading
 import time
 from types import TracebackType
-from typing import TextIO
-
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from typing import TYPE_CHECKING, TextIO
 
 from evalgate.results import CaseResult
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
 
 
 class CaseProgress:
@@ -30,6 +30,10 @@ class CaseProgress:
 
     def __enter__(self) -> CaseProgress:
         if self.interactive and self.total:
+            # imported here: CI logs never draw a bar, and rich costs start-up time
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
             self._progress = Progress(
                 TextColumn("[bold]evalgate"),
                 BarColumn(),

@@ -24,7 +24,6 @@ log = logging.getLogger(__name__)
 _sleep: Callable[[float], None] = time.sleep
 
 
-
 def set_sleep(fn: Callable[[float], None] | None) -> Callable[[float], None]:
     """Replace the default sleep (``None`` restores ``time.sleep``); returns the previous one."""
     global _sleep
@@ -44,7 +43,7 @@ def _wait_seconds(state: RetryCallState) -> float:
         return max(0.0, min(exc.retry_after, RETRY_AFTER_CAP_S))
     # Written out rather than tenacity's wait_exponential_jitter, whose arguments changed across versions.
     exponent = min(state.attempt_number - 1, 16)
-    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2**exponent + random.uniform(0, BACKOFF_BASE_S))
+    return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0**exponent + random.uniform(0, BACKOFF_BASE_S))
 
 
 def _log_retry(describe: str) -> Callable[[RetryCallState], None]:

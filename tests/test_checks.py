@@ -155,6 +155,11 @@ def test_equals_strips_by_default_and_ignores_case_on_request(
     assert check({"type": "equals", "value": "Paris", **options}, text).passed is passed
 
 
+def test_equals_accepts_an_empty_expected_answer() -> None:
+    assert check({"type": "equals", "value": ""}, "  \n").passed
+    assert "empty text matches every response" in load_error({"type": "starts_with", "value": ""})
+
+
 def test_equals_failure_shows_expected_and_got() -> None:
     result = check({"type": "equals", "value": "Paris"}, "Lyon")
     assert (result.passed, result.score, result.reason) == (False, 0.0, "expected 'Paris', got 'Lyon'")
@@ -419,6 +424,11 @@ def test_unreadable_judge_reply_is_an_error_never_a_pass(reply: str, fragment: s
     assert isinstance(info.value, JudgeError)
     assert info.value.retryable is False
     assert fragment in str(info.value)
+
+
+def test_judge_reason_never_shows_equal_numbers_for_a_near_miss() -> None:
+    result = check(JUDGE, "x", judge=FakeJudge('{"score": 0.698, "reason": "close"}'))
+    assert (result.passed, result.reason) == (False, "judge score 0.698 < 0.7: close")
 
 
 def test_judge_threshold_must_be_a_fraction() -> None:

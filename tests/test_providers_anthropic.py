@@ -45,7 +45,10 @@ def ask(prompt: str = "Name a colour.", **kwargs: object) -> ModelRequest:
 
 def with_retries(provider: AnthropicProvider, waits: list[float], *, max_attempts: int = 3) -> str:
     completion = call_with_retries(
-        lambda: provider.complete(ask()), max_attempts=max_attempts, describe="anthropic (case c1)", sleep=waits.append
+        lambda: provider.complete(ask()),
+        max_attempts=max_attempts,
+        describe="anthropic (case c1)",
+        sleep=waits.append,
     )
     return completion.text
 
@@ -54,8 +57,10 @@ def test_parses_text_model_tokens_and_latency(provider: AnthropicProvider) -> No
     completion = provider.complete(ask("Say hi"))
     assert completion.text == "echo: Say hi"
     assert completion.model == MODEL
-    assert completion.input_tokens is not None and completion.input_tokens > 0
-    assert completion.output_tokens is not None and completion.output_tokens > 0
+    assert completion.input_tokens is not None
+    assert completion.input_tokens > 0
+    assert completion.output_tokens is not None
+    assert completion.output_tokens > 0
     assert completion.latency_ms > 0
 
 
@@ -107,7 +112,9 @@ def test_response_without_text_blocks_names_what_is_missing(
     server: FakeModelServer, provider: AnthropicProvider
 ) -> None:
     server.fail_next(200, body=json.dumps({"type": "message", "content": [], "stop_reason": "max_tokens"}))
-    with pytest.raises(ProviderError, match=r"no text blocks in 'content' \(stop_reason: max_tokens\)") as info:
+    with pytest.raises(
+        ProviderError, match=r"no text blocks in 'content' \(stop_reason: max_tokens\)"
+    ) as info:
         provider.complete(ask())
     assert info.value.retryable is False
 
@@ -141,7 +148,10 @@ def test_client_timeout_is_retryable(server: FakeModelServer) -> None:
 
 def test_401_names_env_var_hides_key_and_is_not_retried(server: FakeModelServer) -> None:
     server.fail_next(401, message=f"invalid x-api-key {KEY}")
-    with make_provider(server, key_env="TEAM_ANTHROPIC_KEY") as provider, pytest.raises(ProviderError) as info:
+    with (
+        make_provider(server, key_env="TEAM_ANTHROPIC_KEY") as provider,
+        pytest.raises(ProviderError) as info,
+    ):
         with_retries(provider, [])
     assert info.value.retryable is False
     assert "TEAM_ANTHROPIC_KEY" in str(info.value)
@@ -150,7 +160,9 @@ def test_401_names_env_var_hides_key_and_is_not_retried(server: FakeModelServer)
     assert len(server.requests) == 1
 
 
-def test_error_body_message_is_shown_for_bad_requests(server: FakeModelServer, provider: AnthropicProvider) -> None:
+def test_error_body_message_is_shown_for_bad_requests(
+    server: FakeModelServer, provider: AnthropicProvider
+) -> None:
     server.fail_next(400, message="max_tokens: 999999 > 8192, which is the maximum allowed")
     with pytest.raises(ProviderError, match="HTTP 400: max_tokens: 999999 > 8192") as info:
         provider.complete(ask())

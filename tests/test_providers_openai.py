@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import json
 import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -29,7 +30,11 @@ def server() -> Iterator[FakeModelServer]:
 
 
 def make_provider(server: FakeModelServer, **kwargs: object) -> OpenAIProvider:
-    options: dict[str, object] = {"api_key": KEY, "base_url": server.openai_base_url, "key_env": "MY_OPENAI_KEY"}
+    options: dict[str, object] = {
+        "api_key": KEY,
+        "base_url": server.openai_base_url,
+        "key_env": "MY_OPENAI_KEY",
+    }
     options.update(kwargs)
     return OpenAIProvider(**options)  # type: ignore[arg-type]
 
@@ -46,7 +51,10 @@ def ask(prompt: str = "What is 2+2?", *, case_id: str = "c1", **kwargs: object) 
 
 def with_retries(provider: OpenAIProvider, waits: list[float], *, max_attempts: int = 3) -> str:
     completion = call_with_retries(
-        lambda: provider.complete(ask()), max_attempts=max_attempts, describe="openai (case c1)", sleep=waits.append
+        lambda: provider.complete(ask()),
+        max_attempts=max_attempts,
+        describe="openai (case c1)",
+        sleep=waits.append,
     )
     return completion.text
 
@@ -55,8 +63,10 @@ def test_parses_text_served_model_tokens_and_latency(provider: OpenAIProvider) -
     completion = provider.complete(ask("Say hi"))
     assert completion.text == "echo: Say hi"
     assert completion.model == "gpt-4o-2024-08-06"
-    assert completion.input_tokens is not None and completion.input_tokens > 0
-    assert completion.output_tokens is not None and completion.output_tokens > 0
+    assert completion.input_tokens is not None
+    assert completion.input_tokens > 0
+    assert completion.output_tokens is not None
+    assert completion.output_tokens > 0
     assert completion.latency_ms > 0
 
 
@@ -79,9 +89,7 @@ def test_omits_system_message_when_there_is_none(server: FakeModelServer, provid
     assert server.requests[0].json["messages"] == [{"role": "user", "content": "Hi"}]
 
 
-def test_retries_429_honouring_retry_after_seconds(
-    server: FakeModelServer, provider: OpenAIProvider
-) -> None:
+def test_retries_429_honouring_retry_after_seconds(server: FakeModelServer, provider: OpenAIProvider) -> None:
     server.fail_next(429, retry_after=7)
     waits: list[float] = []
     assert with_retries(provider, waits) == "echo: What is 2+2?"
@@ -96,7 +104,9 @@ def test_retries_429_honouring_retry_after_ms(server: FakeModelServer, provider:
     assert waits == [0.25]
 
 
-def test_retries_429_honouring_retry_after_http_date(server: FakeModelServer, provider: OpenAIProvider) -> None:
+def test_retries_429_honouring_retry_after_http_date(
+    server: FakeModelServer, provider: OpenAIProvider
+) -> None:
     when = datetime.now(UTC) + timedelta(seconds=30)
     server.fail_next(429, retry_after=email.utils.format_datetime(when, usegmt=True))
     waits: list[float] = []
@@ -113,7 +123,9 @@ def test_retries_500_then_succeeds(server: FakeModelServer, provider: OpenAIProv
     assert len(server.requests) == 2
 
 
-def test_persistent_500_gives_up_after_max_attempts(server: FakeModelServer, provider: OpenAIProvider) -> None:
+def test_persistent_500_gives_up_after_max_attempts(
+    server: FakeModelServer, provider: OpenAIProvider
+) -> None:
     server.fail_next(500, times=10, message="The server had an error while processing your request.")
     with pytest.raises(ProviderError) as info:
         with_retries(provider, [], max_attempts=3)
@@ -157,9 +169,12 @@ def test_401_is_not_retried_and_names_the_env_var_but_not_the_key(
 
 
 def test_wrong_key_is_rejected_by_server_with_openai_error_shape() -> None:
-    with FakeModelServer(api_key="sk-the-right-one") as server, make_provider(server) as provider:
-        with pytest.raises(ProviderError, match="Incorrect API key provided") as info:
-            provider.complete(ask())
+    with (
+        FakeModelServer(api_key="sk-the-right-one") as server,
+        make_provider(server) as provider,
+        pytest.raises(ProviderError, match="Incorrect API key provided") as info,
+    ):
+        provider.complete(ask())
     assert KEY not in str(info.value)
 
 
@@ -183,7 +198,8 @@ def test_malformed_json_is_not_retryable(server: FakeModelServer, provider: Open
 
 
 def test_missing_content_names_the_missing_field(server: FakeModelServer, provider: OpenAIProvider) -> None:
-    body = '{"model": "gpt-4o", "choices": [{"message": {"role": "assistant", "content": null}, "finish_reason": "stop"}]}'
+    choice = {"message": {"role": "assistant", "content": None}, "finish_reason": "stop"}
+    body = json.dumps({"model": "gpt-4o", "choices": [choice]})
     server.fail_next(200, body=body)
     with pytest.raises(ProviderError, match=r"choices\[0\]\.message\.content") as info:
         provider.complete(ask())
@@ -220,7 +236,9 @@ def test_pools_connections_across_threads() -> None:
 
 
 def test_build_provider_reads_key_from_configured_env_var(server: FakeModelServer, tmp_path: Path) -> None:
-    cfg = ModelConfig(provider="openai", name="gpt-4o", base_url=server.openai_base_url, api_key_env="TEAM_KEY")
+    cfg = ModelConfig(
+        provider="openai", name="gpt-4o", base_url=server.openai_base_url, api_key_env="TEAM_KEY"
+    )
     provider = build_provider(cfg, base_dir=tmp_path, env={"TEAM_KEY": KEY})
     try:
         provider.complete(ask())
@@ -234,7 +252,8 @@ def test_build_provider_without_key_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="environment variable OPENAI_API_KEY is not set") as info:
         build_provider(cfg, base_dir=tmp_path, env={})
     assert info.value.exit_code == EXIT_USAGE
-    assert info.value.fix is not None and "secrets.OPENAI_API_KEY" in info.value.fix
+    assert info.value.fix is not None
+    assert "secrets.OPENAI_API_KEY" in info.value.fix
 
 
 def test_build_provider_allows_no_key_for_loopback_servers(server: FakeModelServer, tmp_path: Path) -> None:

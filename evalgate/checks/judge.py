@@ -106,5 +106,8 @@ def check_llm_judge(spec: LlmJudgeCheck, ctx: CheckContext) -> CheckResult:
     reply = ctx.judge(judge_prompt(spec.rubric, ctx.prompt, ctx.response))
     score, reason = parse_verdict(reply)
     passed = score >= spec.threshold
-    verdict = f"judge score {score:.2f} {'>=' if passed else '<'} {spec.threshold:.2f}"
+    shown, bar = f"{score:.2f}", f"{spec.threshold:.2f}"
+    if shown == bar and score != spec.threshold:  # 0.698 vs 0.7 must not read "0.70 < 0.70"
+        shown, bar = f"{score:.4g}", f"{spec.threshold:.4g}"
+    verdict = f"judge score {shown} {'>=' if passed else '<'} {bar}"
     return result(spec.label, passed, score, f"{verdict}: {reason}" if reason else verdict)

@@ -47,7 +47,7 @@ def _takes_ctx(fn: Callable[..., Any]) -> bool:
 
 def resolve_check_function(ref: str, base_dir: Path) -> tuple[Callable[..., Any], bool]:
     """``(function, takes_ctx)`` for a ``module:function`` reference, imported once per run."""
-    key = (ref, base_dir.resolve())
+    key = (ref, base_dir)
     with _lock:
         found = _resolved.get(key)
     if found is None:

@@ -6,7 +6,7 @@ import functools
 import json
 import re
 import threading
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from jsonschema.exceptions import SchemaError
 from jsonschema.protocols import Validator
@@ -20,7 +20,7 @@ Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-def _as_text(value: Any) -> Any:
+def _as_text(value: Any, *, allow_empty: bool = False) -> Any:
     # YAML turns `42`, `4.20` and `yes` into numbers and booleans; matching their str() would silently
     # compare against '4.2' or 'True', so ask for quotes instead.
     if isinstance(value, bool | int | float):
@@ -29,7 +29,7 @@ def _as_text(value: Any) -> Any:
             f"{value!r} is a YAML {kind}, not text; put it in quotes exactly as the response "
             f"should show it, e.g. '{value}'"
         )
-    if isinstance(value, str) and not value:
+    if isinstance(value, str) and not value and not allow_empty:
         raise ValueError("empty text matches every response; give the text to look for")
     return value
 
@@ -95,17 +95,19 @@ class NotIContainsCheck(_Needles):
 
 class _Text(_CheckBase):
     value: str
+    _empty_ok: ClassVar[bool] = False
 
     @field_validator("value", mode="before")
     @classmethod
     def _text(cls, value: Any) -> Any:
-        return _as_text(value)
+        return _as_text(value, allow_empty=cls._empty_ok)
 
 
 class EqualsCheck(_Text):
     """The response is exactly ``value`` (after stripping whitespace, by default)."""
 
     type: Literal["equals"]
+    _empty_ok = True  # an empty answer can be the expected one
     strip: bool = True
     ignore_case: bool = False
 

@@ -39,7 +39,7 @@ def clean(text: str, limit: int | None = None) -> str:
     """One line of plain text: controls dropped, whitespace collapsed, cut to ``limit`` chars with '…'."""
     if limit is not None and limit <= 0:
         return ""
-    raw = text if limit is None else text[: limit * 4 + 16]
+    raw = text if limit is None else text[: limit * 2 + 16]
     flat = _SPACES.sub(" ", raw.translate(_CLEAN)).strip()
     if limit is None or (len(flat) <= limit and len(raw) == len(text)):
         return flat

@@ -60,10 +60,10 @@ def render_markdown(
     if max_chars < MIN_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_CHARS}, got {max_chars}")
     newly = set(comparison.newly_failing) if comparison else set()
-    failing = sorted(
-        (c for c in run.cases if not c.passed), key=lambda c: (not c.required, c.id not in newly)
-    )
-    passing = [c for c in run.cases if c.passed]
+    passed = [c.passed for c in run.cases]
+    failing = [c for c, ok in zip(run.cases, passed, strict=True) if not ok]
+    failing.sort(key=lambda c: (not c.required, c.id not in newly))
+    passing = [c for c, ok in zip(run.cases, passed, strict=True) if ok]
 
     top = _head(run, verdict, comparison, title, marker)
     changes = _changes(comparison) if comparison else []
@@ -77,13 +77,18 @@ def render_markdown(
     def assemble(table: list[str], passing_part: list[str]) -> str:
         return "\n".join([*top, *table, *bottom, *passing_part, *footer])
 
-    for limit in _RESPONSE_STEPS:
-        text = assemble(_failing_table(rows, limit, len(failing)), passing_full)
+    # Escaping never shortens text, so a step whose unescaped size already overflows is skipped unrendered.
+    heads = sum(len(r.head) + 3 for r in rows)
+    steps = [(limit, passing_full) for limit in _RESPONSE_STEPS] + [(0, passing_short)]
+    for limit, passing_part in steps:
+        floor = heads + sum(min(len(r.response), limit) + 1 for r in rows) if limit else heads
+        if len(assemble(_failing_table([], limit, len(failing)), passing_part)) + floor > max_chars:
+            continue
+        text = assemble(_failing_table(rows, limit, len(failing)), passing_part)
         if len(text) <= max_chars:
             return text
-    text = assemble(_failing_table(rows, 0, len(failing)), passing_short)
-    if len(text) <= max_chars or not failing:
-        return _fit(text, marker, max_chars)
+    if not failing:
+        return _fit(assemble([], passing_short), marker, max_chars)
 
     # Cut the failing table: the header and the "and N more" line are fixed, rows fill what is left.
     more = f"… and {len(failing)} more failing cases (see the full report)"
@@ -121,26 +126,32 @@ def _head(
 
 
 def _row(case: CaseResult, suite_url: SuiteUrl | None) -> _Row:
+    # CaseResult's properties are recomputed on each access; read each once.
+    status, rep = case.status, case.representative
     cell = _case_cell(case, suite_url)
     if case.required:
         cell += " **required**"
-    status = f"{_ICON[case.status]} {case.status}"
+    shown = f"{_ICON[status]} {status}"
     if len(case.trials) > 1:
-        status += f" ({case.trials_passed}/{len(case.trials)})"
-    if case.status == "error":
-        why = md(case_detail(case), _REASON_CHARS)
-    else:
-        failing = [c.reason or f"check '{c.type}' failed" for c in case.checks if not c.passed]
-        why = md("; ".join(failing[:5]) or case_detail(case), _REASON_CHARS)
-    response = case.response or ""
-    return _Row(f"| {cell} | {status} | {why} |", clean(response, _RESPONSE_STEPS[0]))
+        shown += f" ({case.trials_passed}/{len(case.trials)})"
+    checks = rep.checks if rep is not None else ()
+    failing = [c.reason or f"check '{c.type}' failed" for c in checks if not c.passed]
+    detail = "; ".join(failing[:5]) if status == "failed" and failing else case_detail(case)
+    response = rep.completion.text if rep is not None and rep.completion is not None else ""
+    why = md(detail, _REASON_CHARS)
+    return _Row(f"| {cell} | {shown} | {why} |", clean(response, _RESPONSE_STEPS[0]))
 
 
 def _render_row(row: _Row, limit: int) -> str:
     if limit == 0:
         return row.head
-    response = escape_markdown(clean(row.response, limit))
+    response = escape_markdown(_shorten(row.response, limit))
     return f"{row.head} {response} |" if response else f"{row.head} |"
+
+
+def _shorten(text: str, limit: int) -> str:
+    """Cut already-cleaned text to ``limit`` characters, marking the cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def _failing_table(rows: list[_Row], limit: int, count: int) -> list[str]:
