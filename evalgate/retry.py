@@ -20,7 +20,7 @@ RETRY_AFTER_CAP_S = 60.0
 
 log = logging.getLogger(__name__)
 
-# Looked up at wait time (not import time) so a test fixture can swap it after providers are built.
+# Looked up on every wait (not bound at import), so a test fixture can swap it at any time.
 _sleep: Callable[[float], None] = time.sleep
 
 

@@ -46,6 +46,25 @@ class YamlDoc:
             line = node.start_mark.line + 1
         return line
 
+    def clean_loc(self, loc: tuple[int | str, ...]) -> tuple[int | str, ...]:
+        """``loc`` without the discriminated-union tags pydantic inserts (``checks[0].regex.pattern``)."""
+        out: list[int | str] = []
+        current: Any = self.data
+        for part in loc:
+            if isinstance(current, dict):
+                if part in current:
+                    current = current[part]
+                elif current.get("type") == part:
+                    continue
+                else:
+                    current = None
+            elif isinstance(current, list) and isinstance(part, int) and 0 <= part < len(current):
+                current = current[part]
+            else:
+                current = None
+            out.append(part)
+        return tuple(out)
+
 
 def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
     if isinstance(node, yaml.MappingNode):
@@ -162,7 +181,11 @@ def validation_error(
     def one(e: ErrorDetails) -> ConfigError:
         message, fix = describe(model, e)
         return ConfigError(
-            message, file=file, line=line(e), where=dotted((*prefix, *e["loc"])) or None, fix=fix
+            message,
+            file=file,
+            line=line(e),
+            where=dotted(doc.clean_loc((*prefix, *e["loc"]))) or None,
+            fix=fix,
         )
 
     errors = sorted(exc.errors(include_url=False), key=lambda e: line(e) or 0)
@@ -226,7 +249,9 @@ def allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> list[str
         if current is None:
             return []
     model_cls = _as_model(current)
-    return list(model_cls.model_fields) if model_cls is not None else []
+    if model_cls is None:
+        return []
+    return [field.alias or name for name, field in model_cls.model_fields.items()]
 
 
 def _as_model(tp: Any) -> type[BaseModel] | None:

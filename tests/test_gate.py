@@ -23,9 +23,7 @@ def make_case(
     if status == "error":
         return CaseResult(case_id, "evals/a.yaml", 1, (Trial(None, (), error=reason),), tags, required)
     flags = checks if checks is not None else (status == "passed",)
-    results = tuple(
-        CheckResult("contains", ok, 1.0 if ok else 0.0, "ok" if ok else reason) for ok in flags
-    )
+    results = tuple(CheckResult("contains", ok, 1.0 if ok else 0.0, "ok" if ok else reason) for ok in flags)
     done = Completion("answer", "model-1", latency_ms=latency, cost_usd=cost)
     return CaseResult(case_id, "evals/a.yaml", 1, (Trial(done, results),), tags, required)
 

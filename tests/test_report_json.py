@@ -88,7 +88,11 @@ def test_case_summary_describes_the_representative_trial() -> None:
     assert second["response"] == "ünïcødé 🙂 <b>"
     assert [c["type"] for c in second["checks"]] == ["contains", "regex"]
     assert (second["fallback"], second["latency_ms"], second["trials_passed"]) == (True, 1050.0, 1)
-    assert (third["status"], third["error"], third["response"]) == ("error", "HTTP 500 after 5 attempts", None)
+    assert (third["status"], third["error"], third["response"]) == (
+        "error",
+        "HTTP 500 after 5 attempts",
+        None,
+    )
     assert fourth["error"] == "no trials were run"
 
 

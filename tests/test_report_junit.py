@@ -12,7 +12,9 @@ from evalgate.results import CaseResult, CheckResult, Completion, RunResult, Tri
 def make_case(case_id: str, suite: str, status: str, response: str = "fine") -> CaseResult:
     if status == "error":
         return CaseResult(case_id, suite, 7, (Trial(None, (), error="timeout <after> 60 s"),))
-    check = CheckResult("contains", status == "passed", 1.0, "ok" if status == "passed" else "missing 'refund'")
+    check = CheckResult(
+        "contains", status == "passed", 1.0, "ok" if status == "passed" else "missing 'refund'"
+    )
     return CaseResult(case_id, suite, 7, (Trial(Completion(response, "m", latency_ms=1500.0), (check,)),))
 
 

@@ -27,7 +27,9 @@ HOSTILE = [
 ]
 
 
-def make_case(case_id: str, status: str = "passed", response: str = "fine", reason: str = "missing") -> CaseResult:
+def make_case(
+    case_id: str, status: str = "passed", response: str = "fine", reason: str = "missing"
+) -> CaseResult:
     if status == "error":
         return CaseResult(case_id, "evals/a.yaml", 4, (Trial(None, (), error=reason),))
     check = CheckResult("contains", status == "passed", 1.0, "ok" if status == "passed" else reason)
@@ -109,7 +111,9 @@ def test_hostile_responses_cannot_break_the_table_or_the_comment() -> None:
 
 
 def test_headline_shows_score_threshold_and_reasons() -> None:
-    run, verdict = make_run([make_case(f"p{i}") for i in range(33)] + [make_case(f"f{i}", "failed") for i in range(7)])
+    run, verdict = make_run(
+        [make_case(f"p{i}") for i in range(33)] + [make_case(f"f{i}", "failed") for i in range(7)]
+    )
     out = render_markdown(run, verdict)
     assert out.startswith("### ❌ AI eval gate: failed\n")
     assert "**82.5%** (33/40) · threshold 85%" in out
@@ -117,7 +121,12 @@ def test_headline_shows_score_threshold_and_reasons() -> None:
 
 
 def test_failing_and_error_cases_come_before_passing_ones() -> None:
-    cases = [make_case("pass_1"), make_case("fail_1", "failed"), make_case("pass_2"), make_case("err_1", "error")]
+    cases = [
+        make_case("pass_1"),
+        make_case("fail_1", "failed"),
+        make_case("pass_2"),
+        make_case("err_1", "error"),
+    ]
     run, verdict = make_run(cases)
     out = render_markdown(run, verdict)
     assert out.index("fail\\_1") < out.index("err\\_1") < out.index("<details>") < out.index("pass\\_1")
@@ -126,7 +135,9 @@ def test_failing_and_error_cases_come_before_passing_ones() -> None:
 
 def test_case_ids_link_to_their_suite_line() -> None:
     run, verdict = make_run([make_case("tc_017", "failed")])
-    out = render_markdown(run, verdict, suite_url=lambda suite, line: f"https://gh.test/blob/sha/{suite}#L{line}")
+    out = render_markdown(
+        run, verdict, suite_url=lambda suite, line: f"https://gh.test/blob/sha/{suite}#L{line}"
+    )
     assert "| [tc\\_017](https://gh.test/blob/sha/evals/a.yaml#L4) | ❌ failed |" in out
 
 
@@ -159,6 +170,15 @@ def test_responses_shrink_before_passing_details_are_dropped() -> None:
     assert "<details>" in out
     assert "| Case | Status | Why |\n" in out
     assert "rrr" not in out
+
+
+@pytest.mark.parametrize("response", ["", "short", "x" * 150])
+def test_output_that_fits_exactly_is_not_degraded(response: str) -> None:
+    cases = [make_case(f"f{i}", "failed", response=response) for i in range(20)]
+    run, verdict = make_run([*cases, *(make_case(f"p{i}") for i in range(20))])
+    full = render_markdown(run, verdict)
+    assert render_markdown(run, verdict, max_chars=len(full)) == full
+    assert render_markdown(run, verdict, max_chars=len(full) - 1) != full
 
 
 def test_huge_hostile_run_stays_under_the_comment_limit() -> None:

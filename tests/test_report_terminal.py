@@ -30,7 +30,9 @@ def to_text(run: RunResult, verdict: GateVerdict, **kwargs: bool) -> str:
 
 
 def test_terminal_table_lists_every_case_id_with_status() -> None:
-    run, verdict = make_run([make_case("tc_001"), make_case("tc_002", "failed"), make_case("tc_003", "error")])
+    run, verdict = make_run(
+        [make_case("tc_001"), make_case("tc_002", "failed"), make_case("tc_003", "error")]
+    )
     out = to_text(run, verdict)
     assert "gate failed" in out
     assert "33.3% (1/3) · threshold 85%" in out
@@ -56,12 +58,18 @@ def test_model_output_is_not_read_as_rich_markup() -> None:
 
 
 def test_plain_output_has_one_line_per_failing_case_and_a_summary() -> None:
-    cases = [make_case("tc_001"), make_case("tc_002", "failed"), make_case("tc_003", "error", reason="timeout")]
+    cases = [
+        make_case("tc_001"),
+        make_case("tc_002", "failed"),
+        make_case("tc_003", "error", reason="timeout"),
+    ]
     run, verdict = make_run(cases)
     lines = render_plain(run, verdict).splitlines()
     assert lines[0] == "FAILED tc_002 (evals/a.yaml:2): missing 'refund'"
     assert lines[1] == "ERROR  tc_003 (evals/a.yaml:2): timeout"
-    assert lines[2].startswith("evalgate: gate FAILED · 33.3% (1/3) · threshold 85% · 3 cases, 1 failed, 1 errors")
+    assert lines[2].startswith(
+        "evalgate: gate FAILED · 33.3% (1/3) · threshold 85% · 3 cases, 1 failed, 1 errors"
+    )
     assert lines[3] == "  - pass rate 33.3% (1/3) is below the threshold 85.0%"
 
 

@@ -78,10 +78,12 @@ def render_markdown(
         return "\n".join([*top, *table, *bottom, *passing_part, *footer])
 
     # Escaping never shortens text, so a step whose unescaped size already overflows is skipped unrendered.
-    heads = sum(len(r.head) + 3 for r in rows)
+    heads = sum(len(r.head) + 1 for r in rows)
     steps = [(limit, passing_full) for limit in _RESPONSE_STEPS] + [(0, passing_short)]
     for limit, passing_part in steps:
-        floor = heads + sum(min(len(r.response), limit) + 1 for r in rows) if limit else heads
+        floor = heads
+        if limit:  # " response |" or " |"
+            floor += sum(min(len(r.response), limit) + 3 if r.response else 2 for r in rows)
         if len(assemble(_failing_table([], limit, len(failing)), passing_part)) + floor > max_chars:
             continue
         text = assemble(_failing_table(rows, limit, len(failing)), passing_part)
