@@ -10,9 +10,15 @@ EXIT_INTERRUPTED = 130
 
 
 class EvalgateError(Exception):
-    """Base of every error evalgate raises on purpose; carries the process exit code."""
+    """Base of every error evalgate raises on purpose; carries the process exit code.
+
+    ``retryable`` and ``retry_after`` tell the one retry policy (``evalgate.retry``) whether another
+    attempt may help and how long the far side asked us to wait.
+    """
 
     exit_code = EXIT_INFRA
+    retryable = False
+    retry_after: float | None = None
 
 
 class ConfigError(EvalgateError):
@@ -69,3 +75,22 @@ class InfrastructureError(EvalgateError):
     """Something outside the user's config failed (network, GitHub API, router) after retries."""
 
     exit_code = EXIT_INFRA
+
+    def __init__(self, message: str, *, retryable: bool = False, retry_after: float | None = None) -> None:
+        self.retryable = retryable
+        self.retry_after = retry_after
+        super().__init__(message)
+
+
+class GitHubError(InfrastructureError):
+    """A GitHub REST call failed; ``status`` is the HTTP status (0 when no response arrived)."""
+
+    def __init__(
+        self, message: str, *, status: int = 0, retryable: bool = False, retry_after: float | None = None
+    ) -> None:
+        self.status = status
+        super().__init__(message, retryable=retryable, retry_after=retry_after)
+
+
+class GitHubPermissionError(GitHubError):
+    """The token may not write here (a fork's read-only token): degrade to a warning, never crash."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import logging
 import random
 import time
@@ -10,7 +11,7 @@ from typing import TypeVar
 
 from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
 
-from evalgate.errors import ProviderError
+from evalgate.errors import EvalgateError
 
 T = TypeVar("T")
 
@@ -33,12 +34,12 @@ def set_sleep(fn: Callable[[float], None] | None) -> Callable[[float], None]:
 
 
 def _is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, ProviderError) and exc.retryable
+    return isinstance(exc, EvalgateError) and exc.retryable
 
 
 def _wait_seconds(state: RetryCallState) -> float:
     exc = state.outcome.exception() if state.outcome is not None else None
-    if isinstance(exc, ProviderError) and exc.retry_after is not None:
+    if isinstance(exc, EvalgateError) and exc.retry_after is not None:
         # The server knows its own rate window better than our backoff curve does.
         return max(0.0, min(exc.retry_after, RETRY_AFTER_CAP_S))
     # Written out rather than tenacity's wait_exponential_jitter, whose arguments changed across versions.
@@ -62,7 +63,7 @@ def call_with_retries(
     describe: str,
     sleep: Callable[[float], None] | None = None,
 ) -> T:
-    """Call ``fn``, retrying retryable ``ProviderError``s; gives up with a non-retryable one."""
+    """Call ``fn``, retrying errors marked ``retryable``; gives up with the same error type, not retryable."""
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
 
@@ -79,10 +80,13 @@ def call_with_retries(
     )
     try:
         return retrying(fn)
-    except ProviderError as exc:
+    except EvalgateError as exc:
         if not exc.retryable:
             raise
         attempts = retrying.statistics.get("attempt_number", max_attempts)
         noun = "attempt" if attempts == 1 else "attempts"
+        final = copy.copy(exc)
+        final.args = (f"{describe}: gave up after {attempts} {noun}: {exc}",)
         # Marked non-retryable so an outer loop (e.g. a fallback model) does not retry it again.
-        raise ProviderError(f"{describe}: gave up after {attempts} {noun}: {exc}", retryable=False) from exc
+        final.retryable = False
+        raise final from exc
