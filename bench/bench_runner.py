@@ -73,12 +73,25 @@ def write_project(root: Path, cases: int, base_url: str, concurrency: int) -> Pa
     return config
 
 
-def run_cli(name: str, config: Path, cases: int, concurrency: int, latency_ms: float, *extra: str) -> Measurement:
+def run_cli(
+    name: str, config: Path, cases: int, concurrency: int, latency_ms: float, *extra: str
+) -> Measurement:
     report = config.parent / f"{name}.json"
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "evalgate", "run", "--config", str(config), "--json", str(report), "--quiet", *extra],
+        [
+            sys.executable,
+            "-m",
+            "evalgate",
+            "run",
+            "--config",
+            str(config),
+            "--json",
+            str(report),
+            "--quiet",
+            *extra,
+        ],
         capture_output=True,
         text=True,
         env={**os.environ, "OPENAI_API_KEY": "bench"},
@@ -118,7 +131,9 @@ def markdown_timing(report: Path, repeats: int = 5) -> tuple[int, float, int]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--quick", action="store_true", help="tiny sizes, to check the script works")
     parser.add_argument("--skip-large", action="store_true", help="skip the 20,000-case scenario")
     args = parser.parse_args()
@@ -127,9 +142,12 @@ def main() -> int:
     latency = 0.02 if args.quick else 0.1
     concurrency = 16
     results: list[Measurement] = []
-    with tempfile.TemporaryDirectory(prefix="evalgate-bench-") as tmp, FakeModelServer(
-        lambda body: f"The answer to {prompt_of(body).split(': ', 1)[-1].strip()} is 42.", latency=latency
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory(prefix="evalgate-bench-") as tmp,
+        FakeModelServer(
+            lambda body: f"The answer to {prompt_of(body).split(': ', 1)[-1].strip()} is 42.", latency=latency
+        ) as server,
+    ):
         root = Path(tmp)
         cfg = write_project(root / "small", small, server.openai_base_url, concurrency)
         results.append(run_cli(f"{small} cases", cfg, small, concurrency, latency * 1000, "--no-cache"))
@@ -158,15 +176,18 @@ def main() -> int:
             f"| {m.name}, {m.latency_ms:.0f} ms, C={m.concurrency} | {m.ideal_s:.2f} s | {m.run_s:.2f} s | "
             f"{m.ratio:.2f}× | {m.startup_s:.2f} s | {m.cpu_s:.1f} s | {m.peak_mb:.0f} MB |"
         )
-    print(f"| {rerun.name} | — | {rerun.run_s:.2f} s | — | {rerun.startup_s:.2f} s | {rerun.cpu_s:.1f} s | — |")
+    print(
+        f"| {rerun.name} | — | {rerun.run_s:.2f} s | — | {rerun.startup_s:.2f} s | {rerun.cpu_s:.1f} s | — |"
+    )
     print(f"| Markdown report, {n} cases | — | {seconds * 1000:.0f} ms | — | — | — | — |")
     return 0
 
 
 def _line(m: Measurement) -> str:
     return (
-        f"{m.name} at {m.latency_ms:.0f} ms, C={m.concurrency}: run {m.run_s:.2f} s vs ideal {m.ideal_s:.2f} s "
-        f"({m.ratio:.2f}×), start-up+reports {m.startup_s:.2f} s, CPU {m.cpu_s:.1f} s, peak {m.peak_mb:.0f} MB"
+        f"{m.name} at {m.latency_ms:.0f} ms, C={m.concurrency}: run {m.run_s:.2f} s "
+        f"vs ideal {m.ideal_s:.2f} s ({m.ratio:.2f}×), start-up+reports {m.startup_s:.2f} s, "
+        f"CPU {m.cpu_s:.1f} s, peak {m.peak_mb:.0f} MB"
     )
 
 
