@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 from pydantic import Field
 
 from evalgate.results import CaseResult, GateVerdict
+from evalgate.stats import paired_regression
 from evalgate.strict import Strict
 
 Fraction = Annotated[float, Field(ge=0, le=1)]
@@ -52,6 +53,7 @@ class Comparison:
     """How each case id moved between a baseline run and the current one (ids in current-run order)."""
 
     newly_failing: tuple[str, ...] = ()
+    flaky: tuple[str, ...] = ()
     fixed: tuple[str, ...] = ()
     still_failing: tuple[str, ...] = ()
     unchanged_passing: tuple[str, ...] = ()
@@ -170,22 +172,34 @@ def decide(
 def compare(
     current: Sequence[CaseResult], baseline: Sequence[CaseResult], *, metric: Metric = "cases"
 ) -> Comparison:
-    """Classify every case id by how its status moved from ``baseline`` to ``current`` (matched by id)."""
-    base = {c.id: c.passed for c in baseline}
+    """Classify every case id by how its status moved from ``baseline`` to ``current`` (matched by id).
+
+    With repeats, a case that passed on the base and fails now is ``newly_failing`` only when a paired
+    exact test on its trials says the drop is beyond chance; otherwise it is ``flaky``.
+    """
+    base = {c.id: c for c in baseline}
     now_ids = {c.id for c in current}
-    buckets: dict[str, list[str]] = {k: [] for k in ("newly_failing", "fixed", "still", "same", "new")}
+    buckets: dict[str, list[str]] = {
+        k: [] for k in ("newly_failing", "flaky", "fixed", "still", "same", "new")
+    }
     for case in current:
-        was = base.get(case.id)
-        if was is None:
+        before = base.get(case.id)
+        if before is None:
             key = "new"
-        elif was:
-            key = "same" if case.passed else "newly_failing"
+        elif before.passed:
+            if case.passed:
+                key = "same"
+            elif paired_regression([t.passed for t in before.trials], [t.passed for t in case.trials]):
+                key = "newly_failing"
+            else:
+                key = "flaky"
         else:
             key = "fixed" if case.passed else "still"
         buckets[key].append(case.id)
     base_value, base_passed, base_total = pass_rate(baseline, metric)
     return Comparison(
         newly_failing=tuple(buckets["newly_failing"]),
+        flaky=tuple(buckets["flaky"]),
         fixed=tuple(buckets["fixed"]),
         still_failing=tuple(buckets["still"]),
         unchanged_passing=tuple(buckets["same"]),

@@ -6,15 +6,15 @@ import functools
 import json
 import re
 import threading
-from typing import Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from jsonschema.exceptions import SchemaError
-from jsonschema.protocols import Validator
-from jsonschema.validators import validator_for
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from evalgate.checks.base import clip, quote
 from evalgate.strict import Strict
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
@@ -185,6 +185,9 @@ _validators: dict[str, Validator] = {}
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise ``ValueError`` naming the problem when ``schema`` is not a valid JSON Schema."""
     try:
+        from jsonschema.exceptions import SchemaError  # imported on use: jsonschema is slow to import
+        from jsonschema.validators import validator_for
+
         validator_for(schema).check_schema(schema)
     except SchemaError as exc:
         raise ValueError(
@@ -201,6 +204,8 @@ def schema_validator(schema: dict[str, Any]) -> Validator:
         found = _validators.get(key)
     if found is None:
         check_schema(schema)
+        from jsonschema.validators import validator_for
+
         cls = validator_for(schema)
         found = cls(schema, format_checker=cls.FORMAT_CHECKER)
         with _validator_lock:
@@ -218,7 +223,7 @@ class JsonSchemaCheck(_CheckBase):
     schema_: dict[str, Any] | None = Field(default=None, alias="schema")
     schema_file: Annotated[str, Field(min_length=1)] | None = None
     extract: bool = False
-    _validator: Validator | None = PrivateAttr(default=None)
+    _validator: Any = PrivateAttr(default=None)
 
     @field_validator("schema_")
     @classmethod
@@ -242,7 +247,8 @@ class JsonSchemaCheck(_CheckBase):
 
     def inline_validator(self) -> Validator | None:
         """The validator for an inline schema; ``None`` when the schema lives in ``schema_file``."""
-        return self._validator
+        validator: Validator | None = self._validator
+        return validator
 
 
 class LlmJudgeCheck(_CheckBase):

@@ -6,16 +6,17 @@ import json
 import re
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from jsonschema.exceptions import best_match
-from jsonschema.protocols import Validator
 
 from evalgate.checks.base import CheckContext, clip, result
 from evalgate.checks.specs import IsJsonCheck, JsonSchemaCheck, schema_validator
 from evalgate.errors import ConfigError
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:
+    from jsonschema.protocols import Validator
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)```", re.DOTALL)
 _OPENERS = re.compile(r"[\[{]")
@@ -120,6 +121,8 @@ def check_json_schema(spec: JsonSchemaCheck, ctx: CheckContext) -> CheckResult:
     errors = list(validator.iter_errors(value))
     if not errors:
         return result(spec.label, True, 1.0, "matches the schema")
+    from jsonschema.exceptions import best_match
+
     worst = best_match(errors)
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return result(spec.label, False, 0.0, f"{worst.json_path}: {clip(worst.message)}{more}")

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from functools import cache
 from importlib import resources
-from typing import Any, cast
-
-from jsonschema import Draft202012Validator
-from jsonschema.exceptions import best_match
+from typing import TYPE_CHECKING, Any, cast
 
 from evalgate import __version__
 from evalgate.errors import ConfigError
 from evalgate.gate import Comparison, as_metric, pass_rate, totals
 from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
+
+if TYPE_CHECKING:
+    from jsonschema import Draft202012Validator
 
 SCHEMA_VERSION = 1
 _MESSAGE_CHARS = 200
@@ -75,6 +75,8 @@ def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, 
             where="schema_version",
             fix="re-run the baseline with this evalgate version, or install the version that wrote it",
         )
+    from jsonschema.exceptions import best_match  # imported on use: only reading reports needs it
+
     error = best_match(_validator().iter_errors(data))
     if error is not None:
         message = error.message
@@ -125,6 +127,8 @@ def report_schema() -> dict[str, Any]:
 
 @cache
 def _validator() -> Draft202012Validator:
+    from jsonschema import Draft202012Validator
+
     return Draft202012Validator(report_schema())
 
 
@@ -142,6 +146,7 @@ def _comparison(c: Comparison) -> dict[str, Any]:
         "base_passed": c.base_passed,
         "base_total": c.base_total,
         "newly_failing": list(c.newly_failing),
+        "flaky": list(c.flaky),
         "fixed": list(c.fixed),
         "still_failing": list(c.still_failing),
         "unchanged_passing": list(c.unchanged_passing),

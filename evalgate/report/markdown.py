@@ -188,7 +188,12 @@ def _case_cell(case: CaseResult, suite_url: SuiteUrl | None) -> str:
 
 def _changes(comparison: Comparison) -> list[str]:
     lines = ["#### Changes vs base", ""]
-    for label, ids in (("Newly failing", comparison.newly_failing), ("Fixed", comparison.fixed)):
+    groups = (
+        ("Newly failing", comparison.newly_failing),
+        ("Flaky (failed now, but not beyond chance over its repeats)", comparison.flaky),
+        ("Fixed", comparison.fixed),
+    )
+    for label, ids in groups:
         if ids:
             shown = ", ".join(md(i, _ID_CHARS) for i in ids[:_IDS_SHOWN])
             if len(ids) > _IDS_SHOWN:
@@ -199,7 +204,7 @@ def _changes(comparison: Comparison) -> list[str]:
         f"{len(comparison.new)} new",
         f"{len(comparison.removed)} removed",
     ]
-    if not comparison.newly_failing and not comparison.fixed:
+    if not comparison.newly_failing and not comparison.fixed and not comparison.flaky:
         lines.append("- No case changed status vs base.")
     lines += [f"- {' · '.join(counts)}", ""]
     return lines

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from rich.console import Group, RenderableType
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING
 
 from evalgate.gate import (
     as_metric,
@@ -21,6 +19,10 @@ from evalgate.gate import (
 from evalgate.report.escape import clean, log_safe
 from evalgate.results import CaseResult, GateVerdict, RunResult
 
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+    from rich.text import Text
+
 _STYLE = {"passed": "green", "failed": "red", "error": "yellow"}
 _REASON_CHARS = 120
 _PLAIN_CHARS = 200
@@ -28,6 +30,11 @@ _PLAIN_CHARS = 200
 
 def render_terminal(run: RunResult, verdict: GateVerdict, *, show_passing: bool = True) -> RenderableType:
     """A headline, the gate's reasons and a table of cases (failing first); untrusted text is never markup."""
+    # rich is imported here: CI logs use render_plain, and rich costs start-up time
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
     table = Table(show_edge=False, pad_edge=False, expand=False)
     table.add_column("case", no_wrap=True, overflow="fold")
     table.add_column("status", no_wrap=True)
@@ -71,6 +78,8 @@ def _ordered(cases: tuple[CaseResult, ...], show_passing: bool) -> list[CaseResu
 
 
 def _headline(run: RunResult, verdict: GateVerdict) -> Text:
+    from rich.text import Text
+
     text = Text()
     if verdict.passed:
         text.append("✔ gate passed", style="bold green")
