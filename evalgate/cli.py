@@ -98,6 +98,17 @@ def build_parser() -> argparse.ArgumentParser:
     with_selection(record)
     record.add_argument("--output", "-o", required=True, help="responses file to write (YAML)")
 
+    merge = sub.add_parser("merge", help="combine shard JSON reports into one report and one verdict")
+    merge.add_argument(
+        "reports", nargs="+", help="shard reports written by 'evalgate run --shard I/N --json F'"
+    )
+    merge.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="evalgate.yaml whose gate to apply")
+    merge.add_argument("--threshold", type=_threshold, help="override gate.threshold (0.85 or 85%%)")
+    merge.add_argument("--json", dest="json_path", help="write the merged JSON report here")
+    merge.add_argument("--junit", dest="junit_path", help="write JUnit XML here")
+    merge.add_argument("--markdown", dest="markdown_path", help="write the Markdown report here")
+    merge.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+
     init = sub.add_parser("init", help="scaffold evalgate.yaml, a prompt and a suite")
     init.add_argument("directory", nargs="?", default=".", help="where to create the files")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -158,10 +169,19 @@ def _write_reports(args: argparse.Namespace, run: RunResult, verdict: GateVerdic
         _write(args.markdown_path, render_markdown(run, verdict))
 
 
-def cmd_run(args: argparse.Namespace, out: Output) -> int:
-    """Run, report, decide."""
+def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict: GateVerdict) -> None:
     from evalgate.report import render_plain, render_terminal
 
+    if args.quiet:
+        out.say(render_plain(run, verdict).splitlines()[-1 - len(verdict.reasons)])
+    elif out.is_terminal:
+        out.draw(render_terminal(run, verdict))
+    else:
+        out.say(render_plain(run, verdict))
+
+
+def cmd_run(args: argparse.Namespace, out: Output) -> int:
+    """Run, report, decide."""
     project = load_project(args.config)
     cases = select(project.cases, _selection(args))
     if not cases:
@@ -178,11 +198,7 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
             ),
         )
     _write_reports(args, run, verdict)
-    if not args.quiet:
-        if out.is_terminal:
-            out.draw(render_terminal(run, verdict))
-        else:
-            out.say(render_plain(run, verdict))
+    _print_result(args, out, run, verdict)
     if run.cases and all(c.status == "error" for c in run.cases):
         first = next((c.error for c in run.cases if c.error), "unknown error")
         out.say(f"evalgate: every case failed to get a model answer; first error: {first}")
@@ -250,6 +266,27 @@ def cmd_record(args: argparse.Namespace, out: Output) -> int:
     return EXIT_INFRA if errors else EXIT_PASSED
 
 
+def cmd_merge(args: argparse.Namespace, out: Output) -> int:
+    """Merge shard reports and decide the gate once over all of them."""
+    from evalgate.config import load_config
+    from evalgate.gate import GateConfig, decide
+    from evalgate.merge import merge_runs, read_report
+
+    loaded = [(path, read_report(Path(path))) for path in args.reports]
+    run = merge_runs([(path, r) for path, (r, _) in loaded])
+    if Path(args.config).is_file():
+        gate = load_config(args.config).config.gate
+    else:
+        # without the config, judge with the metric and threshold the shards were judged with
+        first = loaded[0][1][1]
+        gate = GateConfig(threshold=first.threshold, metric="checks" if first.metric == "checks" else "cases")
+        out.warn(f"evalgate: {args.config} not found; applying the shards' metric and threshold only")
+    verdict = decide(run.cases, gate, threshold_override=args.threshold)
+    _write_reports(args, run, verdict)
+    _print_result(args, out, run, verdict)
+    return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
+
+
 def cmd_init(args: argparse.Namespace, out: Output) -> int:
     """Scaffold a working project."""
     from evalgate.scaffold import scaffold
@@ -263,6 +300,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
 
 COMMANDS = {
     "run": cmd_run,
+    "merge": cmd_merge,
     "validate": cmd_validate,
     "lint": cmd_lint,
     "record": cmd_record,

@@ -278,3 +278,49 @@ def test_interrupt_exits_130(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 130
     assert "interrupted" in err
+
+
+def test_shards_cover_every_case_once_and_merge_into_one_verdict(tmp_path: Path, env: None) -> None:
+    cases = (
+        "cases:\n"
+        + "".join(
+            f"  - {{id: c{i}, input: 'n{i}', checks: [{{type: contains, value: 'n{i}'}}]}}\n"
+            for i in range(30)
+        )
+        + "  - {id: bad, input: x, checks: [{type: contains, value: 'never'}]}\n"
+    )
+    with FakeModelServer() as server:
+        config = _project(tmp_path, server.openai_base_url, cases=cases)
+        shards = []
+        for i in (1, 2, 3):
+            path = tmp_path / f"shard-{i}.json"
+            main(["run", "--config", str(config), "--shard", f"{i}/3", "--json", str(path)])
+            shards.append(str(path))
+    ids = [c["id"] for s in shards for c in _report(Path(s))["cases"]]
+    assert sorted(ids) == sorted([f"c{i}" for i in range(30)] + ["bad"])
+    code = main(
+        [
+            "merge",
+            *shards,
+            "--config",
+            str(config),
+            "--json",
+            str(tmp_path / "all.json"),
+            "--threshold",
+            "0.99",
+        ]
+    )
+    merged = _report(tmp_path / "all.json")
+    assert (code, merged["total"], merged["passed"]) == (1, 31, 30)
+    assert main(["merge", *shards, "--config", str(config)]) == 0
+
+
+def test_merge_rejects_overlapping_shards(
+    tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeModelServer() as server:
+        config = _project(tmp_path, server.openai_base_url)
+        main(["run", "--config", str(config), "--json", str(tmp_path / "a.json")])
+    code = main(["merge", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--config", str(config)])
+    assert code == 2
+    assert "is also in" in capsys.readouterr().err

@@ -1,0 +1,60 @@
+"""Combine shard reports into one run, so a sharded suite still gets one verdict, comment and status."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from evalgate.errors import ConfigError, UsageError
+from evalgate.report import load_json
+from evalgate.results import GateVerdict, RunResult
+
+
+def read_report(path: Path) -> tuple[RunResult, GateVerdict]:
+    """Load one JSON report written by ``evalgate run --json``."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(
+            "report file not found", fix="check the path or the artifact download step"
+        ) from None
+    except OSError as exc:
+        raise UsageError(f"cannot read report {path}: {exc.strerror}") from None
+    return load_json(text, source=str(path))
+
+
+def merge_runs(runs: Sequence[tuple[str, RunResult]]) -> RunResult:
+    """One run holding every shard's cases; shards must share the model and must not overlap."""
+    if not runs:
+        raise UsageError(
+            "no reports to merge", fix="pass the shard reports, e.g. evalgate merge shard-*.json"
+        )
+    first_name, first = runs[0]
+    seen: dict[str, str] = {}
+    cases = []
+    for name, run in runs:
+        if (run.provider, run.model) != (first.provider, first.model):
+            raise ConfigError(
+                f"report was made with {run.provider} {run.model}, but {first_name} with "
+                f"{first.provider} {first.model}",
+                file=name,
+                fix="merge only shards of the same run",
+            )
+        for case in run.cases:
+            if case.id in seen:
+                raise ConfigError(
+                    f"case '{case.id}' is also in {seen[case.id]}",
+                    file=name,
+                    fix="each case must run in exactly one shard; merge only one report per shard",
+                )
+            seen[case.id] = name
+            cases.append(case)
+    return RunResult(
+        cases=tuple(cases),
+        provider=first.provider,
+        model=first.model,
+        config_path=first.config_path,
+        started_at=min(run.started_at for _, run in runs),
+        duration_s=max(run.duration_s for _, run in runs),
+        notes=tuple(dict.fromkeys(n for _, run in runs for n in run.notes)),
+    )
