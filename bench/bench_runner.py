@@ -67,7 +67,7 @@ def write_project(root: Path, cases: int, base_url: str, concurrency: int) -> Pa
         lines.append(
             f"  - {{id: c{i:05d}, prompt: q, vars: {{question: 'item {i}'}}, tags: [t{i % 7}], checks: "
             f"[{{type: icontains, value: 'item {i}'}}, {{type: max_words, value: 40}}, "
-            f"{{type: regex, pattern: '\\\\d+'}}]}}"
+            f"{{type: regex, pattern: '\\d+'}}]}}"
         )
     (root / "evals" / "bench.yaml").write_text("\n".join(lines) + "\n")
     return config

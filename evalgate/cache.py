@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from evalgate.fsutil import atomic_write
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
 
@@ -66,13 +65,5 @@ class DiskCache:
 
     def put(self, key: str, completion: Completion) -> None:
         """Store a completion atomically; a failed write only costs a future cache miss."""
-        path = self._path(key)
         payload = json.dumps({"v": CACHE_FORMAT, "completion": asdict(replace(completion, cached=False))})
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-            with os.fdopen(fd, "w", encoding="utf-8") as fh:
-                fh.write(payload)
-            os.replace(tmp, path)
-        except OSError:
-            pass
+        atomic_write(self._path(key), payload)

@@ -57,7 +57,9 @@ class PinFinding:
 def load_project(config_path: str | os.PathLike[str]) -> Project:
     """Load and validate the config, every suite and every prompt template."""
     loaded = load_config(config_path)
-    cases = load_suites(loaded.config.suites, loaded.root)
+    runner = loaded.config.runner
+    cache_dir = loaded.resolve(runner.cache_dir) if runner.cache else None
+    cases = load_suites(loaded.config.suites, loaded.root, cache_dir=cache_dir)
     prompts = PromptLibrary(loaded)
     return Project(loaded=loaded, cases=tuple(cases), prompts=prompts)
 

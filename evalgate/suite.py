@@ -101,10 +101,11 @@ def _merge_defaults(raw: dict[str, Any], defaults: SuiteDefaults) -> dict[str, A
     return merged
 
 
-def load_suite(path: Path, *, display: str | None = None) -> list[Case]:
+def load_suite(path: Path, *, display: str | None = None, cache_dir: Path | None = None) -> list[Case]:
     """Load one suite file; every problem is a ``ConfigError`` with file and line."""
     shown = display or str(path)
-    doc = load_yaml_file(path)
+    doc = load_yaml_file(path, cache_dir=cache_dir)
+    doc.file = shown
     suite = validate(SuiteFile, doc, file=shown, expect="a mapping with a 'cases:' list")
     cases: list[Case] = []
     for index, raw in enumerate(suite.cases):
@@ -135,7 +136,7 @@ def discover(patterns: list[str], root: Path) -> list[Path]:
     return list(found)
 
 
-def load_suites(patterns: list[str], root: Path) -> list[Case]:
+def load_suites(patterns: list[str], root: Path, *, cache_dir: Path | None = None) -> list[Case]:
     """Load every suite; duplicate case ids across files are an error naming both places."""
     cases: list[Case] = []
     seen: dict[str, Case] = {}
@@ -144,7 +145,7 @@ def load_suites(patterns: list[str], root: Path) -> list[Case]:
             display = str(path.relative_to(root.resolve()))
         except ValueError:
             display = str(path)
-        for case in load_suite(path, display=display):
+        for case in load_suite(path, display=display, cache_dir=cache_dir):
             if case.id in seen:
                 first = seen[case.id]
                 raise ConfigError(

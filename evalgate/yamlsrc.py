@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import hashlib
+import json
 import types
 import typing
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -14,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from evalgate.errors import ConfigError
+from evalgate.fsutil import atomic_write
 
 try:  # the C loader is several times faster on big suites
     from yaml import CSafeLoader as _Loader
@@ -22,18 +24,43 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 M = TypeVar("M", bound=BaseModel)
 MAX_ERRORS_SHOWN = 5
+PARSE_CACHE_FORMAT = 1
 
 
-@dataclass(frozen=True)
 class YamlDoc:
-    """Parsed data plus the node tree that knows each value's line."""
+    """Parsed data plus what is needed to find each value's line.
 
-    data: Any
-    node: yaml.Node | None
-    file: str
+    The node tree is built lazily from the text when a doc came from the parse cache: a valid file
+    only needs the few lines in ``known_lines``; an error message pays for the full parse.
+    """
+
+    def __init__(
+        self,
+        data: Any,
+        node: yaml.Node | None,
+        file: str,
+        *,
+        text: str | None = None,
+        known_lines: dict[tuple[int | str, ...], int] | None = None,
+    ) -> None:
+        self.data = data
+        self.file = file
+        self._node = node
+        self._text = text
+        self._known = known_lines or {}
+
+    @property
+    def node(self) -> yaml.Node | None:
+        if self._node is None and self._text is not None:
+            self._node = parse_yaml(self._text, self.file).node
+            self._text = None
+        return self._node
 
     def line_of(self, loc: tuple[int | str, ...]) -> int | None:
         """The 1-based line of the deepest node the pydantic ``loc`` reaches."""
+        known = self._known.get(tuple(loc))
+        if known is not None:
+            return known
         node = self.node
         if node is None:
             return None
@@ -123,17 +150,61 @@ def parse_yaml(text: str, file: str) -> YamlDoc:
     return YamlDoc(data=data, node=node, file=file)
 
 
-def load_yaml_file(path: Path) -> YamlDoc:
-    """Read and parse a YAML (or JSON, which is YAML) file."""
+def _shallow_lines(node: yaml.Node | None) -> dict[tuple[int | str, ...], int]:
+    """Lines of the top-level keys and of their items (``("cases", 3)``): all a valid file needs."""
+    lines: dict[tuple[int | str, ...], int] = {}
+    if not isinstance(node, yaml.MappingNode):
+        return lines
+    lines[()] = node.start_mark.line + 1
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        lines[(key.value,)] = value.start_mark.line + 1
+        if isinstance(value, yaml.SequenceNode):
+            for i, item in enumerate(value.value):
+                lines[(key.value, i)] = item.start_mark.line + 1
+    return lines
+
+
+def _cached(raw: bytes, path: Path, text: str, cache_dir: Path | None) -> YamlDoc:
+    if cache_dir is None:
+        return parse_yaml(text, str(path))
+    from evalgate import __version__
+
+    digest = hashlib.sha256(f"{PARSE_CACHE_FORMAT}:{__version__}:".encode() + raw).hexdigest()
+    entry_path = cache_dir / "parsed" / digest[:2] / f"{digest}.json"
     try:
-        text = path.read_text(encoding="utf-8")
+        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        known = {tuple(k): int(v) for k, v in entry["lines"]}
+        return YamlDoc(entry["data"], None, str(path), text=text, known_lines=known)
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    doc = parse_yaml(text, str(path))
+    try:
+        encoded = json.dumps(doc.data, ensure_ascii=False, allow_nan=False)
+        faithful = json.loads(encoded) == doc.data  # dates, int keys etc. would not survive JSON
+    except (TypeError, ValueError):
+        faithful = False
+    if faithful:
+        lines = [[list(k), v] for k, v in _shallow_lines(doc.node).items()]
+        atomic_write(
+            entry_path, json.dumps({"data": json.loads(encoded), "lines": lines}, ensure_ascii=False)
+        )
+    return doc
+
+
+def load_yaml_file(path: Path, *, cache_dir: Path | None = None) -> YamlDoc:
+    """Read and parse a YAML (or JSON, which is YAML) file, reusing an earlier parse of the same bytes."""
+    try:
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError("file not found", file=str(path)) from None
     except UnicodeDecodeError as exc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path), fix="save it as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", file=str(path)) from None
-    return parse_yaml(text, str(path))
+    return _cached(raw, path, text, cache_dir)
 
 
 def validate(

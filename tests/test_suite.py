@@ -86,3 +86,36 @@ def test_select_by_tag_and_case(tmp_path: Path) -> None:
     assert [c.id for c in select(cases, Selection(case_ids=("a",)))] == ["a"]
     with pytest.raises(UsageError):
         select(cases, Selection(case_ids=("zzz",)))
+
+
+def test_parse_cache_returns_the_same_cases_and_lines(tmp_path: Path) -> None:
+    suite = _write(
+        tmp_path / "s.yaml",
+        "# leading comment\ncases:\n  - id: a\n    input: x\n    checks: [{type: contains, value: x}]\n"
+        "  - id: b\n    input: y\n    checks: [{type: regex, pattern: 'y+'}]\n",
+    )
+    cache = tmp_path / "cache"
+    first = load_suite(suite, display="s.yaml", cache_dir=cache)
+    assert len(list((cache / "parsed").rglob("*.json"))) == 1
+    second = load_suite(suite, display="s.yaml", cache_dir=cache)
+    assert [(c.id, c.line, c.spec) for c in first] == [(c.id, c.line, c.spec) for c in second]
+    assert [c.line for c in second] == [3, 6]
+
+
+def test_cached_doc_still_finds_deep_lines_lazily(tmp_path: Path) -> None:
+    from evalgate.yamlsrc import load_yaml_file
+
+    path = _write(tmp_path / "d.yaml", "a:\n  - b: 1\n    c:\n      d: 2\n")
+    load_yaml_file(path, cache_dir=tmp_path / "c")
+    doc = load_yaml_file(path, cache_dir=tmp_path / "c")
+    assert doc.data == {"a": [{"b": 1, "c": {"d": 2}}]}
+    assert doc.line_of(("a", 0, "c", "d")) == 4
+
+
+def test_yaml_that_json_cannot_hold_is_not_cached(tmp_path: Path) -> None:
+    from evalgate.yamlsrc import load_yaml_file
+
+    path = _write(tmp_path / "d.yaml", "when: 2024-01-02\n1: int key\n")
+    doc = load_yaml_file(path, cache_dir=tmp_path / "c")
+    assert not (tmp_path / "c").exists()
+    assert 1 in doc.data
