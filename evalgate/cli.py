@@ -170,10 +170,10 @@ def _write_reports(args: argparse.Namespace, run: RunResult, verdict: GateVerdic
 
 
 def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict: GateVerdict) -> None:
-    from evalgate.report import render_plain, render_terminal
+    from evalgate.report import render_plain, render_summary, render_terminal
 
     if args.quiet:
-        out.say(render_plain(run, verdict).splitlines()[-1 - len(verdict.reasons)])
+        out.say(render_summary(run, verdict))
     elif out.is_terminal:
         out.draw(render_terminal(run, verdict))
     else:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from evalgate.report.json import from_json_dict, load_json, render_json, report_schema, to_json_dict
 from evalgate.report.junit import render_junit
 from evalgate.report.markdown import render_markdown
-from evalgate.report.terminal import render_plain, render_terminal
+from evalgate.report.terminal import render_plain, render_summary, render_terminal
 
 __all__ = [
     "from_json_dict",
@@ -14,6 +14,7 @@ __all__ = [
     "render_junit",
     "render_markdown",
     "render_plain",
+    "render_summary",
     "render_terminal",
     "report_schema",
     "to_json_dict",

@@ -67,7 +67,7 @@ def render_plain(run: RunResult, verdict: GateVerdict) -> str:
             where = log_safe(f"{case.suite}:{case.line}")
             detail = log_safe(case_detail(case), _PLAIN_CHARS)
             lines.append(f"{case.status.upper():<6} {log_safe(case.id)} ({where}): {detail}")
-    lines.append(_summary(run, verdict))
+    lines.append(render_summary(run, verdict))
     lines += [f"  - {log_safe(r)}" for r in verdict.reasons]
     return "\n".join(lines) + "\n"
 
@@ -96,7 +96,8 @@ def _score(run: RunResult, verdict: GateVerdict) -> str:
     return f"{fmt_pct(verdict.value)} ({shown}) · threshold {fmt_pct_short(verdict.threshold)}"
 
 
-def _summary(run: RunResult, verdict: GateVerdict) -> str:
+def render_summary(run: RunResult, verdict: GateVerdict) -> str:
+    """The one-line verdict: gate, score, counts, cost and p95 latency."""
     sums = totals(run.cases)
     statuses = [c.status for c in run.cases]
     parts = [
