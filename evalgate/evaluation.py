@@ -7,6 +7,7 @@ import os
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from evalgate.cache import DiskCache
 from evalgate.checks import prepare_checks
@@ -175,13 +176,14 @@ class RunOptions:
     env: Mapping[str, str] | None = None
     sleep: Callable[[float], None] | None = None
     on_case: ProgressHook | None = None
+    cache_dir: Path | None = None  # share one response cache between a head and a base run
 
 
 def _caller(cfg: ModelConfig, loaded: LoadedConfig, options: RunOptions, concurrency: int) -> ModelCaller:
     runner_cfg = loaded.config.runner
     cache = None
     if options.use_cache and runner_cfg.cache:
-        cache = DiskCache(loaded.resolve(runner_cfg.cache_dir))
+        cache = DiskCache(options.cache_dir or loaded.resolve(runner_cfg.cache_dir))
     provider = build_provider(
         cfg,
         base_dir=loaded.root,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from evalgate import __version__
@@ -51,8 +51,12 @@ def render_markdown(
     suite_url: SuiteUrl | None = None,
     marker: str | None = None,
     max_chars: int = 65_536,
+    sections: Sequence[str] = (),
 ) -> str:
     """The PR comment body, never longer than ``max_chars``; untrusted text is escaped throughout.
+
+    ``sections`` are extra Markdown blocks (already escaped by their maker, e.g. the change policy)
+    placed right after the headline.
 
     When it would not fit, responses are shortened, then dropped, then the passing-case table is
     folded to one line, then the failing table is cut with a '… and N more' line.
@@ -66,6 +70,8 @@ def render_markdown(
     passing = [c for c, ok in zip(run.cases, passed, strict=True) if ok]
 
     top = _head(run, verdict, comparison, title, marker)
+    for section in sections:
+        top += [section.rstrip("\n"), ""]
     changes = _changes(comparison) if comparison else []
     bottom = [*changes, _totals_line(run), ""]
     footer = _footer(run, run_url)

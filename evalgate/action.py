@@ -1,0 +1,428 @@
+"""The GitHub Action: run the suite on a PR, compare with the base, apply the change policy, report.
+
+The entrypoint calls ``main()``. Every REST write goes through ``evalgate.github``; a fork's read-only
+token turns writes into warnings, while the step summary, the outputs and the exit code still carry
+the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from evalgate.action_env import ActionInputs, PullRequest, RunnerContext, read_context, read_inputs
+from evalgate.errors import (
+    EXIT_GATE_FAILED,
+    EXIT_INFRA,
+    EXIT_INTERRUPTED,
+    EXIT_PASSED,
+    ConfigError,
+    EvalgateError,
+    GitHubError,
+    GitHubPermissionError,
+    InfrastructureError,
+)
+from evalgate.gate import Comparison, compare, decide, fmt_pct, fmt_pct_short
+from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
+from evalgate.results import CaseResult, GateVerdict, RunResult
+
+if TYPE_CHECKING:
+    from evalgate.changes import ChangedFile
+    from evalgate.config import PolicyConfig
+    from evalgate.evaluation import Project
+    from evalgate.github import GitHubClient
+    from evalgate.gitlocal import LocalGit
+    from evalgate.policy import PolicyVerdict
+
+State = Literal["pending", "success", "failure", "error"]
+REPORT_PATH = ".evalgate/report.json"
+
+
+@dataclass
+class Log:
+    """Lines for the job log; warnings become ``::warning`` annotations."""
+
+    warnings: list[str] = field(default_factory=list)
+
+    def info(self, text: str) -> None:
+        print(text, flush=True)
+
+    def warn(self, text: str) -> None:
+        self.warnings.append(text)
+        print(annotation("warning", text), flush=True)
+
+
+@dataclass
+class Statuses:
+    """Commit statuses on the PR head; a missing token or a read-only one degrades to warnings."""
+
+    gh: GitHubClient | None
+    sha: str
+    context: str
+    target_url: str | None
+    log: Log
+    disabled: bool = False
+
+    def set(self, suffix: str, state: State, description: str) -> None:
+        if self.gh is None or self.disabled or not self.sha:
+            return
+        try:
+            self.gh.set_status(
+                self.sha,
+                state=state,
+                context=f"{self.context}/{suffix}",
+                description=description,
+                target_url=self.target_url,
+            )
+        except GitHubPermissionError as exc:
+            self.disabled = True
+            self.log.warn(f"cannot set commit statuses with this token (a fork PR?): {exc}")
+        except GitHubError as exc:
+            self.log.warn(f"could not set the {self.context}/{suffix} status: {exc}")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """Everything one action run decided, for the comment, the summary and the outputs."""
+
+    run: RunResult
+    verdict: GateVerdict
+    comparison: Comparison | None
+    policy: PolicyVerdict | None
+    notes: tuple[str, ...] = ()
+
+
+def _github(inputs: ActionInputs, ctx: RunnerContext, log: Log) -> GitHubClient | None:
+    if not inputs.github_token:
+        log.warn("no github-token: skipping the PR comment and commit statuses")
+        return None
+    if not ctx.repository:
+        log.warn("GITHUB_REPOSITORY is not set: skipping the PR comment and commit statuses")
+        return None
+    from evalgate.github import GitHubClient
+
+    return GitHubClient(inputs.github_token, api_url=ctx.api_url, repository=ctx.repository)
+
+
+Changes = tuple[list["ChangedFile"], Callable[[str], str | None], Callable[[str], str | None]]
+
+
+def _changes(git: LocalGit | None, gh: GitHubClient | None, pr: PullRequest) -> Changes:
+    """Changed files and readers for both sides: local git when it has both commits, else the API."""
+    if git is not None and git.has_commit(pr.base_sha) and git.has_commit(pr.head_sha):
+        # a PR shows the change since the merge base, not since the base branch's current tip
+        base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
+        head = pr.head_sha
+        return git.changed_files(base, head), lambda p: git.show(base, p), lambda p: git.show(head, p)
+    if gh is not None:
+        files = gh.pull_files(pr.number)
+        return files, lambda p: gh.file_at(p, pr.base_sha), lambda p: gh.file_at(p, pr.head_sha)
+    raise InfrastructureError(
+        "cannot see the PR's changes: the workspace lacks the base or head commit and there is no token",
+        retryable=False,
+    )
+
+
+def _policy(policy: PolicyConfig, changes: Changes, allow: Mapping[str, str]) -> PolicyVerdict:
+    from evalgate.policy import classify
+
+    files, read_base, read_head = changes
+    return classify(files, policy, read_base, read_head, allow)
+
+
+def _baseline(
+    inputs: ActionInputs,
+    ctx: RunnerContext,
+    git: LocalGit | None,
+    pr: PullRequest | None,
+    project: Project,
+    log: Log,
+) -> tuple[tuple[CaseResult, ...] | None, str | None]:
+    """Base results: none, a saved report, or a run of the base commit sharing the response cache."""
+    from evalgate.evaluation import RunOptions, execute, load_project
+    from evalgate.merge import read_report
+
+    choice = inputs.baseline
+    if choice == "none":
+        return None, None
+    if choice != "auto":
+        path = Path(choice)
+        run, _ = read_report(path if path.is_absolute() else ctx.workspace / path)
+        return run.cases, f"baseline: {choice}"
+    if pr is None:
+        return None, None
+    if git is None or not git.has_commit(pr.base_sha):
+        return None, (
+            "baseline skipped: the base commit is not in the workspace "
+            "(use actions/checkout with fetch-depth: 0)"
+        )
+    base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
+    config_rel = project.loaded.path.relative_to(ctx.workspace)
+    with git.worktree(base) as tree:
+        base_config = tree / config_rel
+        if not base_config.is_file():
+            return None, f"baseline skipped: {config_rel} does not exist on the base commit"
+        try:
+            base_project = load_project(base_config)
+        except ConfigError as exc:
+            log.warn(f"baseline skipped: the base commit's eval config does not load: {exc}")
+            return None, "baseline skipped: the base config does not load"
+        runner = project.loaded.config.runner
+        shared = project.loaded.resolve(runner.cache_dir) if runner.cache else None
+        log.info(f"evalgate: evaluating the base commit {base[:12]} for comparison")
+        run, _ = execute(base_project, base_project.cases, RunOptions(cache_dir=shared))
+    return run.cases, f"baseline: base commit {base[:12]}"
+
+
+def status_description(outcome: Outcome) -> str:
+    """``87.5% (35/40) ≥ 85% · 2 new failures vs base`` — at most 140 characters."""
+    v = outcome.verdict
+    passed = sum(1 for c in outcome.run.cases if c.passed)
+    sign = "≥" if v.value + 1e-9 >= v.threshold else "<"
+    parts = [f"{fmt_pct(v.value)} ({passed}/{len(outcome.run.cases)}) {sign} {fmt_pct_short(v.threshold)}"]
+    if outcome.comparison is not None:
+        n = len(outcome.comparison.newly_failing)
+        parts.append(f"{n} new failure{'s' if n != 1 else ''} vs base")
+    errors = sum(1 for c in outcome.run.cases if c.status == "error")
+    if errors:
+        parts.append(f"{errors} error{'s' if errors != 1 else ''}")
+    if outcome.policy is not None and outcome.policy.kind == "mixed":
+        parts.append("prompt + pin change")
+    text = " · ".join(parts)
+    return text if len(text) <= 140 else text[:139] + "…"
+
+
+def _apply_policy(verdict: GateVerdict, policy: PolicyVerdict | None, inputs: ActionInputs) -> GateVerdict:
+    if policy is None or policy.passed or not inputs.fail_on_mixed_change:
+        return verdict
+    return replace(verdict, passed=False, reasons=(*verdict.reasons, *policy.reasons))
+
+
+def _comment_body(outcome: Outcome, ctx: RunnerContext, marker: str | None, sha: str, root: Path) -> str:
+    from evalgate.report import render_markdown
+
+    def suite_url(suite: str, line: int) -> str | None:
+        return ctx.blob_url(sha, _workspace_path(root / suite, ctx), line)
+
+    sections = [outcome.policy.markdown()] if outcome.policy is not None else []
+    sections += [f"> {note}" for note in outcome.notes]
+    return render_markdown(
+        outcome.run,
+        outcome.verdict,
+        comparison=outcome.comparison,
+        run_url=ctx.run_url,
+        suite_url=suite_url,
+        marker=marker,
+        sections=sections,
+    )
+
+
+def _workspace_path(path: Path, ctx: RunnerContext) -> str:
+    try:
+        return path.resolve().relative_to(ctx.workspace).as_posix()
+    except ValueError:
+        return path.as_posix()
+
+
+def _annotations(outcome: Outcome, root: Path, ctx: RunnerContext) -> list[str]:
+    from evalgate.gate import case_detail
+
+    failing = [c for c in outcome.run.cases if not c.passed]
+    lines = []
+    for case in failing[:ANNOTATIONS_SHOWN]:
+        lines.append(
+            annotation(
+                "error",
+                case_detail(case)[:500],
+                file=_workspace_path(root / case.suite, ctx),
+                line=case.line,
+                title=f"evalgate: case {case.id} {case.status}",
+            )
+        )
+    if len(failing) > ANNOTATIONS_SHOWN:
+        lines.append(
+            f"evalgate: {len(failing) - ANNOTATIONS_SHOWN} more failing cases are in the step summary"
+        )
+    return lines
+
+
+def _evaluate(
+    inputs: ActionInputs, ctx: RunnerContext, workdir: Path, log: Log
+) -> tuple[Project | None, RunResult, GateVerdict]:
+    from evalgate.evaluation import RunOptions, execute, load_project
+    from evalgate.merge import read_report
+    from evalgate.progress import CaseProgress
+
+    if inputs.results:
+        # the fork-safe second stage publishes what the first stage measured; it never runs PR code
+        path = Path(inputs.results)
+        run, verdict = read_report(path if path.is_absolute() else ctx.workspace / path)
+        return None, run, verdict
+    project = load_project(workdir / inputs.config)
+    with CaseProgress(len(project.cases), interactive=False) as progress:
+        run, verdict = execute(
+            project, project.cases, RunOptions(threshold=inputs.threshold, on_case=progress)
+        )
+    return project, run, verdict
+
+
+def run_action(env: Mapping[str, str], log: Log) -> int:
+    """The whole action; returns the exit code. Raises ``EvalgateError`` for fatal problems."""
+    inputs = read_inputs(env)
+    ctx = read_context(env, inputs)
+    workdir = (ctx.workspace / inputs.working_directory).resolve()
+    pr = ctx.pull_request
+    sha = inputs.commit or (pr.head_sha if pr else ctx.sha)
+    gh = _github(inputs, ctx, log)
+    statuses = Statuses(gh, sha, inputs.status_context, ctx.run_url, log)
+    statuses.set("eval", "pending", "running the eval suite")
+    try:
+        return _run(inputs, ctx, workdir, pr, sha, gh, statuses, log)
+    except BaseException as exc:
+        state: State = "failure" if isinstance(exc, ConfigError) else "error"
+        statuses.set("eval", state, f"evalgate could not run: {str(exc).splitlines()[0][:100]}")
+        raise
+
+
+def _run(
+    inputs: ActionInputs,
+    ctx: RunnerContext,
+    workdir: Path,
+    pr: PullRequest | None,
+    sha: str,
+    gh: GitHubClient | None,
+    statuses: Statuses,
+    log: Log,
+) -> int:
+    from evalgate.config import PolicyConfig, load_config
+    from evalgate.gitlocal import LocalGit
+
+    git: LocalGit | None = None
+    if (ctx.workspace / ".git").exists():
+        git = LocalGit(ctx.workspace)
+        git.ensure_safe_directory()
+
+    project, run, verdict = _evaluate(inputs, ctx, workdir, log)
+    config_path = workdir / inputs.config
+    loaded = (
+        project.loaded
+        if project is not None
+        else (load_config(config_path) if config_path.is_file() else None)
+    )
+
+    policy = None
+    if pr is not None:
+        policy_cfg = loaded.config.policy if loaded is not None else PolicyConfig()
+        allow = {a.model: a.reason for a in loaded.config.pins.allow} if loaded is not None else {}
+        policy = _policy(policy_cfg, _changes(git, gh, pr), allow)
+        statuses.set("policy", "success" if policy.passed else "failure", policy.description())
+        log.info(f"evalgate: change policy: {policy.description()}")
+
+    notes: list[str] = []
+    comparison = None
+    if project is not None:
+        base_cases, note = _baseline(inputs, ctx, git, pr, project, log)
+        if note:
+            notes.append(note)
+        if base_cases is not None:
+            comparison = compare(run.cases, base_cases, metric=project.loaded.config.gate.metric)
+            verdict = decide(
+                run.cases,
+                project.loaded.config.gate,
+                threshold_override=inputs.threshold,
+                baseline=base_cases,
+            )
+    verdict = _apply_policy(verdict, policy, inputs)
+    outcome = Outcome(run=run, verdict=verdict, comparison=comparison, policy=policy, notes=tuple(notes))
+    return _publish(outcome, inputs, ctx, workdir, pr, sha, gh, statuses, log)
+
+
+def _publish(
+    outcome: Outcome,
+    inputs: ActionInputs,
+    ctx: RunnerContext,
+    workdir: Path,
+    pr: PullRequest | None,
+    sha: str,
+    gh: GitHubClient | None,
+    statuses: Statuses,
+    log: Log,
+) -> int:
+    from evalgate.fsutil import atomic_write
+    from evalgate.report import render_json, render_plain
+
+    root = workdir / Path(inputs.config).parent
+    report = workdir / REPORT_PATH
+    atomic_write(report, render_json(outcome.run, outcome.verdict, outcome.comparison))
+
+    comment_url = ""
+    if pr is not None and inputs.comment and gh is not None:
+        marker = f"<!-- ai-eval-gate:{_workspace_path(workdir / inputs.config, ctx)} -->"
+        body = _comment_body(outcome, ctx, marker, sha, root)
+        try:
+            comment_url = gh.upsert_comment(pr.number, body, marker=marker)
+            log.info(f"evalgate: PR comment {comment_url}")
+        except GitHubPermissionError as exc:
+            log.warn(f"cannot comment on the PR with this token (a fork PR?): {exc}")
+        except GitHubError as exc:
+            log.warn(f"could not post the PR comment: {exc}")
+
+    state: State = "success" if outcome.verdict.passed else "failure"
+    statuses.set("eval", state, status_description(outcome))
+
+    append_summary(ctx.summary, _comment_body(outcome, ctx, None, sha, root))
+    policy = outcome.policy
+    write_outputs(
+        ctx.output,
+        {
+            "pass-rate": f"{outcome.verdict.value:.4f}",
+            "gate": "passed" if outcome.verdict.passed else "failed",
+            "report": _workspace_path(report, ctx),
+            "comment-url": comment_url,
+            "changed-prompts": "\n".join(policy.prompt_files) if policy else "",
+            "changed-pins": "\n".join(f"{p.file}#{p.key}: {p.before} → {p.after}" for p in policy.pin_changes)
+            if policy
+            else "",
+        },
+    )
+    start, text, end = untrusted_block(render_plain(outcome.run, outcome.verdict))
+    for line in (start, text.rstrip("\n"), end):
+        log.info(line)
+    for line in _annotations(outcome, root, ctx):
+        log.info(line)
+    return EXIT_PASSED if outcome.verdict.passed else EXIT_GATE_FAILED
+
+
+def _fatal(exc: BaseException, ctx_summary: str | None, code: int) -> int:
+    message = str(exc) or type(exc).__name__
+    print(annotation("error", f"evalgate: {message}"), flush=True)
+    if ctx_summary:
+        with contextlib.suppress(OSError):
+            append_summary(Path(ctx_summary), f"### ❌ AI eval gate could not run\n\n```\n{message}\n```\n")
+    return code
+
+
+def main(env: Mapping[str, str] | None = None) -> int:
+    """Entry point of the Docker action; returns the exit code (0/1/2/3/130 like the CLI)."""
+    environ = dict(os.environ if env is None else env)
+    summary = environ.get("GITHUB_STEP_SUMMARY")
+    log = Log()
+    try:
+        return run_action(environ, log)
+    except KeyboardInterrupt:
+        return _fatal(KeyboardInterrupt("interrupted"), summary, EXIT_INTERRUPTED)
+    except EvalgateError as exc:
+        return _fatal(exc, summary, exc.exit_code)
+    except Exception as exc:  # a bug: report it as an infrastructure failure, with the type
+        if environ.get("EVALGATE_DEBUG"):
+            raise
+        return _fatal(RuntimeError(f"internal error: {type(exc).__name__}: {exc}"), summary, EXIT_INFRA)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

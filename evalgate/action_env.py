@@ -1,0 +1,195 @@
+"""What the Actions runner hands a Docker action: ``INPUT_*`` variables, the event file, command files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from evalgate.errors import UsageError
+
+TRUE = ("true", "True", "TRUE")
+FALSE = ("false", "False", "FALSE")
+
+
+def _input(env: Mapping[str, str], name: str, default: str = "") -> str:
+    # the runner upper-cases the id and keeps hyphens: github-token -> INPUT_GITHUB-TOKEN
+    return env.get(f"INPUT_{name.upper().replace(' ', '_')}", default).strip()
+
+
+def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = _input(env, name)
+    if raw == "":
+        return default
+    if raw in TRUE:
+        return True
+    if raw in FALSE:
+        return False
+    raise UsageError(
+        f"input '{name}' must be true or false, got '{raw}'",
+        fix="YAML 1.2 booleans as GitHub reads them: true/True/TRUE or false/False/FALSE",
+    )
+
+
+@dataclass(frozen=True)
+class ActionInputs:
+    """The action's inputs, validated."""
+
+    config: str = "evalgate.yaml"
+    github_token: str | None = None
+    threshold: float | None = None
+    comment: bool = True
+    status_context: str = "ai-eval-gate"
+    baseline: str = "auto"
+    fail_on_mixed_change: bool = True
+    working_directory: str = "."
+    event_file: str | None = None
+    event_name: str | None = None
+    commit: str | None = None
+    results: str | None = None
+
+
+def read_inputs(env: Mapping[str, str]) -> ActionInputs:
+    """Parse ``INPUT_*``; a bad value is a ``UsageError`` naming the input and the fix."""
+    threshold_raw = _input(env, "threshold")
+    threshold = None
+    if threshold_raw:
+        try:
+            value = float(threshold_raw.rstrip("%")) / (100 if threshold_raw.endswith("%") else 1)
+        except ValueError:
+            raise UsageError(
+                f"input 'threshold' must be a number like 0.85 or 85%, got '{threshold_raw}'"
+            ) from None
+        if not 0 <= value <= 1:
+            raise UsageError(
+                f"input 'threshold' must be between 0 and 1 (or 0% and 100%), got '{threshold_raw}'"
+            )
+        threshold = value
+    context = _input(env, "status-context", "ai-eval-gate") or "ai-eval-gate"
+    if len(context) > 100:
+        raise UsageError("input 'status-context' is longer than 100 characters")
+    baseline = _input(env, "baseline", "auto") or "auto"
+    commit = _input(env, "commit") or None
+    if commit is not None and not (
+        7 <= len(commit) <= 64 and all(c in "0123456789abcdef" for c in commit.lower())
+    ):
+        raise UsageError(f"input 'commit' must be a commit SHA, got '{commit}'")
+    return ActionInputs(
+        config=_input(env, "config", "evalgate.yaml") or "evalgate.yaml",
+        github_token=_input(env, "github-token") or None,
+        threshold=threshold,
+        comment=_bool(env, "comment", True),
+        status_context=context,
+        baseline=baseline,
+        fail_on_mixed_change=_bool(env, "fail-on-mixed-change", True),
+        working_directory=_input(env, "working-directory", ".") or ".",
+        event_file=_input(env, "event-file") or None,
+        event_name=_input(env, "event-name") or None,
+        commit=commit,
+        results=_input(env, "results") or None,
+    )
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    """The parts of a pull_request event the action needs."""
+
+    number: int
+    head_sha: str
+    base_sha: str
+    head_repo: str | None = None
+    base_repo: str | None = None
+
+    @property
+    def from_fork(self) -> bool:
+        return bool(self.head_repo and self.base_repo and self.head_repo != self.base_repo)
+
+
+@dataclass(frozen=True)
+class RunnerContext:
+    """The workflow run around the action."""
+
+    workspace: Path
+    event_name: str
+    event: dict[str, Any]
+    sha: str
+    repository: str | None
+    api_url: str
+    server_url: str
+    run_id: str | None
+    output: Path | None
+    summary: Path | None
+
+    @property
+    def run_url(self) -> str | None:
+        if not (self.repository and self.run_id):
+            return None
+        return f"{self.server_url}/{self.repository}/actions/runs/{self.run_id}"
+
+    def blob_url(self, sha: str, path: str, line: int | None = None) -> str | None:
+        """A link to a file at a commit, e.g. the suite line of a failing case."""
+        if not self.repository:
+            return None
+        anchor = f"#L{line}" if line else ""
+        return f"{self.server_url}/{self.repository}/blob/{sha}/{path}{anchor}"
+
+    @property
+    def pull_request(self) -> PullRequest | None:
+        """The PR this run is about, from a pull_request(-like) event."""
+        pr = self.event.get("pull_request")
+        if not isinstance(pr, dict) or self.event_name not in ("pull_request", "pull_request_target"):
+            return None
+        try:
+            return PullRequest(
+                number=int(pr["number"]),
+                head_sha=str(pr["head"]["sha"]),
+                base_sha=str(pr["base"]["sha"]),
+                head_repo=(pr["head"].get("repo") or {}).get("full_name"),
+                base_repo=(pr["base"].get("repo") or {}).get("full_name"),
+            )
+        except (KeyError, TypeError, ValueError):
+            raise UsageError(
+                "the pull_request event has no number/head.sha/base.sha",
+                fix="pass the event file of a pull_request run (event-file input)",
+            ) from None
+
+
+def read_context(env: Mapping[str, str], inputs: ActionInputs) -> RunnerContext:
+    """The runner's env vars and event file; the fork-safe inputs override the current run's event."""
+    workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
+    event_path_raw = inputs.event_file or env.get("GITHUB_EVENT_PATH")
+    event: dict[str, Any] = {}
+    if event_path_raw:
+        event_path = Path(event_path_raw)
+        if not event_path.is_absolute():
+            event_path = workspace / event_path
+        try:
+            loaded = json.loads(event_path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise UsageError(
+                "event file not found",
+                file=str(event_path),
+                fix="download the artifact holding the event file before this step",
+            ) from None
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"cannot read the event file: {exc}", file=str(event_path)) from None
+        if isinstance(loaded, dict):
+            event = loaded
+    server = (env.get("GITHUB_SERVER_URL") or "https://github.com").rstrip("/")
+    api = (env.get("GITHUB_API_URL") or "https://api.github.com").rstrip("/")
+    output = env.get("GITHUB_OUTPUT")
+    summary = env.get("GITHUB_STEP_SUMMARY")
+    return RunnerContext(
+        workspace=workspace,
+        event_name=inputs.event_name or env.get("GITHUB_EVENT_NAME", ""),
+        event=event,
+        sha=env.get("GITHUB_SHA", ""),
+        repository=env.get("GITHUB_REPOSITORY") or None,
+        api_url=api,
+        server_url=server,
+        run_id=env.get("GITHUB_RUN_ID") or None,
+        output=Path(output) if output else None,
+        summary=Path(summary) if summary else None,
+    )
