@@ -36,6 +36,7 @@ class LocalGit:
     def __init__(self, root: Path, git: str = "git") -> None:
         self.root = Path(root)
         self.git = git
+        self._checked = False
 
     def has_commit(self, sha: str) -> bool:
         """Whether ``sha`` names a commit present in this clone (a shallow checkout may lack it)."""
@@ -73,7 +74,9 @@ class LocalGit:
             # invalid UTF-8 becomes U+FFFD: the caller parses text, and will report what does not parse
             return proc.stdout.decode("utf-8", errors="replace")
         # git says "path does not exist" and "bad revision" with the same exit code: ask about the ref alone
-        if self._run(["rev-parse", "--verify", "--quiet", f"{ref}^{{tree}}"], ok=(0, 1, 128)).returncode:
+        if self._run(
+            ["rev-parse", "--verify", "--quiet", f"{_rev(ref)}^{{tree}}"], ok=(0, 1, 128)
+        ).returncode:
             raise InfrastructureError(
                 f"git cannot read '{path}' at '{ref}': {_stderr(proc)} "
                 "(is the commit fetched? use actions/checkout with fetch-depth: 0)"
@@ -83,7 +86,9 @@ class LocalGit:
     def merge_base(self, a: str, b: str) -> str | None:
         """The best common ancestor of ``a`` and ``b``; ``None`` when they share no history."""
         proc = self._run(["merge-base", _rev(a), _rev(b)], ok=(0, 1))
-        return _decode(proc.stdout).strip() or None if proc.returncode == 0 else None
+        if proc.returncode != 0:
+            return None
+        return _decode(proc.stdout).strip() or None
 
     @contextlib.contextmanager
     def worktree(self, ref: str) -> Iterator[Path]:
@@ -104,7 +109,7 @@ class LocalGit:
             self._run(["worktree", "prune"], ok=None)
 
     def ensure_safe_directory(self) -> bool:
-        """Trust ``root`` in the global git config when git refuses it as "dubious ownership"; True if added."""
+        """Trust ``root`` globally when git refuses it as "dubious ownership"; True if it did."""
         proc = self._raw(["-C", str(self.root), "rev-parse", "--git-dir"])
         if proc.returncode == 0 or b"dubious ownership" not in proc.stderr:
             return False
@@ -116,24 +121,34 @@ class LocalGit:
 
     # --- plumbing ---------------------------------------------------------------------------------
 
-    def _run(self, args: Sequence[str], ok: Sequence[int] | None = (0,)) -> subprocess.CompletedProcess[bytes]:
+    def _run(
+        self, args: Sequence[str], ok: Sequence[int] | None = (0,)
+    ) -> subprocess.CompletedProcess[bytes]:
         """Run git in ``root``; exit codes outside ``ok`` raise (``ok=None`` accepts any)."""
+        if not self._checked:
+            # outside a repository 'git diff a b' silently compares two paths on disk instead of failing,
+            # and other commands fail with codes we accept: so make sure once that this is a repository
+            probe = self._raw(["-C", str(self.root), "rev-parse", "--git-dir"])
+            if probe.returncode != 0:
+                raise self._failure(["rev-parse", "--git-dir"], probe)
+            self._checked = True
         proc = self._raw(["-C", str(self.root), "-c", "core.quotepath=off", *args])
-        if proc.returncode == 0 or (ok is not None and proc.returncode in ok and not _fatal_setup(proc)):
+        if ok is None or proc.returncode in ok:
             return proc
+        raise self._failure(args, proc)
+
+    def _failure(self, args: Sequence[str], proc: subprocess.CompletedProcess[bytes]) -> InfrastructureError:
         err = _stderr(proc)
-        if ok is None:
-            return proc
         if "not a git repository" in err or "cannot change to" in err:
-            raise InfrastructureError(
+            return InfrastructureError(
                 f"{self.root} is not a git repository ({err}); run evalgate inside a checkout"
             )
         if "dubious ownership" in err:
-            raise InfrastructureError(
+            return InfrastructureError(
                 f"git refuses {self.root}: dubious ownership; run "
                 f"'git config --global --add safe.directory {self.root}' (LocalGit.ensure_safe_directory)"
             )
-        raise InfrastructureError(f"'git {' '.join(args)}' failed (exit {proc.returncode}): {err}")
+        return InfrastructureError(f"'git {' '.join(args)}' failed (exit {proc.returncode}): {err}")
 
     def _raw(self, args: Sequence[str]) -> subprocess.CompletedProcess[bytes]:
         # C locale: the error texts we look for are English; no prompt may block a CI job
@@ -148,12 +163,6 @@ class LocalGit:
             ) from None
         except subprocess.TimeoutExpired:
             raise InfrastructureError(f"'git {' '.join(args)}' took longer than {TIMEOUT_S:.0f}s") from None
-
-
-def _fatal_setup(proc: subprocess.CompletedProcess[bytes]) -> bool:
-    """Errors that mean "this is not a usable repository", which no accepted exit code may hide."""
-    err = proc.stderr
-    return b"not a git repository" in err or b"dubious ownership" in err or b"cannot change to" in err
 
 
 def _rev(ref: str) -> str:

@@ -114,7 +114,12 @@ def _compile(pattern: str) -> re.Pattern[str]:
             out.append(".+" if last else "(?:[^/]+/)*")
         else:
             out.append(_segment(part) + ("" if last else "/"))
-    return re.compile("".join(out), re.DOTALL)
+    try:
+        return re.compile("".join(out), re.DOTALL)
+    except re.error as exc:  # e.g. a reversed range such as [z-a]
+        raise ConfigError(
+            f"prompt path pattern {pattern!r} is not a valid glob ({exc})", where="policy.prompt_paths"
+        ) from None
 
 
 def _segment(part: str) -> str:
@@ -168,16 +173,12 @@ class PinValue:
         return f"({'unset' if self.state == 'absent' else 'unparseable'})"
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-ready form."""
-        out: dict[str, Any] = {"state": self.state}
-        if self.state == "set":
-            out["value"] = self.value
-        if self.error is not None:
-            out["error"] = self.error
-        return out
+        """JSON-ready form; ``value`` is null unless set, ``error`` unless unparseable."""
+        return {"state": self.state, "value": self.value, "error": self.error}
 
 
 ABSENT = PinValue("absent")
+_INT = re.compile(r"-?[0-9]+")
 
 
 def pin_value(text: str | None, filename: str, key: str) -> PinValue:
@@ -206,10 +207,10 @@ def _child(data: Any, part: str) -> Any:
     if isinstance(data, dict):
         if part in data:
             return data[part]
-        if part.lstrip("-").isdigit() and int(part) in data:  # YAML reads `1:` as an int key
+        if _INT.fullmatch(part) and int(part) in data:  # YAML reads `1:` as an int key
             return data[int(part)]
         return None
-    if isinstance(data, list) and part.isdigit() and int(part) < len(data):
+    if isinstance(data, list) and part.isascii() and part.isdigit() and int(part) < len(data):
         return data[int(part)]
     return None
 
@@ -275,7 +276,9 @@ class PolicyVerdict:
         bad = [c for c in self.pin_changes if c.problem]
         tail = ""
         if self.kind == "pin-only" and bad:
-            tail = " — unparseable" if bad[0].after.state == "unparseable" else " — not a pinned version"
+            tail = (
+                " — cannot be checked" if bad[0].after.state == "unparseable" else " — not a pinned version"
+            )
         first = self.pin_changes[0].short()
         more = len(self.pin_changes) - 1
         pins = first + (f" (+{more} more)" if more else "")
@@ -338,7 +341,7 @@ def _code(text: str) -> str:
     """A code span GitHub shows literally, whatever backticks the text holds."""
     text = clean(text, _VALUE_CHARS).replace("<!--", "<\u200b!--")  # never a hidden comment marker
     if not text:
-        return "``"
+        return "*(empty)*"  # CommonMark has no empty code span
     fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
     pad = " " if text[0] in "` " or text[-1] in "` " else ""
     return f"{fence}{pad}{text}{pad}{fence}"
@@ -353,18 +356,16 @@ def classify(
 ) -> PolicyVerdict:
     """Sort a pull request's changes into none / prompt-only / pin-only / mixed and judge them."""
     specs = list(dict.fromkeys(parse_pin_spec(text) for text in policy.model_pins))
-    prompt_files = sorted(_prompt_files(changed, policy.prompt_paths))
+    prompt_files = _prompt_files(changed, policy.prompt_paths)
     pin_changes = _pin_changes(changed, specs, read_base, read_head, allow)
 
-    kind: Kind
-    if prompt_files and pin_changes:
-        kind = "mixed"
-    elif prompt_files:
-        kind = "prompt-only"
-    elif pin_changes:
-        kind = "pin-only"
-    else:
-        kind = "none"
+    kinds: dict[tuple[bool, bool], Kind] = {
+        (True, True): "mixed",
+        (True, False): "prompt-only",
+        (False, True): "pin-only",
+        (False, False): "none",
+    }
+    kind = kinds[bool(prompt_files), bool(pin_changes)]
     reasons = [MIXED_REASON] if kind == "mixed" else []
     reasons += [f"{c.file}#{c.key}: {c.problem}" for c in pin_changes if c.problem]
     return PolicyVerdict(
@@ -377,15 +378,15 @@ def classify(
 
 
 def _prompt_files(changed: Sequence[ChangedFile], patterns: Sequence[str]) -> list[str]:
-    found: list[str] = []
+    found: list[tuple[str, str]] = []
     for f in changed:
         if f.status == "unchanged":
             continue
         # a copy leaves its source untouched, so only a rename's old name counts
         old = f.previous_filename if f.status == "renamed" and f.previous_filename != f.filename else None
         if matches(f.filename, patterns) or (old is not None and matches(old, patterns)):
-            found.append(f"{old} → {f.filename}" if old is not None else f.filename)
-    return found
+            found.append((f.filename, f"{old} → {f.filename}" if old is not None else f.filename))
+    return [shown for _, shown in sorted(found)]  # ordered by the name in head
 
 
 def _pin_changes(

@@ -1,10 +1,12 @@
 """Fakes that ship with evalgate, one per external system, for our tests and for users' tests.
 
 - ``FakeModelServer`` / ``FakeProvider``: model APIs (OpenAI chat completions, Anthropic messages).
+- ``FakeGitHubServer``: GitHub's REST API (PR files, sticky comments, commit statuses, contents, deployments).
 """
 
 from __future__ import annotations
 
+from evalgate.testing.github import FakeGitHubServer
 from evalgate.testing.models import (
     FakeModelServer,
     FakeProvider,
@@ -16,6 +18,7 @@ from evalgate.testing.models import (
 )
 
 __all__ = [
+    "FakeGitHubServer",
     "FakeModelServer",
     "FakeProvider",
     "Fault",

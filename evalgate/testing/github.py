@@ -392,7 +392,8 @@ class FakeGitHubServer:
         body = body if isinstance(body, dict) else {}
         if body.get("state") not in _DEPLOY_STATES:
             return self._invalid("DeploymentStatus", "state", "state is not included in the list")
-        status = self._created("DES", f"{deployment['url']}/statuses")
+        status = self._created("DES", f"{deployment['url']}/statuses/")
+        status["url"] += str(status["id"])
         # log_url replaced target_url; GitHub fills each from the other.
         log_url = body.get("log_url") or body.get("target_url") or ""
         status |= {"state": body["state"], "description": body.get("description") or ""}
@@ -405,14 +406,14 @@ class FakeGitHubServer:
     # helpers
 
     def _new_comment(self, number: int, body: str, login: str) -> dict[str, Any]:
-        comment = self._created("IC", f"{self._api}/issues/comments/")
-        del comment["creator"]  # comments name their author "user"
-        comment["url"] += str(comment["id"])
-        comment |= {"_issue": number, "body": body, "user": self._user(login), "issue_url": f"{self._api}"}
-        comment["issue_url"] += f"/issues/{number}"
-        comment["html_url"] = f"{self.url}/{self.repository}/pull/{number}#issuecomment-{comment['id']}"
+        comment_id = next(self._ids)
+        comment: dict[str, Any] = {"_issue": number, "id": comment_id, "node_id": f"IC_fake{comment_id}"}
+        comment |= {"url": f"{self._api}/issues/comments/{comment_id}", "body": body}
+        comment |= {"issue_url": f"{self._api}/issues/{number}"}
+        comment |= {"html_url": f"{self.url}/{self.repository}/pull/{number}#issuecomment-{comment_id}"}
+        comment |= {"user": self._user(login), "created_at": _now(), "updated_at": _now()}
         comment["author_association"] = "NONE" if login.endswith("[bot]") else "CONTRIBUTOR"
-        self._comments[comment["id"]] = comment
+        self._comments[comment_id] = comment
         return comment
 
     @property

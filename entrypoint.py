@@ -1,0 +1,39 @@
+"""Entry point of the evalgate Docker action (Dockerfile ENTRYPOINT, action.yml ``runs``).
+
+Thin on purpose: the action's logic lives in ``evalgate/action.py`` (``main() -> int``, the exit code), where
+it is typed and tested. This file only turns a broken install into an annotation and exit code 3.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+INFRASTRUCTURE_ERROR = 3
+
+
+def _fail(message: str) -> int:
+    # Escaped as workflow command data, so that the message cannot inject a command.
+    escaped = message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+    print(f"::error title=evalgate::{escaped}", flush=True)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        try:
+            with open(summary, "a", encoding="utf-8") as fh:
+                fh.write(f"### evalgate: infrastructure error\n\n{message}\n")
+        except OSError:
+            pass  # the annotation above already carries the message
+    return INFRASTRUCTURE_ERROR
+
+
+def run() -> int:
+    """Import and run the action; exit code 3 when it cannot even be imported."""
+    try:
+        from evalgate.action import main
+    except Exception as exc:  # an ImportError, or any error raised while importing: a broken image
+        return _fail(f"the evalgate action is not installed correctly: cannot import evalgate.action ({exc!r})")
+    return main()
+
+
+if __name__ == "__main__":
+    sys.exit(run())

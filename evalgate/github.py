@@ -1,0 +1,340 @@
+"""The GitHub REST client: the only module that imports PyGithub.
+
+Every call goes through ``evalgate.retry`` (PyGithub's own retries and request pacing are off) and every
+failure comes out as ``GitHubError``, or ``GitHubPermissionError`` when the token may not write here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from types import TracebackType
+from typing import Any, Literal, Self, TypeVar, get_args
+
+import requests
+import urllib3
+
+from evalgate.changes import ChangedFile
+from evalgate.errors import GitHubError, GitHubPermissionError
+from evalgate.retry import RETRY_AFTER_CAP_S, call_with_retries
+
+try:
+    from github import Auth, Github, GithubException
+    from github.ContentFile import ContentFile
+    from github.GithubObject import NotSet
+    from github.IssueComment import IssueComment
+except ImportError as exc:  # pragma: no cover - depends on the installed extras
+    raise ImportError("evalgate's GitHub integration needs PyGithub: pip install 'evalgate[github]'") from exc
+
+T = TypeVar("T")
+StatusState = Literal["pending", "success", "failure", "error"]
+DeploymentState = Literal["error", "failure", "inactive", "in_progress", "queued", "pending", "success"]
+
+MAX_COMMENT_CHARS = 65_536
+MAX_DESCRIPTION_CHARS = 140
+MAX_PULL_FILES = 3_000  # pulls/{n}/files silently stops listing here
+SECONDARY_LIMIT_WAIT_S = 60.0  # GitHub: without retry-after, wait at least a minute
+_PERMISSION_HINT = (
+    "the token may not write here: grant `pull-requests: write` and `statuses: write` in the workflow's "
+    "`permissions:`; a pull request from a fork only ever gets a read-only GITHUB_TOKEN, so post from a "
+    "`workflow_run` workflow instead"
+)
+
+
+class GitHubClient:
+    """A thin, retrying client for the few GitHub REST calls evalgate makes; writes are sequential."""
+
+    def __init__(
+        self,
+        token: str,
+        *,
+        api_url: str,
+        repository: str,
+        max_attempts: int = 5,
+        sleep: Callable[[float], None] | None = None,
+        user_agent: str = "ai-eval-gate",
+        timeout: int = 30,
+    ) -> None:
+        owner, _, name = repository.partition("/")
+        if not owner or not name or "/" in name:
+            raise ValueError(f"repository must look like 'owner/name', got {repository!r}")
+        if not api_url.startswith(("http://", "https://")):
+            raise ValueError(f"api_url must be an http(s) URL such as $GITHUB_API_URL, got {api_url!r}")
+        if not token:
+            raise ValueError("a GitHub token is required (map `github-token: ${{ github.token }}`)")
+        self.repository = repository
+        self._max_attempts = max_attempts
+        self._sleep = sleep
+        self._github = Github(
+            auth=Auth.Token(token),
+            base_url=api_url.rstrip("/"),
+            timeout=timeout,
+            user_agent=user_agent,
+            per_page=100,
+            retry=None,  # evalgate.retry is the one policy; urllib3 retries would hide waits from it
+            # PyGithub's pacing calls time.sleep directly; we write a handful of times per run, one at a
+            # time, and a secondary rate limit is answered with retry-after, which our policy honours.
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+            lazy=True,  # no GET for objects we only need the URL of
+        )
+        self._repo = self._github.get_repo(repository)
+
+    def close(self) -> None:
+        """Close the underlying HTTP connections."""
+        self._github.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # commit statuses
+
+    def set_status(
+        self,
+        sha: str,
+        *,
+        state: StatusState,
+        context: str,
+        description: str,
+        target_url: str | None = None,
+    ) -> None:
+        """Post a commit status for ``sha`` (the PR head, not the merge commit); long descriptions are cut."""
+        if state not in get_args(StatusState):
+            raise ValueError(f"state must be one of {', '.join(get_args(StatusState))}, got {state!r}")
+        commit = self._repo.get_commit(sha)
+        text = _truncate(description, MAX_DESCRIPTION_CHARS)
+        url = target_url or NotSet
+        describe = f"set status {context!r}={state} on {sha[:12]}"
+        self._write(
+            describe, lambda: commit.create_status(state, target_url=url, description=text, context=context)
+        )
+
+    # the sticky comment
+
+    def upsert_comment(self, number: int, body: str, *, marker: str, author: str | None = None) -> str:
+        """Edit our comment on PR ``number`` in place, or create it when there is none; returns its URL.
+
+        Ours is a comment whose body starts with ``marker`` (``body`` gets it prepended when missing); a
+        comment quoting the marker further down does not count. If several start with it (two runs racing),
+        the oldest is edited and the others are left alone, so later runs keep converging on one. ``author``
+        (e.g. ``github-actions[bot]``) also requires that login. An identical body is not re-written. Every
+        attempt re-lists first, so retrying a create whose response was lost edits it, never duplicates it.
+        """
+        marker = marker.strip()
+        if not marker or "\n" in marker:
+            raise ValueError(f"marker must be one non-empty line such as '<!-- evalgate -->', got {marker!r}")
+        if not body.startswith(marker):
+            body = f"{marker}\n{body}"
+        if len(body) > MAX_COMMENT_CHARS:
+            raise ValueError(
+                f"comment body is {len(body)} characters; GitHub allows {MAX_COMMENT_CHARS} "
+                "(truncate it before posting)"
+            )
+        issue = self._repo.get_issue(number)
+        describe = f"upsert comment on #{number}"
+
+        def attempt() -> str:
+            comments = self._guard(f"list comments on #{number}", lambda: list(issue.get_comments()))
+            ours = next((c for c in comments if _is_ours(c, marker, author)), None)
+            if ours is None:
+                made = self._guard(
+                    f"create comment on #{number}", lambda: issue.create_comment(body), write=True
+                )
+                return made.html_url
+            if ours.body != body:
+                self._guard(f"edit comment {ours.id}", lambda: ours.edit(body), write=True)
+            return ours.html_url
+
+        return call_with_retries(
+            attempt, max_attempts=self._max_attempts, describe=describe, sleep=self._sleep
+        )
+
+    # reads
+
+    def pull_files(self, number: int) -> list[ChangedFile]:
+        """Every file PR ``number`` changes; fails closed when GitHub cannot list them all (> 3,000)."""
+        pull = self._repo.get_pull(number)
+        changed = self._read(f"get pull request #{number}", lambda: pull.changed_files)
+        if changed > MAX_PULL_FILES:
+            raise _too_many(number, changed)
+        files = self._read(f"list files of #{number}", lambda: list(pull.get_files()))
+        # Exactly 3,000 listed is complete only if GitHub counted exactly 3,000.
+        if len(files) > MAX_PULL_FILES or (len(files) == MAX_PULL_FILES and changed != MAX_PULL_FILES):
+            raise _too_many(number, max(changed, len(files)))
+        return [ChangedFile(f.filename, f.status, f.previous_filename or None) for f in files]
+
+    def file_at(self, path: str, ref: str) -> str | None:
+        """The UTF-8 text of ``path`` at ``ref`` via the contents API; ``None`` when it is not there."""
+        path = path.strip("/")
+        describe = f"read {path}@{ref[:12]}"
+
+        def fetch() -> ContentFile | list[ContentFile] | None:
+            try:
+                return self._guard(describe, lambda: self._repo.get_contents(path, ref=ref))
+            except GitHubError as exc:
+                if exc.status == 404:
+                    return None
+                raise
+
+        found = call_with_retries(
+            fetch, max_attempts=self._max_attempts, describe=describe, sleep=self._sleep
+        )
+        if found is None:
+            return None
+        if isinstance(found, list) or found.type != "file":
+            kind = "directory" if isinstance(found, list) else found.type
+            raise GitHubError(f"{describe}: is a {kind}, not a file", status=200)
+        if found.encoding != "base64":
+            # Files over 1 MB come back with encoding "none" and no content.
+            raise GitHubError(f"{describe}: too large for the contents API ({found.size} bytes)", status=200)
+        try:
+            return found.decoded_content.decode("utf-8")
+        except UnicodeDecodeError:
+            raise GitHubError(f"{describe}: not UTF-8 text", status=200) from None
+
+    # deployments (for canaries)
+
+    def create_deployment(
+        self, ref: str, *, environment: str, description: str = "", production: bool = False
+    ) -> int:
+        """Create a deployment of ``ref`` to ``environment`` without auto-merge or required checks; its id."""
+        describe = f"create deployment of {ref[:12]} to {environment}"
+        deployment = self._write(
+            describe,
+            lambda: self._repo.create_deployment(
+                ref,
+                environment=environment,
+                description=_truncate(description, MAX_DESCRIPTION_CHARS),
+                auto_merge=False,  # otherwise GitHub merges the default branch into ref first
+                required_contexts=[],  # our own pending status must not block the canary's deployment
+                production_environment=production,
+            ),
+        )
+        return deployment.id
+
+    def deployment_status(
+        self,
+        deployment_id: int,
+        *,
+        state: DeploymentState,
+        description: str = "",
+        log_url: str | None = None,
+        environment_url: str | None = None,
+    ) -> None:
+        """Post a status (state, description, log link) on deployment ``deployment_id``."""
+        if state not in get_args(DeploymentState):
+            raise ValueError(f"state must be one of {', '.join(get_args(DeploymentState))}, got {state!r}")
+        deployment = self._repo.get_deployment(deployment_id)
+        # PyGithub only sends target_url, which GitHub keeps as the alias of log_url.
+        log, env_url = log_url or NotSet, environment_url or NotSet
+        text = _truncate(description, MAX_DESCRIPTION_CHARS)
+        self._write(
+            f"set deployment {deployment_id} status {state}",
+            lambda: deployment.create_status(
+                state, target_url=log, description=text, environment_url=env_url
+            ),
+        )
+
+    # plumbing
+
+    def _read(self, describe: str, fn: Callable[[], T]) -> T:
+        return call_with_retries(
+            lambda: self._guard(describe, fn),
+            max_attempts=self._max_attempts,
+            describe=describe,
+            sleep=self._sleep,
+        )
+
+    def _write(self, describe: str, fn: Callable[[], T]) -> T:
+        return call_with_retries(
+            lambda: self._guard(describe, fn, write=True),
+            max_attempts=self._max_attempts,
+            describe=describe,
+            sleep=self._sleep,
+        )
+
+    @staticmethod
+    def _guard(describe: str, fn: Callable[[], T], *, write: bool = False) -> T:
+        """Run one PyGithub call, turning its failures into our errors (no retrying here)."""
+        try:
+            return fn()
+        except GithubException as exc:
+            raise _translate(exc, describe, write=write) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
+            raise GitHubError(f"{describe}: no response from GitHub: {exc}", retryable=True) from None
+
+
+def _translate(exc: GithubException, describe: str, *, write: bool) -> GitHubError:
+    status = exc.status
+    headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
+    message = _message_of(exc.data)
+    text = f"{describe}: HTTP {status}: {message}"
+    lowered = message.lower()
+    rate_limited = (
+        "rate limit" in lowered or "retry-after" in headers or headers.get("x-ratelimit-remaining") == "0"
+    )
+    if status == 429 or (status == 403 and rate_limited):
+        wait = _rate_limit_wait(headers, secondary="secondary rate limit" in lowered)
+        return GitHubError(text, status=status, retryable=True, retry_after=wait)
+    if status >= 500:
+        return GitHubError(
+            text, status=status, retryable=True, retry_after=_seconds(headers.get("retry-after"))
+        )
+    # A write to a repository the token cannot see comes back 404, not 403.
+    if status == 403 or (status == 404 and write):
+        return GitHubPermissionError(f"{text} ({_PERMISSION_HINT})", status=status)
+    return GitHubError(text, status=status)
+
+
+def _is_ours(comment: IssueComment, marker: str, author: str | None) -> bool:
+    login = comment.user.login if comment.user is not None else None
+    return (comment.body or "").startswith(marker) and author in (None, login)
+
+
+def _message_of(data: Any) -> str:
+    """GitHub's ``message`` plus any validation ``errors``; a short excerpt of anything else."""
+    if not isinstance(data, Mapping):
+        return str(data)[:200] if data else "(empty response)"
+    message = str(data.get("message") or data.get("data") or "(no message)")[:500]
+    details = []
+    for error in data.get("errors") or []:
+        if isinstance(error, Mapping):
+            details.append(str(error.get("message") or f"{error.get('field')}: {error.get('code')}"))
+        else:
+            details.append(str(error))
+    return f"{message} ({'; '.join(details)})" if details else message
+
+
+def _rate_limit_wait(headers: Mapping[str, str], *, secondary: bool) -> float | None:
+    """Seconds to wait: ``retry-after``, else until ``x-ratelimit-reset`` when exhausted (both capped)."""
+    after = _seconds(headers.get("retry-after"))
+    if after is not None:
+        return after
+    if headers.get("x-ratelimit-remaining") == "0" and headers.get("x-ratelimit-reset", "").isdigit():
+        until_reset = float(headers["x-ratelimit-reset"]) - time.time()  # the header is epoch seconds
+        return min(max(0.0, until_reset), RETRY_AFTER_CAP_S)
+    return SECONDARY_LIMIT_WAIT_S if secondary else None
+
+
+def _seconds(value: str | None) -> float | None:
+    try:
+        return min(max(0.0, float(value)), RETRY_AFTER_CAP_S) if value is not None else None
+    except ValueError:
+        return None  # an HTTP-date; GitHub sends seconds, so let the backoff curve decide
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _too_many(number: int, count: int) -> GitHubError:
+    return GitHubError(
+        f"pull request #{number} changes {count} files; GitHub lists at most {MAX_PULL_FILES}, so the "
+        "path policy cannot see them all and fails closed (split the pull request)",
+        status=200,
+    )
