@@ -31,7 +31,7 @@ def run() -> int:
     try:
         from evalgate.action import main
     except Exception as exc:  # an ImportError, or any error raised while importing: a broken image
-        return _fail(f"the evalgate action is not installed correctly: cannot import evalgate.action ({exc!r})")
+        return _fail(f"the evalgate action is not installed correctly: cannot import it ({exc!r})")
     return main()
 
 

@@ -222,6 +222,14 @@ def _comment_body(outcome: Outcome, ctx: RunnerContext, marker: str | None, sha:
     )
 
 
+def _relative(path: Path) -> Path:
+    """``path`` relative to the current directory when it lies below it, so messages name short paths."""
+    try:
+        return path.resolve().relative_to(Path.cwd())
+    except ValueError:
+        return path
+
+
 def _workspace_path(path: Path, ctx: RunnerContext) -> str:
     try:
         return path.resolve().relative_to(ctx.workspace).as_posix()
@@ -263,7 +271,7 @@ def _evaluate(
         path = Path(inputs.results)
         run, verdict = read_report(path if path.is_absolute() else ctx.workspace / path)
         return None, run, verdict
-    project = load_project(workdir / inputs.config)
+    project = load_project(_relative(workdir / inputs.config))
     with CaseProgress(len(project.cases), interactive=False) as progress:
         run, verdict = execute(
             project, project.cases, RunOptions(threshold=inputs.threshold, on_case=progress)
@@ -385,7 +393,9 @@ def _publish(
             "report": _workspace_path(report, ctx),
             "comment-url": comment_url,
             "changed-prompts": "\n".join(policy.prompt_files) if policy else "",
-            "changed-pins": "\n".join(f"{p.file}#{p.key}: {p.before} → {p.after}" for p in policy.pin_changes)
+            "changed-pins": "\n".join(
+                f"{p.file}#{p.key}: {p.before.short()} → {p.after.short()}" for p in policy.pin_changes
+            )
             if policy
             else "",
         },
@@ -400,6 +410,9 @@ def _publish(
 
 def _fatal(exc: BaseException, ctx_summary: str | None, code: int) -> int:
     message = str(exc) or type(exc).__name__
+    if isinstance(exc, ConfigError) and exc.file:
+        # also pin the error on the file and line, so it shows in the PR's diff view
+        print(annotation("error", exc.render(), file=exc.file, line=exc.line, title="evalgate"), flush=True)
     print(annotation("error", f"evalgate: {message}"), flush=True)
     if ctx_summary:
         with contextlib.suppress(OSError):

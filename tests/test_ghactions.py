@@ -14,12 +14,13 @@ def test_outputs_use_a_delimiter_not_in_the_value(tmp_path: Path) -> None:
     out = tmp_path / "out"
     write_outputs(out, {"pass-rate": "0.875", "report": "line1\nEVALGATE_x\nline3"})
     text = out.read_text()
-    name, rest = text.split("<<", 1)
+    name, _rest = text.split("<<", 1)
     assert name == "pass-rate"
     blocks = text.split("\n")
     assert blocks[1] == "0.875"
     report_delim = blocks[3].split("<<", 1)[1]
-    assert blocks[4:7] == ["line1", "EVALGATE_x", "line3"] and blocks[7] == report_delim
+    assert blocks[4:7] == ["line1", "EVALGATE_x", "line3"]
+    assert blocks[7] == report_delim
 
 
 def test_summary_is_capped_below_one_mebibyte(tmp_path: Path) -> None:
@@ -32,4 +33,6 @@ def test_summary_is_capped_below_one_mebibyte(tmp_path: Path) -> None:
 def test_untrusted_text_is_wrapped_in_stop_commands() -> None:
     start, body, end = untrusted_block("::error::fake")
     token = start.split("::")[2]
-    assert start == f"::stop-commands::{token}" and end == f"::{token}::" and body == "::error::fake"
+    assert start == f"::stop-commands::{token}"
+    assert end == f"::{token}::"
+    assert body == "::error::fake"
