@@ -26,6 +26,7 @@ from evalgate.errors import (
     GitHubError,
     GitHubPermissionError,
     InfrastructureError,
+    UsageError,
 )
 from evalgate.gate import Comparison, compare, decide, fmt_pct, fmt_pct_short
 from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
@@ -242,10 +243,12 @@ def _annotations(outcome: Outcome, root: Path, ctx: RunnerContext) -> list[str]:
 
     failing = [c for c in outcome.run.cases if not c.passed]
     lines = []
+    # a gate that passed despite some failing cases warns about them rather than erroring
+    level = "warning" if outcome.verdict.passed else "error"
     for case in failing[:ANNOTATIONS_SHOWN]:
         lines.append(
             annotation(
-                "error",
+                level,
                 case_detail(case)[:500],
                 file=_workspace_path(root / case.suite, ctx),
                 line=case.line,
@@ -285,6 +288,14 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     ctx = read_context(env, inputs)
     workdir = (ctx.workspace / inputs.working_directory).resolve()
     pr = ctx.pull_request
+    if inputs.event_file and inputs.commit and pr is not None and pr.head_sha != inputs.commit:
+        # the event file of the fork-safe second stage comes from the PR's own run: a forged one must not
+        # make us comment on, or set statuses for, some other pull request
+        raise UsageError(
+            f"the event file's pull_request.head.sha ({pr.head_sha[:12]}) is not the commit input "
+            f"({inputs.commit[:12]})",
+            fix="pass commit: ${{ github.event.workflow_run.head_sha }} and that run's event file",
+        )
     sha = inputs.commit or (pr.head_sha if pr else ctx.sha)
     gh = _github(inputs, ctx, log)
     statuses = Statuses(gh, sha, inputs.status_context, ctx.run_url, log)

@@ -466,3 +466,22 @@ def test_baseline_run_shares_the_response_cache(tmp_path: Path, github: FakeGitH
         assert result.code == 0, result.stdout
         # head and base render the same prompts: the base run is answered from the cache
         assert len(models.requests) == 4
+
+
+def test_second_stage_refuses_an_event_for_another_commit(tmp_path: Path, github: FakeGitHubServer) -> None:
+    ws = make_workspace(tmp_path, base_files(), {"README.md": "x\n"})
+    _pull(github, ws, ["README.md"])
+    first = run_action(ws, None, comment="false", github_token="")
+    result = run_action(
+        ws,
+        github,
+        event="workflow_run",
+        results=str(ws.repo / first.outputs["report"]),
+        event_file=str(ws.event()),
+        event_name="pull_request",
+        commit=ws.base,
+        baseline="none",
+    )
+    assert result.code == 2
+    assert "is not the commit input" in result.stdout
+    assert github.comments(PR) == []
