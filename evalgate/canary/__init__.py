@@ -1,0 +1,1 @@
+"""Canary promotion: stage weights, live metrics per arm, a statistical judge, automatic rollback."""
