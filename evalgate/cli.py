@@ -109,6 +109,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--markdown", dest="markdown_path", help="write the Markdown report here")
     merge.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
 
+    from evalgate.canary.cli import add_parser as add_canary
+
+    add_canary(sub, with_config)
+
     init = sub.add_parser("init", help="scaffold evalgate.yaml, a prompt and a suite")
     init.add_argument("directory", nargs="?", default=".", help="where to create the files")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -287,6 +291,13 @@ def cmd_merge(args: argparse.Namespace, out: Output) -> int:
     return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
 
 
+def cmd_canary(args: argparse.Namespace, out: Output) -> int:
+    """``evalgate canary ...``."""
+    from evalgate.canary.cli import dispatch
+
+    return dispatch(args, out)
+
+
 def cmd_init(args: argparse.Namespace, out: Output) -> int:
     """Scaffold a working project."""
     from evalgate.scaffold import scaffold
@@ -301,6 +312,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
 COMMANDS = {
     "run": cmd_run,
     "merge": cmd_merge,
+    "canary": cmd_canary,
     "validate": cmd_validate,
     "lint": cmd_lint,
     "record": cmd_record,

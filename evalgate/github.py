@@ -197,6 +197,22 @@ class GitHubClient:
         except UnicodeDecodeError:
             raise GitHubError(f"{describe}: not UTF-8 text", status=200) from None
 
+    def put_file(self, path: str, text: str, *, message: str, branch: str, sha: str | None = None) -> str:
+        """Commit ``text`` to ``path`` on ``branch`` via the contents API; returns the commit sha.
+
+        ``sha`` is the blob sha being replaced (``None`` creates the file). A stale ``sha`` fails with
+        status 409 (422 when it is missing for an existing file); callers re-read and decide.
+        """
+        path = path.strip("/")
+        describe = f"commit {path} to {branch}"
+        if sha is None:
+            made = self._write(describe, lambda: self._repo.create_file(path, message, text, branch=branch))
+        else:
+            made = self._write(
+                describe, lambda: self._repo.update_file(path, message, text, sha, branch=branch)
+            )
+        return made["commit"].sha
+
     # deployments (for canaries)
 
     def create_deployment(

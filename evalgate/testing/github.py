@@ -7,6 +7,7 @@ Real HTTP with GitHub's JSON shapes, error bodies and ``Link`` pagination, so Py
 from __future__ import annotations
 
 import base64
+import hashlib
 import itertools
 import json
 import re
@@ -276,6 +277,7 @@ class FakeGitHubServer:
             ("POST", r"/statuses/([0-9A-Za-z]+)", self._create_status),
             ("GET", r"/commits/([^/]+)/statuses", self._list_statuses),
             ("GET", r"/contents/?(.*)", self._get_contents),
+            ("PUT", r"/contents/(.+)", self._put_contents),
             ("POST", r"/deployments", self._create_deployment),
             ("POST", r"/deployments/(\d+)/statuses", self._create_deployment_status),
         ]
@@ -360,7 +362,12 @@ class FakeGitHubServer:
             # GitHub wraps the base64 at 60 columns; clients must cope with the newlines.
             content = "\n".join(re.findall(".{1,60}", base64.b64encode(text.encode()).decode()))
             entry = {"type": "file", "encoding": "base64", "content": content, "size": len(text.encode())}
-            entry |= {"name": path.rsplit("/", 1)[-1], "path": path, "sha": "0" * 40, "download_url": None}
+            entry |= {
+                "name": path.rsplit("/", 1)[-1],
+                "path": path,
+                "sha": _blob_sha(text),
+                "download_url": None,
+            }
             return 200, entry | {"url": f"{self._api}/contents/{path}?ref={ref}"}, {}
         below = {p for r, p in self._files if r == ref and p.startswith(f"{path}/" if path else "")}
         if not below:
@@ -368,6 +375,24 @@ class FakeGitHubServer:
         names = sorted({p[len(path) :].lstrip("/").split("/", 1)[0] for p in below})
         kinds = {n: "file" if f"{path}/{n}".strip("/") in below else "dir" for n in names}
         return 200, [{"type": kinds[n], "name": n, "path": f"{path}/{n}".strip("/")} for n in names], {}
+
+    def _put_contents(self, query: dict[str, str], body: Json, path: str) -> Reply:
+        """Create or update a file (``PUT /contents/{path}``); a stale or missing ``sha`` is refused."""
+        body, path = body if isinstance(body, dict) else {}, path.strip("/")
+        if not isinstance(body.get("message"), str) or not isinstance(body.get("content"), str):
+            return self._invalid("Contents", "content", "message and content are required")
+        branch, sha = body.get("branch") or "main", body.get("sha")
+        current = self._files.get((branch, path))
+        if current is not None and sha is None:
+            return self._error(422, 'Invalid request.\n\n"sha" wasn\'t supplied.')
+        if current is not None and sha != _blob_sha(current):
+            return self._error(409, f"{path} does not match {sha}")
+        text = base64.b64decode(body["content"]).decode("utf-8")
+        self._files[(branch, path)] = text
+        commit = {"sha": hashlib.sha1(f"{branch}:{path}:{next(self._ids)}".encode()).hexdigest()}
+        commit |= {"message": body["message"], "url": f"{self._api}/git/commits/{commit['sha']}"}
+        content = {"type": "file", "name": path.rsplit("/", 1)[-1], "path": path, "sha": _blob_sha(text)}
+        return (201 if current is None else 200), {"content": content, "commit": commit}, {}
 
     def _create_deployment(self, query: dict[str, str], body: Json) -> Reply:
         body = body if isinstance(body, dict) else {}
@@ -466,6 +491,12 @@ class FakeGitHubServer:
         payload = {"message": message, "documentation_url": _DOCS, "status": str(status)}
         reset = str(int(time.time()) + 3600)
         return status, payload, {"x-ratelimit-limit": "1000", "x-ratelimit-reset": reset}
+
+
+def _blob_sha(text: str) -> str:
+    """The git blob id, which is what the contents API calls a file's ``sha``."""
+    data = text.encode("utf-8")
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
 
 
 def _now() -> str:
