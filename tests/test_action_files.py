@@ -174,6 +174,9 @@ def test_workflow_files_exist() -> None:
         "examples/workflows/fork-safe-pr.yml",
         "examples/workflows/fork-safe-report.yml",
         "examples/workflows/sharded.yml",
+        ".github/workflows/canary.yml",
+        "examples/workflows/canary-release.yml",
+        "examples/workflows/canary-control.yml",
     } <= names
 
 
@@ -257,3 +260,431 @@ def test_fork_safe_report_runs_no_pr_code() -> None:
     (gate,) = [step for _, step in steps(workflow) if step.get("uses", "").startswith("org/ai-eval-gate")]
     assert gate["with"]["commit"] == "${{ github.event.workflow_run.head_sha }}"
     assert gate["with"]["baseline"] == "none"
+
+
+# =========================================================================================================
+# Canary promotion: the reusable workflow .github/workflows/canary.yml, the composite actions under
+# workflows/ (canary-stage, promote, rollback) and the examples that call them.
+# =========================================================================================================
+
+CANARY_WORKFLOW = ROOT / ".github" / "workflows" / "canary.yml"
+COMPOSITE_ACTIONS = sorted((ROOT / "workflows").glob("*/action.y*ml"))
+OWN_COMPOSITE = re.compile(r"^org/ai-eval-gate/workflows/([^@/]+)@")
+CANARY_GROUP = "canary-${{ github.repository }}-${{ inputs.config }}"
+PERMISSION_LEVEL = {"none": 0, "read": 1, "write": 2}
+INSTALL_FROM_GIT = '"evalgate[github] @ git+${GITHUB_SERVER_URL}/org/ai-eval-gate@${EVALGATE_REF}"'
+
+
+@pytest.fixture(scope="module")
+def canary() -> dict[str, Any]:
+    return load_yaml(CANARY_WORKFLOW)
+
+
+def composite_steps(action: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(action["runs"]["steps"])
+
+
+def job_step(job: dict[str, Any], *, uses: str = "", run: str = "") -> list[dict[str, Any]]:
+    return [
+        step
+        for step in job["steps"]
+        if (uses and step.get("uses", "").startswith(uses)) or (run and run in step.get("run", ""))
+    ]
+
+
+def test_composite_actions_exist() -> None:
+    assert {path.parent.name for path in COMPOSITE_ACTIONS} >= {"canary-stage", "promote", "rollback"}
+
+
+@pytest.mark.parametrize("path", COMPOSITE_ACTIONS, ids=rel)
+def test_composite_action_is_described(path: Path) -> None:
+    action = load_yaml(path)
+    assert action["name"].strip()
+    assert action["description"].strip()
+    assert action["runs"]["using"] == "composite"
+    for name, spec in action.get("inputs", {}).items():
+        assert spec["description"].strip(), name
+        assert spec.get("required") is True or isinstance(spec.get("default"), str), name
+    for name, spec in action.get("outputs", {}).items():
+        assert spec["description"].strip(), name
+        assert re.fullmatch(r"\$\{\{ steps\.[\w-]+\.outputs\.[\w-]+ \}\}", spec["value"]), name
+
+
+@pytest.mark.parametrize("path", COMPOSITE_ACTIONS, ids=rel)
+def test_composite_run_steps_have_a_shell_and_take_inputs_from_env(path: Path) -> None:
+    for index, step in enumerate(composite_steps(load_yaml(path))):
+        if "run" in step:
+            assert step.get("shell") == "bash", f"runs.steps[{index}] has no shell: bash"
+            assert "${{ inputs." not in step["run"], f"runs.steps[{index}]: pass inputs through env:"
+            assert not UNTRUSTED_IN_RUN.search(step["run"]), f"runs.steps[{index}]: pass it through env:"
+        else:
+            assert re.search(r"@(v\d+|[0-9a-f]{40})$", step["uses"]), f"runs.steps[{index}] is not pinned"
+
+
+@pytest.mark.parametrize("path", COMPOSITE_ACTIONS, ids=rel)
+def test_composite_action_references_resolve(path: Path) -> None:
+    action = load_yaml(path)
+    text = path.read_text(encoding="utf-8")
+    assert set(re.findall(r"\binputs\.([\w-]+)", text)) <= set(action.get("inputs", {}))
+    step_ids = {step["id"] for step in composite_steps(action) if "id" in step}
+    assert set(re.findall(r"\bsteps\.([\w-]+)\.outputs", text)) <= step_ids
+
+
+@pytest.mark.parametrize("path", COMPOSITE_ACTIONS, ids=rel)
+def test_composite_action_installs_evalgate_from_this_repository(path: Path) -> None:
+    (install,) = [step for step in composite_steps(load_yaml(path)) if "pip install" in step.get("run", "")]
+    script = install["run"]
+    assert INSTALL_FROM_GIT in script
+    assert "$GITHUB_ACTION_PATH/../.." in script, "without evalgate-ref: the action's own copy of the repo"
+    assert install["env"]["EVALGATE_REF"] == "${{ inputs.evalgate-ref }}"
+
+
+def test_canary_stage_writes_outputs_before_failing() -> None:
+    action = load_yaml(ROOT / "workflows" / "canary-stage" / "action.yml")
+    inputs = {"candidate", "config", "until", "log", "github-deployment", "environment", "evalgate-ref"}
+    assert inputs <= set(action["inputs"])
+    assert action["inputs"]["candidate"]["required"] is True
+    for name in ("decision", "deployment-id", "weight", "exit-code"):
+        assert action["outputs"][name]["value"] == f"${{{{ steps.run.outputs.{name} }}}}"
+    (run,) = [step for step in composite_steps(action) if step.get("id") == "run"]
+    script = run["run"]
+    assert "canary run" in script
+    assert "|| status=$?" in script, "the step must not fail before the outputs are written"
+    assert 'echo "exit-code=$status" >> "$GITHUB_OUTPUT"' in script
+    assert script.rstrip().endswith('exit "$status"')
+
+
+@pytest.mark.parametrize("name", ["promote", "rollback"])
+def test_promote_and_rollback_actions_record_an_actor(name: str) -> None:
+    action = load_yaml(ROOT / "workflows" / name / "action.yml")
+    command = f"canary {name}"
+    assert action["inputs"]["actor"]["required"] is True
+    (step,) = [step for step in composite_steps(action) if command in step.get("run", "")]
+    assert step["env"]["ACTOR"] == "${{ inputs.actor }}"
+    assert '--actor "$ACTOR"' in step["run"]
+
+
+def test_canary_workflow_interface(canary: dict[str, Any]) -> None:
+    call = triggers(canary)["workflow_call"]
+    inputs = call["inputs"]
+    assert inputs["candidate"]["type"] == "string"
+    assert inputs["candidate"]["required"] is True
+    defaults = {name: spec.get("default") for name, spec in inputs.items()}
+    assert {
+        "config": "evalgate.yaml",
+        "environment": "production",
+        "canary-environment": "canary",
+        "until": 25,
+        "request-rate": "",
+        "evalgate-ref": "v1",
+        "python-version": "3.11",
+    }.items() <= defaults.items()
+    assert all(spec["description"].strip() for spec in inputs.values())
+    secrets = {name: secret["required"] for name, secret in call["secrets"].items()}
+    assert {"ROUTER_TOKEN", "METRICS_TOKEN"} <= set(secrets)
+    assert not any(secrets.values()), "every secret is optional"
+    outputs = {name: out["value"] for name, out in call["outputs"].items()}
+    assert outputs["decision"] == "${{ jobs.canary.outputs.decision }}"
+    assert outputs["deployment-id"] == "${{ jobs.canary.outputs.deployment-id }}"
+    assert list(canary["jobs"]) == ["plan", "canary", "promote", "rollback"]
+
+
+def test_canary_workflow_runs_one_rollout_at_a_time(canary: dict[str, Any]) -> None:
+    assert canary["concurrency"]["group"] == CANARY_GROUP
+    assert canary["concurrency"]["cancel-in-progress"] is False
+
+
+def test_canary_workflow_jobs_are_bounded_and_least_privileged(canary: dict[str, Any]) -> None:
+    assert canary["permissions"] == {}
+    for job_id, job in canary["jobs"].items():
+        assert isinstance(job.get("timeout-minutes"), int), f"jobs.{job_id} has no timeout-minutes"
+        assert job["timeout-minutes"] <= 360, f"jobs.{job_id}: hosted runners stop a job at 6 hours"
+        assert isinstance(job.get("permissions"), dict), f"jobs.{job_id}: explicit permissions"
+        # the caller would have to grant it (or the run fails to start): the router commits with ROUTER_TOKEN
+        assert job["permissions"].get("contents", "none") != "write", f"jobs.{job_id}"
+    for job_id in ("canary", "promote", "rollback"):
+        assert canary["jobs"][job_id]["permissions"]["deployments"] == "write", job_id
+
+
+def test_canary_workflow_gates_only_the_final_step(canary: dict[str, Any]) -> None:
+    jobs = canary["jobs"]
+    assert jobs["canary"]["needs"] == "plan"
+    assert jobs["canary"]["environment"] == "${{ inputs.canary-environment }}"
+    assert jobs["promote"]["needs"] == "canary"
+    assert jobs["promote"]["environment"] == "${{ inputs.environment }}"
+    assert "environment" not in jobs["rollback"], "nobody may hold a rollback back"
+
+
+def test_canary_workflow_rolls_back_on_failure_or_cancellation(canary: dict[str, Any]) -> None:
+    rollback = canary["jobs"]["rollback"]
+    assert set(rollback["needs"]) == {"canary", "promote"}
+    assert "failure()" in rollback["if"]
+    assert "cancelled()" in rollback["if"]
+    assert "always()" not in rollback["if"], "a successful promotion must not be rolled back"
+    (step,) = job_step(rollback, run="canary rollback")
+    assert "--actor github-actions" in step["run"]
+    assert step["env"]["DEPLOYMENT_ID"] == "${{ needs.canary.outputs.deployment-id }}"
+
+
+def test_canary_workflow_follows_the_cli_contract(canary: dict[str, Any]) -> None:
+    jobs = canary["jobs"]
+    (plan,) = job_step(jobs["plan"], run="canary plan")
+    assert '"$GITHUB_STEP_SUMMARY"' in plan["run"]
+    (run,) = job_step(jobs["canary"], run="canary run")
+    for argument in (
+        '--candidate "$CANDIDATE"',
+        '--until "$UNTIL"',
+        "--log decisions.jsonl",
+        "--github-deployment new",
+        '--environment "$CANARY_ENV"',
+    ):
+        assert argument in run["run"], argument
+    assert run["env"]["CANDIDATE"] == "${{ inputs.candidate }}"
+    assert run["env"]["UNTIL"] == "${{ inputs.until }}"
+    assert run["env"]["CANARY_ENV"] == "${{ inputs.canary-environment }}"
+    assert run["env"]["GITHUB_TOKEN"] == "${{ github.token }}"
+    assert 'echo "exit-code=$status" >> "$GITHUB_OUTPUT"' in run["run"]
+    assert jobs["canary"]["outputs"]["exit-code"] == "${{ steps.run.outputs.exit-code }}"
+    (promote,) = job_step(jobs["promote"], run="canary promote")
+    assert "--log decisions.jsonl" in promote["run"]
+    assert promote["env"]["DEPLOYMENT_ID"] == "${{ needs.canary.outputs.deployment-id }}"
+
+
+def test_canary_workflow_installs_evalgate_from_this_repository(canary: dict[str, Any]) -> None:
+    for job_id, job in canary["jobs"].items():
+        (install,) = job_step(job, run="pip install")
+        assert INSTALL_FROM_GIT in install["run"], job_id
+        assert install["env"]["EVALGATE_REF"] == "${{ inputs.evalgate-ref }}", job_id
+
+
+def test_canary_workflow_keeps_the_decision_log(canary: dict[str, Any]) -> None:
+    for job_id in ("canary", "promote", "rollback"):
+        job = canary["jobs"][job_id]
+        (upload,) = job_step(job, uses="actions/upload-artifact@")
+        assert upload["if"] == "always()", job_id
+        assert upload["with"]["path"] == "decisions.jsonl", job_id
+        assert upload["with"]["overwrite"] is True, f"{job_id}: the log continues under one artifact name"
+        if job_id != "canary":
+            names = [step.get("uses", "") or step.get("run", "") for step in job["steps"]]
+            download = next(i for i, n in enumerate(names) if n.startswith("actions/download-artifact@"))
+            command = next(i for i, n in enumerate(names) if f"canary {job_id}" in n)
+            assert download < command, f"{job_id}: download the log before appending to it"
+
+
+def test_canary_workflow_maps_secrets_by_name(canary: dict[str, Any]) -> None:
+    declared = set(triggers(canary)["workflow_call"]["secrets"])
+    for job_id, step in steps(canary):
+        for key, value in step.get("env", {}).items():
+            match = re.fullmatch(r"\$\{\{ secrets\.(\w+) \}\}", str(value))
+            if match:
+                assert match[1] == key, f"jobs.{job_id}: {key} holds secrets.{match[1]}"
+                assert match[1] in declared, f"jobs.{job_id}: secrets.{match[1]} is not declared"
+
+
+def test_canary_release_example_grants_what_the_workflow_needs(canary: dict[str, Any]) -> None:
+    release = load_yaml(ROOT / "examples" / "workflows" / "canary-release.yml")
+    on = triggers(release)
+    assert on["workflow_dispatch"]["inputs"]["candidate"]["required"] is True
+    assert on["push"]["tags"]
+    (job,) = [
+        job
+        for job in release["jobs"].values()
+        if str(job.get("uses", "")).startswith("org/ai-eval-gate/.github/workflows/canary.yml@")
+    ]
+    assert isinstance(job["secrets"], dict), "secrets: explicit, not inherit"
+    assert set(job["secrets"]) <= set(triggers(canary)["workflow_call"]["secrets"])
+    assert set(job.get("with", {})) <= set(triggers(canary)["workflow_call"]["inputs"])
+    assert "candidate" in job["with"]
+    # a called workflow's job asking for more than the caller grants makes the whole run fail to start
+    granted = job["permissions"]
+    for job_id, called in canary["jobs"].items():
+        for scope, level in called["permissions"].items():
+            have = PERMISSION_LEVEL[granted.get(scope, "none")]
+            assert have >= PERMISSION_LEVEL[level], f"jobs.{job_id} needs {scope}: {level}"
+    # the same group in caller and called workflow: each would wait for the other
+    assert "concurrency" not in release
+    assert "concurrency" not in job
+
+
+def test_canary_control_example_shares_the_group_and_gates_promote() -> None:
+    control = load_yaml(ROOT / "examples" / "workflows" / "canary-control.yml")
+    inputs = triggers(control)["workflow_dispatch"]["inputs"]
+    assert inputs["action"]["type"] == "choice"
+    assert inputs["action"]["options"] == ["promote", "rollback"]
+    assert "reason" in inputs
+    assert control["concurrency"]["group"] == CANARY_GROUP.replace("${{ inputs.config }}", "evalgate.yaml")
+    assert control["concurrency"]["cancel-in-progress"] is False
+    uses = {}
+    for job_id, job in control["jobs"].items():
+        for step in job["steps"]:
+            match = OWN_COMPOSITE.match(step.get("uses", ""))
+            if match:
+                uses[match[1]] = job_id
+                assert step["with"]["actor"] == "${{ github.actor }}", job_id
+    assert set(uses) == {"promote", "rollback"}
+    assert control["jobs"][uses["promote"]]["environment"] == "production"
+    assert "environment" not in control["jobs"][uses["rollback"]], "nobody may hold a rollback back"
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=rel)
+def test_composite_action_steps_pass_only_declared_inputs(path: Path) -> None:
+    for job_id, step in steps(load_yaml(path)):
+        match = OWN_COMPOSITE.match(step.get("uses", ""))
+        if not match:
+            continue
+        action_file = ROOT / "workflows" / match[1] / "action.yml"
+        assert action_file.is_file(), f"jobs.{job_id}: no composite action {match[1]}"
+        inputs = load_yaml(action_file)["inputs"]
+        given = set(step.get("with", {}))
+        assert given <= set(inputs), f"jobs.{job_id}: unknown inputs {sorted(given - set(inputs))}"
+        required = {name for name, spec in inputs.items() if spec.get("required") is True}
+        assert required <= given, f"jobs.{job_id}: missing inputs {sorted(required - given)}"
+
+
+def run_script(
+    script: str, tmp_path: Path, env: dict[str, str], fake_exit: int
+) -> tuple[int, dict[str, str]]:
+    """Run a `run:` script as the runner does (bash -eo pipefail) with a fake evalgate; exit code, outputs."""
+    fake = tmp_path / "bin" / "evalgate"
+    fake.parent.mkdir(exist_ok=True)
+    fake.write_text(
+        '#!/bin/sh\nprintf "%s\\n" "$*" >> "$ARGS_FILE"\n'
+        + ('echo "decision=held" >> "$GITHUB_OUTPUT"\n' if fake_exit == 4 else "")
+        + f"exit {fake_exit}\n",
+        encoding="utf-8",
+    )
+    fake.chmod(0o755)
+    output = tmp_path / "output"
+    output.write_text("", encoding="utf-8")
+    proc = subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        env={
+            "PATH": f"{fake.parent}:/usr/bin:/bin",
+            "GITHUB_OUTPUT": str(output),
+            "ARGS_FILE": str(tmp_path / "args"),
+            "EVALGATE": str(fake),
+            **env,
+        },
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text(encoding="utf-8").splitlines())
+    return proc.returncode, outputs
+
+
+@pytest.mark.parametrize("fake_exit", [0, 1, 4])
+def test_canary_stage_script_fails_with_evalgate_after_writing_outputs(
+    tmp_path: Path, fake_exit: int
+) -> None:
+    action = load_yaml(ROOT / "workflows" / "canary-stage" / "action.yml")
+    (step,) = [step for step in composite_steps(action) if step.get("id") == "run"]
+    env = {"CONFIG": "evalgate.yaml", "CANDIDATE": "v2; rm -rf /", "UNTIL": "25", "LOG": "d.jsonl"}
+    code, outputs = run_script(
+        step["run"], tmp_path, {**env, "DEPLOYMENT": "new", "ENVIRONMENT": "canary"}, fake_exit
+    )
+    assert code == fake_exit
+    assert outputs["exit-code"] == str(fake_exit)
+    if fake_exit == 4:
+        assert outputs["decision"] == "held"
+    args = (tmp_path / "args").read_text(encoding="utf-8")
+    assert args.strip() == (
+        "canary run --config evalgate.yaml --candidate v2; rm -rf / --log d.jsonl --until 25 "
+        "--github-deployment new --environment canary"
+    )
+
+
+@pytest.mark.parametrize(("fake_exit", "expected"), [(0, 0), (1, 0), (2, 2)])
+def test_rollback_scripts_accept_rolled_back_and_fail_on_errors(
+    tmp_path: Path, fake_exit: int, expected: int
+) -> None:
+    composite = composite_steps(load_yaml(ROOT / "workflows" / "rollback" / "action.yml"))
+    (composite_step,) = [step for step in composite if "canary rollback" in step.get("run", "")]
+    (workflow_step,) = job_step(load_yaml(CANARY_WORKFLOW)["jobs"]["rollback"], run="canary rollback")
+    env = {"CONFIG": "evalgate.yaml", "CANDIDATE": "v2", "LOG": "d.jsonl", "ACTOR": "ops", "ATTEMPTS": "1"}
+    for step in (composite_step, workflow_step):
+        code, outputs = run_script(step["run"], tmp_path, env, fake_exit)
+        assert code == expected, step.get("name")
+        assert outputs.get("weight") == ("0" if expected == 0 else None), step.get("name")
+    assert all(
+        "--candidate v2" in line for line in (tmp_path / "args").read_text(encoding="utf-8").splitlines()
+    )
+
+
+def test_canary_workflow_passes_the_candidate_to_every_command(canary: dict[str, Any]) -> None:
+    for job_id, command in [
+        ("plan", "canary plan"),
+        ("promote", "canary promote"),
+        ("rollback", "canary rollback"),
+    ]:
+        (step,) = job_step(canary["jobs"][job_id], run=command)
+        assert '--candidate "$CANDIDATE"' in step["run"], job_id
+        assert step["env"]["CANDIDATE"] == "${{ inputs.candidate }}", job_id
+
+
+@pytest.mark.parametrize(
+    ("reviews", "expected"),
+    [
+        (
+            [
+                {"state": "approved", "environments": [{"name": "canary"}], "user": {"login": "early"}},
+                {"state": "rejected", "environments": [{"name": "Production"}], "user": {"login": "no"}},
+                {
+                    "state": "approved",
+                    "environments": [{"name": "Production"}],
+                    "user": {"login": "ops-lead"},
+                },
+            ],
+            "ops-lead",
+        ),
+        ([{"state": "approved", "environments": [{"name": "production"}]}], ""),
+        ({"message": "Resource not accessible by integration"}, ""),
+    ],
+    ids=["approved", "no-user", "forbidden"],
+)
+def test_promote_job_finds_the_approver(tmp_path: Path, reviews: Any, expected: str) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, HTTPServer
+
+    seen: list[str] = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.path)
+            body = json.dumps(reviews).encode()
+            self.send_response(403 if isinstance(reviews, dict) else 200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = HTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+    try:
+        (step,) = [
+            s for s in load_yaml(CANARY_WORKFLOW)["jobs"]["promote"]["steps"] if s.get("id") == "approval"
+        ]
+        assert step["continue-on-error"] is True
+        code, outputs = run_script(
+            step["run"],
+            tmp_path,
+            {
+                "GITHUB_API_URL": f"http://127.0.0.1:{server.server_port}",
+                "GITHUB_REPOSITORY": "acme/bot",
+                "GITHUB_RUN_ID": "42",
+                "GITHUB_TOKEN": "t",
+                "ENVIRONMENT": "production",
+            },
+            0,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert code == 0
+    assert seen == ["/repos/acme/bot/actions/runs/42/approvals"]
+    assert outputs["approver"] == expected

@@ -226,7 +226,7 @@ def cmd_manual(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | 
         gh.deployment_status(
             int(args.github_deployment), state=state, description=description[:140], log_url=_run_url(environ)
         )
-    return 0 if action == "promote" else 1
+    return 0  # the command did what it was asked; `canary run` is what exits 1 on a rollback
 
 
 def dispatch(args: argparse.Namespace, out: Printer) -> int:

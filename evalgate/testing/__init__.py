@@ -2,6 +2,7 @@
 
 - ``FakeModelServer`` / ``FakeProvider``: model APIs (OpenAI chat completions, Anthropic messages).
 - ``FakeGitHubServer``: GitHub's REST API (PR files, sticky comments, commit statuses, contents, deployments).
+- ``SimulatedApp`` / ``ArmBehaviour`` / ``FakeRouter``: live traffic split by the canary weight, and a router.
 """
 
 from __future__ import annotations
@@ -16,13 +17,17 @@ from evalgate.testing.models import (
     echo,
     prompt_of,
 )
+from evalgate.testing.traffic import ArmBehaviour, FakeRouter, SimulatedApp
 
 __all__ = [
+    "ArmBehaviour",
     "FakeGitHubServer",
     "FakeModelServer",
     "FakeProvider",
+    "FakeRouter",
     "Fault",
     "ReceivedRequest",
+    "SimulatedApp",
     "count_tokens",
     "echo",
     "prompt_of",
