@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from evalgate.canary.judge import Decision
     from evalgate.canary.plan import RolloutPlan
     from evalgate.canary.routers import Router
-    from evalgate.github import GitHubClient
+    from evalgate.github import DeploymentState, GitHubClient
 
 EXIT_HELD = 4
 DEFAULT_LOG = ".evalgate/canary-decisions.jsonl"
@@ -164,13 +164,14 @@ def cmd_run(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | Non
 
 
 def _finish_deployment(gh: GitHubClient, deployment: int, outcome: Outcome, env: Mapping[str, str]) -> None:
-    state = {
+    states: dict[str, DeploymentState] = {
         "promoted": "success",
         "passed_until": "in_progress",
         "rolled_back": "failure",
         "held": "queued",
         "infrastructure": "error",
-    }[outcome.result]
+    }
+    state = states[outcome.result]
     gh.deployment_status(deployment, state=state, description=outcome.reason[:140], log_url=_run_url(env))
 
 
@@ -221,7 +222,7 @@ def cmd_manual(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | 
     out.say(f"evalgate canary: manual {action} by {args.actor}: traffic at {weight}%")
     if args.github_deployment:
         gh = _github(environ)
-        state = "success" if action == "promote" else "failure"
+        state: DeploymentState = "success" if action == "promote" else "failure"
         description = f"manual {action} by {args.actor}" + (f": {args.reason}" if args.reason else "")
         gh.deployment_status(
             int(args.github_deployment), state=state, description=description[:140], log_url=_run_url(environ)

@@ -259,7 +259,8 @@ class HttpRouter:
         body = render_body(self._spec.body if self._spec.body is not None else default, values)
         headers = dict(self._headers)
         if isinstance(body, str):
-            headers.setdefault("Content-Type", "application/json")
+            if not any(key.lower() == "content-type" for key in headers):
+                headers["Content-Type"] = "application/json"
             payload: dict[str, Any] = {"data": body.encode("utf-8")}
         else:
             payload = {"json": body}
@@ -274,7 +275,7 @@ class HttpRouter:
 
     def get_weight(self) -> int:
         """GET ``get_url`` and read the weight at ``weight_path``."""
-        what = f"{self.name}: GET {self.get_url}"
+        what = f"{self.name}: GET {self._spec.get_url or self._spec.url}"  # unexpanded: no secrets
         response = http_request(
             "GET", self.get_url, what=what, headers=self._headers, timeout_s=self._spec.timeout_s
         )

@@ -123,7 +123,12 @@ class _AdminHandler(BaseHTTPRequestHandler):
 
 
 class SimulatedApp:
-    """Loopback traffic for canary tests and demos; use as a context manager (``start()``/``stop()``)."""
+    """Loopback traffic for canary tests and demos; use as a context manager (``start()``/``stop()``).
+
+    The weight comes from ``router`` (a ``FakeRouter``) if given, else from the YAML at
+    ``routing_path`` (missing = 0), else from the admin endpoint (``admin=True``, starting at ``weight``).
+    ``emit(n)`` writes ``n`` records synchronously, for tests that want exact counts.
+    """
 
     def __init__(
         self,
