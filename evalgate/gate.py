@@ -63,6 +63,8 @@ class Comparison:
     base_value: float | None = None
     base_passed: int = 0
     base_total: int = 0
+    base_cost_usd: float | None = None
+    base_latency_p95_ms: float | None = None
 
 
 def fmt_pct(rate: float, digits: int = 1) -> str:
@@ -197,6 +199,7 @@ def compare(
             key = "fixed" if case.passed else "still"
         buckets[key].append(case.id)
     base_value, base_passed, base_total = pass_rate(baseline, metric)
+    base_totals = totals(baseline)
     return Comparison(
         newly_failing=tuple(buckets["newly_failing"]),
         flaky=tuple(buckets["flaky"]),
@@ -209,6 +212,8 @@ def compare(
         base_value=base_value if baseline else None,
         base_passed=base_passed,
         base_total=base_total,
+        base_cost_usd=base_totals.cost_usd,
+        base_latency_p95_ms=base_totals.latency_p95_ms,
     )
 
 

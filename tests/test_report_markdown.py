@@ -209,3 +209,32 @@ def test_max_chars_below_the_minimum_is_rejected() -> None:
     run, verdict = make_run([make_case("a")])
     with pytest.raises(ValueError, match="max_chars"):
         render_markdown(run, verdict, max_chars=10)
+
+
+def test_cost_and_latency_are_compared_with_the_base() -> None:
+    base_case = CaseResult(
+        "a",
+        "evals/a.yaml",
+        4,
+        (
+            Trial(
+                Completion("x", "m", latency_ms=200.0, cost_usd=0.002),
+                (CheckResult("contains", True, 1.0, "ok"),),
+            ),
+        ),
+    )
+    now_case = CaseResult(
+        "a",
+        "evals/a.yaml",
+        4,
+        (
+            Trial(
+                Completion("x", "m", latency_ms=300.0, cost_usd=0.003),
+                (CheckResult("contains", True, 1.0, "ok"),),
+            ),
+        ),
+    )
+    run, verdict = make_run([now_case])
+    text = render_markdown(run, verdict, comparison=compare([now_case], [base_case]))
+    assert text.count("(+50% vs base)") == 2  # cost and p95 latency
+    assert "p95 300 ms (+50% vs base)" in text

@@ -146,6 +146,8 @@ def _comparison(c: Comparison) -> dict[str, Any]:
         "base_pass_rate": c.base_value,
         "base_passed": c.base_passed,
         "base_total": c.base_total,
+        "base_cost_usd": c.base_cost_usd,
+        "base_latency_p95_ms": c.base_latency_p95_ms,
         "newly_failing": list(c.newly_failing),
         "flaky": list(c.flaky),
         "fixed": list(c.fixed),

@@ -73,7 +73,7 @@ def render_markdown(
     for section in sections:
         top += [section.rstrip("\n"), ""]
     changes = _changes(comparison) if comparison else []
-    bottom = [*changes, _totals_line(run), ""]
+    bottom = [*changes, _totals_line(run, comparison), ""]
     footer = _footer(run, run_url)
     rows = [_row(c, suite_url) for c in failing]
     passing_full = _passing_table(passing, suite_url) if passing else []
@@ -216,11 +216,20 @@ def _changes(comparison: Comparison) -> list[str]:
     return lines
 
 
-def _totals_line(run: RunResult) -> str:
+def _vs_base(now: float | None, base: float | None) -> str:
+    if now is None or base is None or base == 0:
+        return ""
+    return f" ({(now - base) / base * 100:+.0f}% vs base)"
+
+
+def _totals_line(run: RunResult, comparison: Comparison | None = None) -> str:
     sums = totals(run.cases)
     cost = "n/a" if sums.cost_usd is None else fmt_usd(sums.cost_usd)
     p50 = "n/a" if sums.latency_p50_ms is None else fmt_ms(sums.latency_p50_ms)
     p95 = "n/a" if sums.latency_p95_ms is None else fmt_ms(sums.latency_p95_ms)
+    if comparison is not None:
+        cost += _vs_base(sums.cost_usd, comparison.base_cost_usd)
+        p95 += _vs_base(sums.latency_p95_ms, comparison.base_latency_p95_ms)
     return (
         f"**Cost** {cost} · **Latency** p50 {p50}, p95 {p95} · **Errors** {sums.errors} · "
         f"**Fallback** {sums.fallback_cases}"
