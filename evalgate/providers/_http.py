@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, Self
+from typing import Any, ClassVar, Self
 from urllib.parse import urlparse
 
 import requests
@@ -197,3 +197,47 @@ class HTTPProviderBase:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.close()
+
+
+class VendorProvider(HTTPProviderBase):
+    """The shared set-up of the vendor APIs (OpenAI, Anthropic): endpoint, key, params, hints.
+
+    Subclasses set ``vendor``, ``default_base_url``, ``path``, ``default_key_env`` and may add fixed headers.
+    """
+
+    vendor = "vendor"
+    default_base_url = ""
+    path = ""
+    default_key_env = ""
+    fixed_headers: ClassVar[Mapping[str, str]] = {}
+    forbidden_hint = "may not have access to this model"
+
+    def __init__(
+        self,
+        *,
+        api_key: str | None,
+        base_url: str | None = None,
+        key_env: str | None = None,
+        timeout_s: float = 60.0,
+        concurrency: int = 8,
+        params: Mapping[str, Any] | None = None,
+        system: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(concurrency=concurrency)
+        key_env = key_env or self.default_key_env
+        self.base_url = check_url(base_url or self.default_base_url, what=f"{self.vendor} base_url")
+        self._url = f"{self.base_url}{self.path}"
+        self._api_key = api_key
+        self._timeout_s = timeout_s
+        self._params = dict(params or {})
+        self._system = system
+        self._headers = {**self.fixed_headers, **(headers or {})}
+        self._hints = {
+            401: f"check the API key in the environment variable {key_env}",
+            403: f"the key in {key_env} {self.forbidden_hint}",
+            404: "check the model name and base_url",
+        }
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(base_url={self.base_url!r})"

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from evalgate.errors import ProviderError
 from evalgate.providers._http import (
-    HTTPProviderBase,
-    check_url,
+    VendorProvider,
     int_or_none,
     json_object,
     post_json,
@@ -23,39 +22,16 @@ API_VERSION = "2023-06-01"
 DEFAULT_MAX_TOKENS = 1024
 
 
-class AnthropicProvider(HTTPProviderBase):
+class AnthropicProvider(VendorProvider):
     """POSTs ``/v1/messages`` with the prompt as the single user turn."""
 
     name = "anthropic"
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        key_env: str = DEFAULT_KEY_ENV,
-        timeout_s: float = 60.0,
-        concurrency: int = 8,
-        params: Mapping[str, Any] | None = None,
-        system: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(concurrency=concurrency)
-        self.base_url = check_url(base_url or DEFAULT_BASE_URL, what="Anthropic base_url")
-        self._url = f"{self.base_url}/v1/messages"
-        self._api_key = api_key
-        self._timeout_s = timeout_s
-        self._params = dict(params or {})
-        self._system = system
-        self._headers = {"anthropic-version": API_VERSION, **(headers or {})}
-        self._hints = {
-            401: f"check the API key in the environment variable {key_env}",
-            403: f"the key in {key_env} may not have access to this model",
-            404: "check the model name and base_url",
-        }
-
-    def __repr__(self) -> str:
-        return f"AnthropicProvider(base_url={self.base_url!r})"
+    vendor = "Anthropic"
+    default_base_url = DEFAULT_BASE_URL
+    path = "/v1/messages"
+    default_key_env = DEFAULT_KEY_ENV
+    forbidden_hint = "may not have access to this model"
+    fixed_headers: ClassVar[Mapping[str, str]] = {"anthropic-version": API_VERSION}
 
     def complete(self, request: ModelRequest) -> Completion:
         """Send one messages request and join the text blocks of the answer."""

@@ -7,8 +7,7 @@ from typing import Any
 
 from evalgate.errors import ProviderError
 from evalgate.providers._http import (
-    HTTPProviderBase,
-    check_url,
+    VendorProvider,
     int_or_none,
     json_object,
     post_json,
@@ -21,39 +20,15 @@ DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_KEY_ENV = "OPENAI_API_KEY"
 
 
-class OpenAIProvider(HTTPProviderBase):
+class OpenAIProvider(VendorProvider):
     """POSTs ``/chat/completions`` with one optional system message and one user message."""
 
     name = "openai"
-
-    def __init__(
-        self,
-        *,
-        api_key: str | None,
-        base_url: str | None = None,
-        key_env: str = DEFAULT_KEY_ENV,
-        timeout_s: float = 60.0,
-        concurrency: int = 8,
-        params: Mapping[str, Any] | None = None,
-        system: str | None = None,
-        headers: Mapping[str, str] | None = None,
-    ) -> None:
-        super().__init__(concurrency=concurrency)
-        self.base_url = check_url(base_url or DEFAULT_BASE_URL, what="OpenAI base_url")
-        self._url = f"{self.base_url}/chat/completions"
-        self._api_key = api_key
-        self._timeout_s = timeout_s
-        self._params = dict(params or {})
-        self._system = system
-        self._headers = dict(headers or {})
-        self._hints = {
-            401: f"check the API key in the environment variable {key_env}",
-            403: f"the key in {key_env} may not have access to this model or project",
-            404: "check the model name and base_url",
-        }
-
-    def __repr__(self) -> str:
-        return f"OpenAIProvider(base_url={self.base_url!r})"
+    vendor = "OpenAI"
+    default_base_url = DEFAULT_BASE_URL
+    path = "/chat/completions"
+    default_key_env = DEFAULT_KEY_ENV
+    forbidden_hint = "may not have access to this model or project"
 
     def complete(self, request: ModelRequest) -> Completion:
         """Send one chat completion request and parse the first choice."""
