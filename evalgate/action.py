@@ -282,6 +282,20 @@ def _evaluate(
     return project, run, verdict
 
 
+@dataclass(frozen=True)
+class Session:
+    """One action run's inputs, context and edges, passed around as one value."""
+
+    inputs: ActionInputs
+    ctx: RunnerContext
+    workdir: Path
+    pr: PullRequest | None
+    sha: str
+    gh: GitHubClient | None
+    statuses: Statuses
+    log: Log
+
+
 def run_action(env: Mapping[str, str], log: Log) -> int:
     """The whole action; returns the exit code. Raises ``EvalgateError`` for fatal problems."""
     inputs = read_inputs(env)
@@ -301,25 +315,18 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     statuses = Statuses(gh, sha, inputs.status_context, ctx.run_url, log)
     statuses.set("eval", "pending", "running the eval suite")
     try:
-        return _run(inputs, ctx, workdir, pr, sha, gh, statuses, log)
+        return _run(Session(inputs, ctx, workdir, pr, sha, gh, statuses, log))
     except BaseException as exc:
         state: State = "failure" if isinstance(exc, ConfigError) else "error"
         statuses.set("eval", state, f"evalgate could not run: {str(exc).splitlines()[0][:100]}")
         raise
 
 
-def _run(
-    inputs: ActionInputs,
-    ctx: RunnerContext,
-    workdir: Path,
-    pr: PullRequest | None,
-    sha: str,
-    gh: GitHubClient | None,
-    statuses: Statuses,
-    log: Log,
-) -> int:
+def _run(session: Session) -> int:
     from evalgate.config import PolicyConfig, load_config
     from evalgate.gitlocal import LocalGit
+
+    inputs, ctx, workdir, pr, log = session.inputs, session.ctx, session.workdir, session.pr, session.log
 
     git: LocalGit | None = None
     if (ctx.workspace / ".git").exists():
@@ -338,8 +345,8 @@ def _run(
     if pr is not None:
         policy_cfg = loaded.config.policy if loaded is not None else PolicyConfig()
         allow = {a.model: a.reason for a in loaded.config.pins.allow} if loaded is not None else {}
-        policy = _policy(policy_cfg, _changes(git, gh, pr), allow)
-        statuses.set("policy", "success" if policy.passed else "failure", policy.description())
+        policy = _policy(policy_cfg, _changes(git, session.gh, pr), allow)
+        session.statuses.set("policy", "success" if policy.passed else "failure", policy.description())
         log.info(f"evalgate: change policy: {policy.description()}")
 
     notes: list[str] = []
@@ -358,22 +365,15 @@ def _run(
             )
     verdict = _apply_policy(verdict, policy, inputs)
     outcome = Outcome(run=run, verdict=verdict, comparison=comparison, policy=policy, notes=tuple(notes))
-    return _publish(outcome, inputs, ctx, workdir, pr, sha, gh, statuses, log)
+    return _publish(outcome, session)
 
 
-def _publish(
-    outcome: Outcome,
-    inputs: ActionInputs,
-    ctx: RunnerContext,
-    workdir: Path,
-    pr: PullRequest | None,
-    sha: str,
-    gh: GitHubClient | None,
-    statuses: Statuses,
-    log: Log,
-) -> int:
+def _publish(outcome: Outcome, session: Session) -> int:
     from evalgate.fsutil import atomic_write
     from evalgate.report import render_json, render_plain
+
+    inputs, ctx, workdir, pr, sha = session.inputs, session.ctx, session.workdir, session.pr, session.sha
+    gh, log = session.gh, session.log
 
     root = workdir / Path(inputs.config).parent
     report = workdir / REPORT_PATH
@@ -392,7 +392,7 @@ def _publish(
             log.warn(f"could not post the PR comment: {exc}")
 
     state: State = "success" if outcome.verdict.passed else "failure"
-    statuses.set("eval", state, status_description(outcome))
+    session.statuses.set("eval", state, status_description(outcome))
 
     append_summary(ctx.summary, _comment_body(outcome, ctx, None, sha, root))
     policy = outcome.policy
