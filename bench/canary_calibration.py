@@ -65,6 +65,7 @@ BASE_PASS_RATE = 0.90
 BASE_ERROR_RATE = 0.01
 LATENCY_MEDIAN_MS = 300.0
 LATENCY_SIGMA = 0.5
+LATENCY_TABLE_SIZE = 1 << 16
 EXACT_BINOMIAL_BELOW = 30.0  # expected count of the rarer outcome; the normal approximation above it
 CAUSES = ("regression", "guard", "srm", "inconclusive")
 
@@ -122,11 +123,30 @@ def binomial(rng: random.Random, n: int, p: float) -> int:
     return x
 
 
+@cache
+def _latency_table() -> tuple[float, ...]:
+    """Lognormal quantiles at ``(i + 0.5) / LATENCY_TABLE_SIZE``: the inverse CDF, tabulated once."""
+    dist = statistics.NormalDist(math.log(LATENCY_MEDIAN_MS), LATENCY_SIGMA)
+    return tuple(math.exp(dist.inv_cdf((i + 0.5) / LATENCY_TABLE_SIZE)) for i in range(LATENCY_TABLE_SIZE))
+
+
 def latencies(rng: random.Random, k: int) -> list[float]:
-    """``k`` lognormal latencies (ms) around the median, sorted."""
-    mu = math.log(LATENCY_MEDIAN_MS)
-    gauss, exp = rng.gauss, math.exp
-    return sorted(exp(mu + LATENCY_SIGMA * gauss(0.0, 1.0)) for _ in range(k))
+    """``k`` lognormal latencies (ms) around the median, sorted.
+
+    Inverse-CDF sampling with linear interpolation in a fine table: several times faster than
+    ``rng.lognormvariate`` and the same distribution except beyond the table's outermost quantiles.
+    """
+    table = _latency_table()
+    top = len(table) - 1
+    rnd = rng.random
+    out = []
+    for _ in range(k):
+        x = rnd() * top
+        i = int(x)
+        lo = table[i]
+        out.append(lo + (table[i + 1] - lo) * (x - i))
+    out.sort()
+    return out
 
 
 # --- one stage, one rollout -------------------------------------------------------------------

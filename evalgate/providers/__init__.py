@@ -6,12 +6,15 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from evalgate.config import ModelConfig
 from evalgate.errors import ConfigError
 from evalgate.providers._http import is_loopback
 from evalgate.providers.base import ModelRequest, Provider
+
+if TYPE_CHECKING:
+    from evalgate.providers._http import VendorProvider
 
 __all__ = ["PROVIDERS", "BuildContext", "ModelRequest", "Provider", "ProviderFactory", "build_provider"]
 
@@ -60,34 +63,29 @@ def _need(value: T | None, cfg: ModelConfig, key: str) -> T:
     return value
 
 
-def _openai(cfg: ModelConfig, ctx: BuildContext) -> Provider:
-    from evalgate.providers.openai import DEFAULT_KEY_ENV, OpenAIProvider
-
-    return OpenAIProvider(
-        api_key=ctx.api_key(cfg, DEFAULT_KEY_ENV),
+def _vendor(cls: type[VendorProvider], cfg: ModelConfig, ctx: BuildContext) -> Provider:
+    return cls(
+        api_key=ctx.api_key(cfg, cls.default_key_env),
         base_url=cfg.base_url,
-        key_env=cfg.api_key_env or DEFAULT_KEY_ENV,
+        key_env=cfg.api_key_env or cls.default_key_env,
         timeout_s=cfg.timeout_s,
         concurrency=ctx.concurrency,
         params=cfg.params,
         system=cfg.system,
         headers=ctx.headers(cfg),
     )
+
+
+def _openai(cfg: ModelConfig, ctx: BuildContext) -> Provider:
+    from evalgate.providers.openai import OpenAIProvider
+
+    return _vendor(OpenAIProvider, cfg, ctx)
 
 
 def _anthropic(cfg: ModelConfig, ctx: BuildContext) -> Provider:
-    from evalgate.providers.anthropic import DEFAULT_KEY_ENV, AnthropicProvider
+    from evalgate.providers.anthropic import AnthropicProvider
 
-    return AnthropicProvider(
-        api_key=ctx.api_key(cfg, DEFAULT_KEY_ENV),
-        base_url=cfg.base_url,
-        key_env=cfg.api_key_env or DEFAULT_KEY_ENV,
-        timeout_s=cfg.timeout_s,
-        concurrency=ctx.concurrency,
-        params=cfg.params,
-        system=cfg.system,
-        headers=ctx.headers(cfg),
-    )
+    return _vendor(AnthropicProvider, cfg, ctx)
 
 
 def _http(cfg: ModelConfig, ctx: BuildContext) -> Provider:

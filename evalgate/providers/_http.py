@@ -9,7 +9,7 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlparse
 
 import requests
@@ -28,6 +28,10 @@ _UNUSABLE_REQUEST = (
     requests.exceptions.InvalidHeader,
     requests.exceptions.InvalidJSONError,
 )
+
+if TYPE_CHECKING:
+    from evalgate.providers.base import ModelRequest
+    from evalgate.results import Completion
 
 
 def make_session(concurrency: int) -> requests.Session:
@@ -241,3 +245,7 @@ class VendorProvider(HTTPProviderBase):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Send one request to the vendor's API; each subclass speaks its own wire format."""
+        raise NotImplementedError
