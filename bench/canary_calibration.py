@@ -10,9 +10,15 @@ synthetic observations. Time is simulated (no clock, no I/O), so a two-hour stag
     python bench/canary_calibration.py --rate 50 --json
 
 The plan: stages 5, 25, 100 with ``min_duration 30m``, ``max_duration 2h``, ``look_every 5m`` (24
-planned looks, so a per-look alpha of 0.05 / 24); ``eval_pass_rate`` margin 0.03 (critical),
-``error_rate`` margin 0.01 and guard 0.05, ``latency_p95_ms`` tolerance 0.2; ``alpha 0.05``, power 0.8,
-``on_inconclusive: rollback``.
+planned looks, so a per-look alpha of 0.05 / 24); ``eval_pass_rate`` margin 0.03, ``error_rate``
+margin 0.01 and guard 0.05, ``latency_p95_ms`` tolerance 0.2 (all critical, the default); ``alpha
+0.05``, power 0.8, ``on_inconclusive: rollback``.
+
+The rate: ``--rate`` (total requests/s) if ``plan_report`` says the 5% stage reaches the planned samples
+of every metric within ``max_duration`` at it, else the lowest rate at which it does. The scenarios,
+``--seeds`` rollouts each: equal versions (5% then 25%), a 5-point and a 20-point drop of the canary's
+``eval_pass_rate`` (5% stage) at that rate; and equal versions and the 5-point drop at the lowest
+deciding rate, where the 5% stage reaches its planned samples only at ``max_duration``.
 
 The traffic model, per arm and per look window (each stage starts a fresh window, as the controller
 does, and the judge sees the cumulative counts since the stage started):
@@ -20,18 +26,24 @@ does, and the judge sees the cumulative counts since the stage started):
 - ``rate * look_every`` requests per look, split by a binomial draw at the stage weight (stable gets
   the rest), so the sample-ratio check sees honest binomial noise;
 - every request is scored (``eval_pass_rate``, base 0.90, minus the scenario's drop on the canary) and
-  can error (``error_rate``, base 0.01), independently;
+  can error (``error_rate``, base 0.01), independently; both proportions count every request;
 - latency is lognormal with a 300 ms median (sigma 0.5, so p95 is about 680 ms), the same in both arms.
 
-Approximations, to keep 1000 seeds within a minute on two cores:
+Approximations, to keep 1000 seeds well within a minute on two cores:
 
 - binomial draws use exact inversion while the expected count of the rarer outcome is below 30 and the
   normal approximation (rounded, clamped to ``0..n``) above it;
-- latency uses a fixed subsample per look (``--latency-canary`` canary and ``--latency-stable`` stable
-  values, or all requests when fewer arrived) instead of every request; the latency metric therefore
-  passes later than it would on full data, and it is judged on fewer samples than the counts show.
+- latency uses a fixed subsample per look (``--latency-canary``, default 500, and ``--latency-stable``,
+  default 2000, or all requests when fewer arrived) instead of every request, so the latency metric is
+  judged on fewer samples than the counts show and may pass a look or two later than on full data
+  (with 300/1200 it held about 7% of equal rollouts past ``min_duration``; with 500/2000 none);
+- latencies are drawn by inverse CDF from a table of 65,536 lognormal quantiles (discrete at 1/65,536 in
+  probability, far below the sampling error of any p95 here).
 
-The script exits 1 when a measured value misses its target, so it is a real check, not only a report.
+Rollback causes follow the judge's order of rules: ``srm`` (sample-ratio mismatch), ``guard``,
+``regression`` (a critical metric), else ``inconclusive`` (still undecided at ``max_duration``).
+The script prints the findings and a Markdown table for the README, and exits 1 when a measured value
+misses its target, so it is a real check, not only a report.
 """
 
 from __future__ import annotations
@@ -49,17 +61,16 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from functools import cache
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 # Run from a checkout (``python bench/canary_calibration.py``): judge this tree's evalgate, not an install.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from evalgate.canary.judge import SRM_P, Decision, judge, planned_looks  # noqa: E402
-from evalgate.canary.observations import Arm, ArmData, Observation, Proportion, Samples  # noqa: E402
-from evalgate.canary.plan import RolloutPlan, format_duration  # noqa: E402
-from evalgate.canary.planning import plan_report  # noqa: E402
+from evalgate.canary.judge import SRM_P, Decision, judge, planned_looks
+from evalgate.canary.observations import Arm, ArmData, Observation, Proportion, Samples
+from evalgate.canary.plan import RolloutPlan, format_duration
+from evalgate.canary.planning import plan_report
 
 BASE_PASS_RATE = 0.90
 BASE_ERROR_RATE = 0.01
@@ -77,7 +88,7 @@ PLAN_DOC: dict[str, Any] = {
         {"weight": 100},
     ],
     "metrics": [
-        {"name": "eval_pass_rate", "kind": "proportion", "better": "higher", "margin": 0.03, "critical": True},
+        {"name": "eval_pass_rate", "kind": "proportion", "better": "higher", "margin": 0.03},
         {"name": "error_rate", "kind": "proportion", "better": "lower", "margin": 0.01, "guard": 0.05},
         {"name": "latency_p95_ms", "kind": "quantile", "better": "lower", "tolerance": 0.2},
     ],
@@ -133,18 +144,14 @@ def _latency_table() -> tuple[float, ...]:
 def latencies(rng: random.Random, k: int) -> list[float]:
     """``k`` lognormal latencies (ms) around the median, sorted.
 
-    Inverse-CDF sampling with linear interpolation in a fine table: several times faster than
-    ``rng.lognormvariate`` and the same distribution except beyond the table's outermost quantiles.
+    Inverse-CDF sampling from a table of 65,536 quantiles: several times faster than
+    ``rng.lognormvariate``; the distribution is discretised at a resolution of 1/65,536 in probability,
+    far below the sampling error of any p95 the judge sees.
     """
     table = _latency_table()
-    top = len(table) - 1
+    size = float(len(table))
     rnd = rng.random
-    out = []
-    for _ in range(k):
-        x = rnd() * top
-        i = int(x)
-        lo = table[i]
-        out.append(lo + (table[i + 1] - lo) * (x - i))
+    out = [table[int(rnd() * size)] for _ in range(k)]
     out.sort()
     return out
 
@@ -172,7 +179,6 @@ class StageOutcome:
     cause: str | None
     look: int
     n_canary: int
-    regressed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -233,9 +239,8 @@ def simulate_stage(plan: RolloutPlan, index: int, cfg: Config, rng: random.Rando
         decision = judge(plan, index, look, look * stage.look_every, obs)
         if decision.action == "extend":
             continue
-        regressed = tuple(m.name for m in decision.metrics if m.verdict == "regression")
         cause = cause_of(decision) if decision.action == "rollback" else None
-        return StageOutcome(index, decision.action, cause, look, counts["canary"], regressed)
+        return StageOutcome(index, decision.action, cause, look, counts["canary"])
 
 
 def simulate(seed: int, cfg: Config) -> Rollout:
@@ -256,13 +261,26 @@ def _simulate_chunk(args: tuple[Sequence[int], Config]) -> list[Rollout]:
     return [simulate(seed, cfg) for seed in seeds]
 
 
-def run(cfg: Config, seeds: int, base_seed: int, pool: ProcessPoolExecutor | None) -> list[Rollout]:
-    """All seeds of one scenario, spread over the pool's workers in a few chunks."""
-    all_seeds = [base_seed + i for i in range(seeds)]
-    if pool is None:
-        return _simulate_chunk((all_seeds, cfg))
-    chunks = [(all_seeds[i::8], cfg) for i in range(8)]
-    return [r for part in pool.map(_simulate_chunk, chunks) for r in part]
+CHUNKS_PER_SCENARIO = 16
+
+
+def run_all(scenarios: dict[str, Config], seeds: int, first_seed: int, jobs: int) -> dict[str, list[Rollout]]:
+    """Every seed of every scenario; with ``jobs > 1`` all chunks go to one pool at once, so no worker idles
+    between scenarios. Scenario ``i`` uses seeds ``first_seed + 1_000_000 * i + 0..seeds-1``."""
+    work: list[tuple[str, tuple[Sequence[int], Config]]] = []
+    for i, (name, cfg) in enumerate(scenarios.items()):
+        base = first_seed + 1_000_000 * i
+        all_seeds = [base + k for k in range(seeds)]
+        work += [(name, (all_seeds[c::CHUNKS_PER_SCENARIO], cfg)) for c in range(CHUNKS_PER_SCENARIO)]
+    out: dict[str, list[Rollout]] = {name: [] for name in scenarios}
+    if jobs <= 1:
+        parts = [_simulate_chunk(args) for _, args in work]
+    else:
+        with ProcessPoolExecutor(jobs) as pool:
+            parts = list(pool.map(_simulate_chunk, [args for _, args in work]))
+    for (name, _), part in zip(work, parts, strict=True):
+        out[name] += part
+    return out
 
 
 # --- rate selection ---------------------------------------------------------------------------
@@ -284,7 +302,8 @@ def _stage0_feasible(plan: RolloutPlan, rate: float) -> bool:
 
 
 def choose_rate(plan: RolloutPlan, requested: float) -> RateChoice:
-    """``requested`` when the 5% stage can decide in time (per ``plan_report``), else the lowest rate that can."""
+    """``requested`` when the 5% stage can decide in time (per ``plan_report``), else the lowest rate
+    that can; with that lowest rate either way, for the scenarios run at the planned samples."""
     first = plan_report(plan, requested)[0]
     stage = plan.stages[first.stage]
     share = min(stage.weight, 100 - stage.weight) / 100.0
@@ -313,45 +332,112 @@ def pct(values: Sequence[float], q: float) -> float:
     return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
 
 
-def share(count: int, total: int) -> float:
-    """``count / total`` as a fraction, 0 for no seeds."""
-    return count / total if total else 0.0
-
-
-def first_stage(rollouts: Sequence[Rollout]) -> list[StageOutcome]:
-    """The 5% stage outcome of every rollout."""
-    return [r.stages[0] for r in rollouts]
-
-
-def cause_breakdown(outcomes: Sequence[StageOutcome]) -> dict[str, float]:
-    """Rollback rate per cause over all seeds (so the causes add up to the rollback rate)."""
-    causes = Counter(o.cause for o in outcomes if o.action == "rollback")
-    return {cause: share(causes[cause], len(outcomes)) for cause in CAUSES}
-
-
-def spread(values: Sequence[float]) -> dict[str, float]:
-    """Median, p90 and max."""
+def spread(values: Sequence[float]) -> dict[str, float | None]:
+    """Median, p90 and max; None for no values."""
     if not values:
-        return {"median": math.nan, "p90": math.nan, "max": math.nan}
+        return {"median": None, "p90": None, "max": None}
     return {"median": statistics.median(values), "p90": pct(values, 0.9), "max": max(values)}
 
 
-@dataclass
+@dataclass(frozen=True)
+class Summary:
+    """One scenario's stage outcomes, reduced to rates (fractions of all seeds) and spreads."""
+
+    seeds: int
+    decided: int  # seeds whose rollout reached this stage
+    promote: float
+    rollback: float
+    causes: dict[str, float]  # rollback rate per cause; they add up to ``rollback``
+    look: dict[str, float | None]  # look of the decision
+    n_canary: dict[str, float | None]  # canary requests at the decision
+    rollback_look: dict[str, float | None]
+    rollback_n_canary: dict[str, float | None]
+
+
+def summarize(rollouts: Sequence[Rollout], stage_pos: int = 0) -> Summary:
+    """Outcomes of the ``stage_pos``-th judged stage (0 = the 5% stage) over all seeds."""
+    seeds = len(rollouts)
+    outcomes = [r.stages[stage_pos] for r in rollouts if len(r.stages) > stage_pos]
+    rollbacks = [o for o in outcomes if o.action == "rollback"]
+    causes = Counter(o.cause for o in rollbacks)
+    return Summary(
+        seeds=seeds,
+        decided=len(outcomes),
+        promote=sum(o.action == "promote" for o in outcomes) / seeds,
+        rollback=len(rollbacks) / seeds,
+        causes={cause: causes[cause] / seeds for cause in CAUSES},
+        look=spread([o.look for o in outcomes]),
+        n_canary=spread([o.n_canary for o in outcomes]),
+        rollback_look=spread([o.look for o in rollbacks]),
+        rollback_n_canary=spread([o.n_canary for o in rollbacks]),
+    )
+
+
+@dataclass(frozen=True)
 class Row:
     """One line of the final table; ``ok`` is None for informational rows without a target."""
 
     measure: str
     value: str
-    target: str
-    ok: bool | None
+    target: str = "—"
+    ok: bool | None = None
 
 
-def _rate(x: float) -> str:
+def _pc(x: float) -> str:
     return f"{x * 100:.1f}%"
 
 
-def _n(x: float) -> str:
-    return "—" if math.isnan(x) else f"{x:,.0f}"
+def _n(x: float | None) -> str:
+    return "—" if x is None else f"{x:,.0f}"
+
+
+def _three(s: dict[str, float | None], fmt: Any = _n) -> str:
+    return " / ".join(fmt(s[k]) for k in ("median", "p90", "max"))
+
+
+def _looks(s: dict[str, float | None]) -> str:
+    return _three(s, lambda x: "—" if x is None else f"{x:g}")
+
+
+def _causes(s: Summary) -> str:
+    return " / ".join(_pc(s.causes[c]) for c in CAUSES)
+
+
+def _at_least(measure: str, value: float, target: float) -> Row:
+    return Row(measure, _pc(value), f"≥ {target * 100:g}%", value >= target)
+
+
+def build_rows(sums: dict[str, Summary], choice: RateChoice, two_stages: bool) -> list[Row]:
+    """The table: targets first, then the numbers behind them."""
+    equal, drop5, drop20 = sums["equal"], sums["drop5"], sums["drop20"]
+    eq_min, d5_min = sums["equal_min_rate"], sums["drop5_min_rate"]
+    rate, low = f"{choice.rate:g} req/s", f"{choice.min_rate:.1f} req/s"
+    cause_names = " / ".join(CAUSES)
+    rows = [_at_least(f"equal versions promoted at 5% ({rate})", equal.promote, 0.98)]
+    if two_stages:
+        rows.append(_at_least("equal versions promoted through 5% and 25%", sums["equal_25"].promote, 0.98))
+    rows += [
+        _at_least(f"5-pt drop rolled back as a regression ({rate})", drop5.causes["regression"], 0.95),
+        _at_least("5-pt drop rolled back, any cause", drop5.rollback, 0.95),
+        _at_least("20-pt drop rolled back, any cause", drop20.rollback, 0.99),
+        Row("20-pt drop rolled back as a regression", _pc(drop20.causes["regression"])),
+        Row("20-pt drop: look of rollback (median / p90 / max)", _looks(drop20.rollback_look)),
+        Row("20-pt drop: canary n at rollback (median / p90 / max)", _three(drop20.rollback_n_canary)),
+        Row("equal: canary n to decision at 5% (median / p90)",
+            f"{_n(equal.n_canary['median'])} / {_n(equal.n_canary['p90'])}"),
+        Row("5-pt drop: canary n to decision (median / p90)",
+            f"{_n(drop5.n_canary['median'])} / {_n(drop5.n_canary['p90'])}"),
+        Row(f"equal: false rollback at 5% by {cause_names}", _causes(equal)),
+    ]  # fmt: skip
+    if two_stages:
+        rows.append(Row(f"equal: false rollback at 25% by {cause_names}", _causes(sums["equal_25"])))
+    rows += [
+        Row(f"equal promoted at 5%, at the lowest deciding rate ({low})", _pc(eq_min.promote)),
+        Row(f"equal: false rollback at 5% ({low}) by {cause_names}", _causes(eq_min)),
+        Row(f"5-pt drop rolled back as a regression ({low})", _pc(d5_min.causes["regression"])),
+        Row(f"5-pt drop rolled back, any cause ({low})", _pc(d5_min.rollback)),
+    ]
+    return rows
 
 
 def table(rows: Sequence[Row]) -> str:
@@ -363,175 +449,120 @@ def table(rows: Sequence[Row]) -> str:
     return "\n".join(lines)
 
 
-def _jsonable(value: Any) -> Any:
-    """NaN (an empty spread) becomes null, so the output is strict JSON."""
-    if isinstance(value, float) and math.isnan(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    return value
-
-
 # --- main -------------------------------------------------------------------------------------
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Simulate the scenarios, print the findings and the table; 1 if a target is missed."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seeds", type=int, default=None, help="rollouts per scenario (default 1000)")
-    parser.add_argument("--quick", action="store_true", help="100 seeds per scenario, unless --seeds is given")
-    parser.add_argument("--rate", type=float, default=200.0, help="total requests/s (default 200)")
-    parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
-    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
-    parser.add_argument("--latency-canary", type=int, default=300, help="canary latencies kept per look")
-    parser.add_argument("--latency-stable", type=int, default=1200, help="stable latencies kept per look")
-    parser.add_argument("--seed", type=int, default=0, help="first seed")
-    parser.add_argument(
-        "--stage5-only", action="store_true", help="equal versions: judge only the 5%% stage, not 25%% too"
-    )
-    args = parser.parse_args(argv)
-    seeds = args.seeds if args.seeds is not None else 100 if args.quick else 1000
-    if seeds < 1 or args.rate <= 0:
-        parser.error("--seeds and --rate must be positive")
-
-    plan = standard_plan()
-    stage5 = plan.stages[0]
-    looks = planned_looks(stage5)
-    choice = choose_rate(plan, args.rate)
-    started = time.perf_counter()
+def _describe(plan: RolloutPlan, choice: RateChoice) -> None:
+    stage = plan.stages[0]
+    looks = planned_looks(stage)
     print(
         f"plan: stages {'/'.join(str(s.weight) for s in plan.stages)}, "
-        f"min {format_duration(stage5.min_duration)}, max {format_duration(stage5.max_duration)}, "
-        f"look every {format_duration(stage5.look_every)} ({looks} looks, per-look alpha "
-        f"{plan.alpha / looks:.5f}), power {plan.power:g}, on_inconclusive {plan.on_inconclusive}"
+        f"min {format_duration(stage.min_duration)}, max {format_duration(stage.max_duration)}, "
+        f"look every {format_duration(stage.look_every)} "
+        f"({looks} looks, per-look alpha {plan.alpha / looks:.5f}), power {plan.power:g}, "
+        f"on_inconclusive {plan.on_inconclusive}"
     )
     if choice.rate != choice.requested:
         print(
-            f"--rate {choice.requested:g} is too low for the 5% stage to reach its planned samples in "
-            f"{format_duration(stage5.max_duration)}; using {choice.rate:g} requests/s instead"
+            f"--rate {choice.requested:g} is too low for the 5% stage to reach its planned samples within "
+            f"{format_duration(stage.max_duration)}; simulating {choice.rate:g} requests/s instead"
         )
     planned = ", ".join(
         f"{name} {n:,}/arm by {format_duration(choice.planned_seconds[name])}"
         for name, n in choice.planned_samples.items()
     )
     print(
-        f"rate: {choice.rate:g} requests/s (canary ≈ {choice.rate * stage5.weight / 100:g}/s at 5%); "
-        f"plan_report for the 5% stage: {planned}; lowest rate that decides within "
-        f"{format_duration(stage5.max_duration)}: {choice.min_rate:.1f}/s"
+        f"rate: {choice.rate:g} requests/s (canary ≈ {choice.rate * stage.weight / 100:g}/s at 5%); "
+        f"plan_report, 5% stage: {planned}; lowest rate at which it decides within "
+        f"{format_duration(stage.max_duration)}: {choice.min_rate:.1f}/s"
     )
-    print(f"seeds: {seeds} per scenario, {args.jobs} worker(s)", flush=True)
 
-    stages = (0,) if args.stage5_only else (0, 1)
+
+def _findings(sums: dict[str, Summary], choice: RateChoice) -> None:
+    def causes(s: Summary) -> str:
+        return ", ".join(f"{c} {_pc(s.causes[c])}" for c in CAUSES)
+
+    equal, drop5, drop20 = sums["equal"], sums["drop5"], sums["drop20"]
+    print(f"equal, 5% stage: promoted {_pc(equal.promote)}; rolled back by {causes(equal)}")
+    if "equal_25" in sums:
+        e25 = sums["equal_25"]
+        print(
+            f"equal, 25% stage (after promoting at 5%): promoted {_pc(e25.promote)}; "
+            f"rolled back by {causes(e25)}"
+        )
+    print(
+        f"equal: decided at look {_looks(equal.look)} (median / p90 / max), canary n {_three(equal.n_canary)}"
+    )
+    print(
+        f"5-pt drop: rolled back {_pc(drop5.rollback)} ({causes(drop5)}); at look {_looks(drop5.look)}, "
+        f"canary n {_three(drop5.n_canary)}"
+    )
+    print(
+        f"20-pt drop: rolled back {_pc(drop20.rollback)} ({causes(drop20)}); at look "
+        f"{_looks(drop20.rollback_look)}, canary n {_three(drop20.rollback_n_canary)}"
+    )
+    eq_min, d5_min = sums["equal_min_rate"], sums["drop5_min_rate"]
+    print(
+        f"at {choice.min_rate:.1f} req/s (planned samples reached only at max_duration): equal promoted "
+        f"{_pc(eq_min.promote)} (rolled back by {causes(eq_min)}); 5-pt drop rolled back "
+        f"{_pc(d5_min.rollback)} ({causes(d5_min)}), decided at look {_looks(d5_min.look)}"
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Simulate the scenarios, print the findings and the table; 1 if a target is missed."""
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--seeds", type=int, default=None, help="rollouts per scenario (default 1000)")
+    parser.add_argument(
+        "--quick", action="store_true", help="100 seeds per scenario, unless --seeds is given"
+    )
+    parser.add_argument("--rate", type=float, default=200.0, help="total requests/s (default 200)")
+    parser.add_argument("--json", action="store_true", help="also print the results as one JSON object")
+    parser.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1), help="worker processes")
+    parser.add_argument("--latency-canary", type=int, default=500, help="canary latencies kept per look")
+    parser.add_argument("--latency-stable", type=int, default=2000, help="stable latencies kept per look")
+    parser.add_argument("--seed", type=int, default=0, help="first seed")
+    parser.add_argument(
+        "--stage5-only",
+        action="store_true",
+        help="equal versions: judge only the 5%% stage, not 25%% after it",
+    )
+    args = parser.parse_args(argv)
+    seeds = args.seeds if args.seeds is not None else 100 if args.quick else 1000
+    if seeds < 1 or args.rate <= 0 or args.latency_canary < 1 or args.latency_stable < 1:
+        parser.error("--seeds, --rate and the latency sample sizes must be positive")
+
+    plan = standard_plan()
+    choice = choose_rate(plan, args.rate)
+    _describe(plan, choice)
+    print(f"seeds: {seeds} per scenario, {args.jobs} worker(s)", flush=True)
+    started = time.perf_counter()
+    two_stages = not args.stage5_only
     lat = {"latency_canary": args.latency_canary, "latency_stable": args.latency_stable}
     scenarios = {
-        "equal": Config(choice.rate, 0.0, stages, **lat),
+        "equal": Config(choice.rate, 0.0, (0, 1) if two_stages else (0,), **lat),
         "drop5": Config(choice.rate, 0.05, (0,), **lat),
         "drop20": Config(choice.rate, 0.20, (0,), **lat),
         "equal_min_rate": Config(choice.min_rate, 0.0, (0,), **lat),
         "drop5_min_rate": Config(choice.min_rate, 0.05, (0,), **lat),
     }
-    pool = ProcessPoolExecutor(args.jobs) if args.jobs > 1 else None
-    try:
-        results = {
-            name: run(cfg, seeds, args.seed + 1_000_000 * i, pool)
-            for i, (name, cfg) in enumerate(scenarios.items())
-        }
-    finally:
-        if pool is not None:
-            pool.shutdown()
+    results = run_all(scenarios, seeds, args.seed, args.jobs)
     elapsed = time.perf_counter() - started
-
-    equal5 = first_stage(results["equal"])
-    drop5 = first_stage(results["drop5"])
-    drop20 = first_stage(results["drop20"])
-    eq_min = first_stage(results["equal_min_rate"])
-    d5_min = first_stage(results["drop5_min_rate"])
-
-    promote5 = share(sum(o.action == "promote" for o in equal5), seeds)
-    promote_all = share(sum(r.promoted for r in results["equal"]), seeds)
-    false_rb = cause_breakdown(equal5)
-    rb5 = share(sum(o.action == "rollback" for o in drop5), seeds)
-    rb5_reg = share(sum(o.cause == "regression" for o in drop5), seeds)
-    rb5_causes = cause_breakdown(drop5)
-    rb20_outcomes = [o for o in drop20 if o.action == "rollback"]
-    rb20 = share(len(rb20_outcomes), seeds)
-    rb20_reg = share(sum(o.cause == "regression" for o in drop20), seeds)
-    look20 = spread([o.look for o in rb20_outcomes])
-    n20 = spread([o.n_canary for o in rb20_outcomes])
-    n_equal = spread([o.n_canary for o in equal5])
-    look_equal = spread([o.look for o in equal5])
-    n_drop5 = spread([o.n_canary for o in drop5])
-    look_drop5 = spread([o.look for o in drop5])
-    eq_min_promote = share(sum(o.action == "promote" for o in eq_min), seeds)
-    eq_min_causes = cause_breakdown(eq_min)
-    d5_min_reg = share(sum(o.cause == "regression" for o in d5_min), seeds)
-    d5_min_rb = share(sum(o.action == "rollback" for o in d5_min), seeds)
-    late_latency = share(sum(o.action == "promote" and o.look > 6 for o in equal5), seeds)
+    sums = {name: summarize(rollouts) for name, rollouts in results.items()}
+    if two_stages:
+        sums["equal_25"] = summarize(results["equal"], 1)
 
     print()
-    print(f"equal versions, 5% stage: promoted {_rate(promote5)}; rolled back by cause: "
-          + ", ".join(f"{c} {_rate(v)}" for c, v in false_rb.items()))  # fmt: skip
-    if len(stages) > 1:
-        second = [r.stages[1] for r in results["equal"] if len(r.stages) > 1]
-        print(
-            f"equal versions, 5% then 25%: promoted to 100% {_rate(promote_all)}; 25% stage rolled back "
-            f"by cause: " + ", ".join(f"{c} {_rate(v * len(second) / seeds)}"
-                                      for c, v in cause_breakdown(second).items())
-        )  # fmt: skip
-    print(
-        f"equal versions: decided at look median {look_equal['median']:g} (p90 {look_equal['p90']:g}), "
-        f"canary n median {_n(n_equal['median'])} (p90 {_n(n_equal['p90'])}); "
-        f"promoted after look 6 (min_duration) {_rate(late_latency)}"
-    )
-    print(
-        f"5-pt drop: rolled back {_rate(rb5)} (as a regression {_rate(rb5_reg)}, causes "
-        + ", ".join(f"{c} {_rate(v)}" for c, v in rb5_causes.items())
-        + f"); look median {look_drop5['median']:g} (p90 {look_drop5['p90']:g}, max {look_drop5['max']:g}), "
-        f"canary n median {_n(n_drop5['median'])} (p90 {_n(n_drop5['p90'])})"
-    )
-    print(
-        f"20-pt drop: rolled back {_rate(rb20)} (as a regression {_rate(rb20_reg)}) at look median "
-        f"{look20['median']:g}, p90 {look20['p90']:g}, max {look20['max']:g}; canary n median "
-        f"{_n(n20['median'])}, p90 {_n(n20['p90'])}, max {_n(n20['max'])}"
-    )
-    print(
-        f"at the lowest deciding rate {choice.min_rate:.1f}/s (planned samples reached only at max_duration): "
-        f"equal promoted {_rate(eq_min_promote)} (rolled back: "
-        + ", ".join(f"{c} {_rate(v)}" for c, v in eq_min_causes.items())
-        + f"); 5-pt drop rolled back {_rate(d5_min_rb)}, as a regression {_rate(d5_min_reg)}"
-    )
-    print(f"simulation time: {elapsed:.1f} s for {seeds * len(scenarios):,} rollouts", flush=True)
-
-    rows = [
-        Row(f"equal versions promoted at 5% ({choice.rate:g} req/s)", _rate(promote5), "≥ 98%",
-            promote5 >= 0.98),
-        Row("equal versions promoted through 5% and 25%", _rate(promote_all) if len(stages) > 1 else "—",
-            "≥ 98%" if len(stages) > 1 else "—", promote_all >= 0.98 if len(stages) > 1 else None),
-        Row("5-pt eval_pass_rate drop rolled back as a regression", _rate(rb5_reg), "≥ 95%", rb5_reg >= 0.95),
-        Row("5-pt drop rolled back (any cause)", _rate(rb5), "≥ 95%", rb5 >= 0.95),
-        Row("20-pt drop rolled back as a regression", _rate(rb20_reg), "≥ 99%", rb20_reg >= 0.99),
-        Row("20-pt drop: look of rollback (median / p90 / max)",
-            f"{look20['median']:g} / {look20['p90']:g} / {look20['max']:g}", "—", None),
-        Row("20-pt drop: canary n at rollback (median / p90 / max)",
-            f"{_n(n20['median'])} / {_n(n20['p90'])} / {_n(n20['max'])}", "—", None),
-        Row("equal: canary n to decision (median / p90)", f"{_n(n_equal['median'])} / {_n(n_equal['p90'])}",
-            "—", None),
-        Row("5-pt drop: canary n to decision (median / p90)",
-            f"{_n(n_drop5['median'])} / {_n(n_drop5['p90'])}", "—", None),
-        *(
-            Row(f"equal: false rollback by {cause}", _rate(false_rb[cause]), "≤ 2%" if cause == "srm" else "—",
-                false_rb[cause] <= 0.02 if cause == "srm" else None)
-            for cause in CAUSES
-        ),
-        Row(f"equal promoted at the lowest deciding rate ({choice.min_rate:.1f} req/s)", _rate(eq_min_promote),
-            "—", None),
-        Row(f"5-pt drop as a regression at {choice.min_rate:.1f} req/s", _rate(d5_min_reg), "—", None),
-    ]  # fmt: skip
+    _findings(sums, choice)
+    print(f"simulated {seeds * len(scenarios):,} rollouts in {elapsed:.1f} s", flush=True)
+    rows = build_rows(sums, choice, two_stages)
     print()
     print(table(rows))
     failed = [row.measure for row in rows if row.ok is False]
+    if failed:
+        print(f"\nmissed: {'; '.join(failed)}")
     if args.json:
         out = {
             "seeds": seeds,
@@ -539,18 +570,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             "min_rate": choice.min_rate,
             "planned_samples": choice.planned_samples,
             "seconds": elapsed,
-            "equal": {"promote_5": promote5, "promote_all": promote_all, "false_rollback": false_rb,
-                      "n_canary": n_equal, "look": look_equal},
-            "drop5": {"rollback": rb5, "rollback_regression": rb5_reg, "causes": rb5_causes,
-                      "n_canary": n_drop5, "look": look_drop5},
-            "drop20": {"rollback": rb20, "rollback_regression": rb20_reg, "look": look20, "n_canary": n20},
-            "at_min_rate": {"equal_promote": eq_min_promote, "equal_causes": eq_min_causes,
-                         "drop5_rollback": d5_min_rb, "drop5_regression": d5_min_reg},
+            "scenarios": {name: asdict(s) for name, s in sums.items()},
             "rows": [asdict(row) for row in rows],
             "failed": failed,
-        }  # fmt: skip
+        }
         print()
-        print(json.dumps(_jsonable(out), sort_keys=True))
+        print(json.dumps(out, sort_keys=True))
     return 1 if failed else 0
 
 
