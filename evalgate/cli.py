@@ -214,15 +214,23 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     """Everything but the model calls."""
     project = load_project(args.config)
     plan(project, project.cases)
+    canary = ""
+    if project.loaded.config.canary is not None:
+        from evalgate.canary.plan import load_plan
+
+        rollout = load_plan(project.loaded.path)
+        canary = f", canary plan with {len(rollout.stages)} stages"
     findings = lint_pins(project.loaded)
     for finding in findings:
         out.warn(f"error: {finding.render()}")
+    if findings:
+        return EXIT_USAGE
     suites = len({c.suite for c in project.cases})
     out.say(
         f"ok: {project.loaded.file}: {len(project.cases)} cases in {suites} suite files, "
-        f"{len(project.prompts.names)} prompts render"
+        f"{len(project.prompts.names)} prompts render{canary}"
     )
-    return EXIT_USAGE if findings else EXIT_PASSED
+    return EXIT_PASSED
 
 
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:

@@ -141,6 +141,13 @@ def lint_pins(loaded: LoadedConfig) -> list[PinFinding]:
             (("judge", "name"), loaded.config.judge.name),
             (("judge", "fallback"), loaded.config.judge.fallback),
         ]
+    target = (loaded.config.canary or {}).get("target")
+    if isinstance(target, dict) and target.get("kind") == "model":
+        # a model canary rolls out a pin change: both ends must be pinned versions too
+        places += [
+            (("canary", "target", "stable"), _text(target.get("stable"))),
+            (("canary", "target", "candidate"), _text(target.get("candidate"))),
+        ]
     for loc, name in places:
         if name is None:
             continue
@@ -156,6 +163,10 @@ def lint_pins(loaded: LoadedConfig) -> list[PinFinding]:
                 )
             )
     return findings
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
 
 
 def require_pins(loaded: LoadedConfig) -> None:

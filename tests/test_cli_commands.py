@@ -92,3 +92,28 @@ def test_offline_demo_passes_for_current_and_blocks_the_candidate(
     assert any("required case" in r for r in candidate["gate"]["reasons"])
     assert main(["lint"]) == 0
     capsys.readouterr()
+
+
+def test_validate_checks_the_canary_plan_and_lint_its_model_pins(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["init", str(tmp_path)])
+    config = tmp_path / "evalgate.yaml"
+    base = config.read_text()
+    config.write_text(
+        base + "canary:\n"
+        "  target: {kind: model, stable: gpt-4o-2024-08-06, candidate: gpt-4o}\n"
+        "  stages: [{weight: 5}, {weight: 100}]\n"
+        "  metrics: [{name: eval_pass_rate, kind: proportion, better: higher, margin: 0.03}]\n"
+        "  router: {type: file, path: routing.yaml}\n"
+        "  source: {type: jsonl, path: requests.jsonl}\n"
+    )
+    capsys.readouterr()
+    assert main(["lint", "--config", str(config)]) == 2
+    assert "canary.target.candidate" in capsys.readouterr().err
+    config.write_text(config.read_text().replace("candidate: gpt-4o}", "candidate: gpt-4o-2024-11-20}"))
+    assert main(["validate", "--config", str(config)]) == 0
+    assert "canary plan with 2 stages" in capsys.readouterr().out
+    config.write_text(config.read_text().replace("{weight: 5}", "{weight: 500}"))
+    assert main(["validate", "--config", str(config)]) == 2
+    assert "weight" in capsys.readouterr().err

@@ -324,3 +324,54 @@ def test_merge_rejects_overlapping_shards(
     code = main(["merge", str(tmp_path / "a.json"), str(tmp_path / "a.json"), "--config", str(config)])
     assert code == 2
     assert "is also in" in capsys.readouterr().err
+
+
+def test_llm_judge_grades_through_the_pinned_judge_model(tmp_path: Path, env: None) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        if body["model"] == "gpt-4o-mini-2024-07-18":  # the judge
+            polite = "please" in prompt_of(body)
+            return json.dumps({"score": 0.9 if polite else 0.2, "reason": "tone"})
+        return "Sure, please find the refund form attached." if "refund" in prompt_of(body) else "No."
+
+    check = "[{type: llm_judge, rubric: 'Is it polite?', threshold: 0.7}]"
+    cases = (
+        f"cases:\n  - {{id: polite, input: 'refund?', checks: {check}}}\n"
+        f"  - {{id: curt, input: 'hours?', checks: {check}}}\n"
+    )
+    judge = (
+        "judge:\n  provider: openai\n  name: gpt-4o-mini-2024-07-18\n"
+        "  base_url: {url}\n  api_key_env: FAKE_KEY\n"
+    )
+    with FakeModelServer(answer) as server:
+        config = _project(
+            tmp_path, server.openai_base_url, cases=cases, extra=judge.format(url=server.openai_base_url)
+        )
+        code = main(
+            ["run", "--config", str(config), "--json", str(tmp_path / "r.json"), "--threshold", "0.5"]
+        )
+        judged = [r for r in server.requests if r.json["model"] == "gpt-4o-mini-2024-07-18"]
+    by_id = {c["id"]: c for c in _report(tmp_path / "r.json")["cases"]}
+    assert code == 0
+    assert len(judged) == 2
+    assert by_id["polite"]["passed"] is True
+    assert by_id["curt"]["passed"] is False
+    assert "0.20" in by_id["curt"]["checks"][0]["reason"]
+
+
+def test_unparseable_judge_reply_is_an_error_not_a_pass(tmp_path: Path, env: None) -> None:
+    def answer(body: dict[str, Any]) -> str:
+        return "I think it is fine" if body["model"] == "gpt-4o-mini-2024-07-18" else "hello"
+
+    cases = "cases:\n  - {id: j, input: 'hi', checks: [{type: llm_judge, rubric: 'Polite?'}]}\n"
+    judge = (
+        "judge:\n  provider: openai\n  name: gpt-4o-mini-2024-07-18\n"
+        "  base_url: {url}\n  api_key_env: FAKE_KEY\n"
+    )
+    with FakeModelServer(answer) as server:
+        config = _project(
+            tmp_path, server.openai_base_url, cases=cases, extra=judge.format(url=server.openai_base_url)
+        )
+        main(["run", "--config", str(config), "--json", str(tmp_path / "r.json")])
+    case = _report(tmp_path / "r.json")["cases"][0]
+    assert case["status"] == "error"
+    assert "llm_judge" in case["error"]
