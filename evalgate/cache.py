@@ -19,11 +19,16 @@ CACHE_FORMAT = 1
 UNCACHEABLE_PROVIDERS = frozenset({"python", "command", "replay"})
 
 
-def cache_key(provider: str, request: ModelRequest) -> str:
-    """SHA-256 over provider, pinned model, rendered prompt, system prompt and params, nothing else."""
+def cache_key(provider: str, request: ModelRequest, trial: int = 0) -> str:
+    """SHA-256 over provider, pinned model, rendered prompt, system prompt and params, nothing else.
+
+    ``trial`` tells the repeats of one case apart (``repeat: 5`` wants five samples, not one answer
+    served five times); trial 0 shares its entry with an unrepeated run of the same prompt.
+    """
     material = json.dumps(
         {
             "v": CACHE_FORMAT,
+            **({"trial": trial} if trial else {}),
             "provider": provider,
             "model": request.model,
             "prompt": request.prompt,

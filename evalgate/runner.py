@@ -45,28 +45,42 @@ class ModelCaller:
     calls: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def complete(self, case_id: str, prompt: str, system: str | None) -> Completion:
+    def complete(self, case_id: str, prompt: str, system: str | None, trial: int = 0) -> Completion:
         """The answer of the pinned model, or of the fallback after the primary gave up."""
         try:
-            return self._one(case_id, prompt, system, self.config.name, fallback=False)
+            return self._one(case_id, prompt, system, self.config.name, trial, fallback=False)
         except ProviderError as primary:
             if not self.config.fallback:
                 raise
             try:
-                return self._one(case_id, prompt, system, self.config.fallback, fallback=True)
+                return self._one(case_id, prompt, system, self.config.fallback, trial, fallback=True)
             except ProviderError as secondary:
                 raise ProviderError(f"{primary}; fallback {self.config.fallback}: {secondary}") from None
 
-    def _one(
-        self, case_id: str, prompt: str, system: str | None, model: str, *, fallback: bool
-    ) -> Completion:
-        request = ModelRequest(
+    def _request(self, case_id: str, prompt: str, system: str | None, model: str) -> ModelRequest:
+        return ModelRequest(
             case_id=case_id, prompt=prompt, model=model, params=self.config.params, system=system
         )
-        use_cache = self.cache is not None and self.config.provider not in UNCACHEABLE_PROVIDERS
-        key = cache_key(self.config.provider, request) if use_cache else ""
-        if use_cache and self.cache is not None:
-            hit = self.cache.get(key)
+
+    def _cache(self) -> DiskCache | None:
+        return self.cache if self.config.provider not in UNCACHEABLE_PROVIDERS else None
+
+    def cached(self, case_id: str, prompt: str, system: str | None, trial: int = 0) -> Completion | None:
+        """The pinned model's cached answer, if any, without calling anything."""
+        cache = self._cache()
+        if cache is None:
+            return None
+        request = self._request(case_id, prompt, system, self.config.name)
+        return cache.get(cache_key(self.config.provider, request, trial))
+
+    def _one(
+        self, case_id: str, prompt: str, system: str | None, model: str, trial: int, *, fallback: bool
+    ) -> Completion:
+        request = self._request(case_id, prompt, system, model)
+        cache = self._cache()
+        key = cache_key(self.config.provider, request, trial) if cache is not None else ""
+        if cache is not None:
+            hit = cache.get(key)
             if hit is not None:
                 return replace(hit, fallback=fallback)
         with self._lock:
@@ -81,8 +95,8 @@ class ModelCaller:
             cost = cost_usd(self.prices, model, completion.input_tokens, completion.output_tokens)
             completion = replace(completion, cost_usd=cost)
         completion = replace(completion, fallback=fallback)
-        if use_cache and self.cache is not None:
-            self.cache.put(key, completion)
+        if cache is not None:
+            cache.put(key, completion)
         return completion
 
 
@@ -101,16 +115,20 @@ class Runner:
             return None
         return lambda prompt: judge.complete(f"{case_id}#judge", prompt, None).text
 
-    def _trial(self, planned: PlannedCase) -> Trial:
+    def _trial(self, planned: PlannedCase, trial: int = 0) -> Trial:
         case = planned.case
         try:
-            completion = self.caller.complete(case.id, planned.prompt, planned.system)
+            completion = self.caller.complete(case.id, planned.prompt, planned.system, trial)
         except ProviderError as exc:
             return Trial(completion=None, error=str(exc))
         except ConfigError:
             raise
         except EvalgateError as exc:
             return Trial(completion=None, error=str(exc))
+        return self._checked(planned, completion)
+
+    def _checked(self, planned: PlannedCase, completion: Completion) -> Trial:
+        case = planned.case
         ctx = CheckContext(
             completion=completion,
             prompt=planned.prompt,
@@ -126,56 +144,78 @@ class Runner:
 
     def run(self, plan: Sequence[PlannedCase]) -> list[CaseResult]:
         """Run every trial of every case; results come back in plan order."""
-        trials: dict[int, list[Trial | None]] = {i: [None] * p.case.spec.repeat for i, p in enumerate(plan)}
-        remaining = {i: p.case.spec.repeat for i, p in enumerate(plan)}
-        results: list[CaseResult | None] = [None] * len(plan)
-        jobs = ((i, t) for i, p in enumerate(plan) for t in range(p.case.spec.repeat))
+        book = _Book(plan, self.on_case)
         pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="evalgate")
         pending: dict[Future[Trial], tuple[int, int]] = {}
+        # a bounded window of futures, so 20,000 cases do not mean 20,000 queued closures
+        window = self.concurrency * 4
         try:
-            # keep a bounded window of futures so 20,000 cases do not mean 20,000 queued closures
-            window = self.concurrency * 4
-            for job in jobs:
-                pending[pool.submit(self._trial, plan[job[0]])] = job
-                if len(pending) >= window:
-                    self._drain(pending, trials, remaining, results, plan, block=True)
+            for index, planned in enumerate(plan):
+                for trial_no in range(planned.case.spec.repeat):
+                    done = self._from_cache(planned, trial_no)
+                    if done is not None:
+                        book.record(index, trial_no, done)
+                        continue
+                    pending[pool.submit(self._trial, planned, trial_no)] = (index, trial_no)
+                    if len(pending) >= window:
+                        self._drain(pending, book)
             while pending:
-                self._drain(pending, trials, remaining, results, plan, block=True)
+                self._drain(pending, book)
         except BaseException:
             pool.shutdown(wait=False, cancel_futures=True)
             raise
         pool.shutdown(wait=True)
-        return [r for r in results if r is not None]
+        return book.results()
 
-    def _drain(
-        self,
-        pending: dict[Future[Trial], tuple[int, int]],
-        trials: dict[int, list[Trial | None]],
-        remaining: dict[int, int],
-        results: list[CaseResult | None],
-        plan: Sequence[PlannedCase],
-        *,
-        block: bool,
-    ) -> None:
-        done, _ = wait(list(pending), timeout=None if block else 0, return_when=FIRST_COMPLETED)
+    def _from_cache(self, planned: PlannedCase, trial_no: int) -> Trial | None:
+        """A cached answer is checked on this thread: handing it to a worker would only add overhead."""
+        if any(check.type == "llm_judge" for check in planned.case.spec.checks):
+            return None  # the judge may have to call a model; keep that on the workers
+        case = planned.case
+        hit = self.caller.cached(case.id, planned.prompt, planned.system, trial_no)
+        return self._checked(planned, hit) if hit is not None else None
+
+    @staticmethod
+    def _drain(pending: dict[Future[Trial], tuple[int, int]], book: _Book) -> None:
+        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
         for future in done:
             index, trial_no = pending.pop(future)
-            trials[index][trial_no] = future.result()  # ConfigError from a check propagates here
-            remaining[index] -= 1
-            if remaining[index] == 0:
-                case = plan[index].case
-                result = CaseResult(
-                    id=case.id,
-                    suite=case.suite,
-                    line=case.line,
-                    trials=tuple(t for t in trials.pop(index) if t is not None),
-                    tags=tuple(case.spec.tags),
-                    required=case.spec.required,
-                    min_pass=case.min_pass,
-                )
-                results[index] = result
-                if self.on_case is not None:
-                    self.on_case(result)
+            book.record(index, trial_no, future.result())  # a ConfigError from a check propagates here
+
+
+class _Book:
+    """Collects trials as they finish and closes each case when its last trial is in."""
+
+    def __init__(self, plan: Sequence[PlannedCase], on_case: ProgressHook | None) -> None:
+        self.plan = plan
+        self.on_case = on_case
+        self.trials: dict[int, list[Trial | None]] = {
+            i: [None] * p.case.spec.repeat for i, p in enumerate(plan)
+        }
+        self.remaining = {i: p.case.spec.repeat for i, p in enumerate(plan)}
+        self.done: list[CaseResult | None] = [None] * len(plan)
+
+    def record(self, index: int, trial_no: int, trial: Trial) -> None:
+        self.trials[index][trial_no] = trial
+        self.remaining[index] -= 1
+        if self.remaining[index]:
+            return
+        case = self.plan[index].case
+        result = CaseResult(
+            id=case.id,
+            suite=case.suite,
+            line=case.line,
+            trials=tuple(t for t in self.trials.pop(index) if t is not None),
+            tags=tuple(case.spec.tags),
+            required=case.spec.required,
+            min_pass=case.min_pass,
+        )
+        self.done[index] = result
+        if self.on_case is not None:
+            self.on_case(result)
+
+    def results(self) -> list[CaseResult]:
+        return [r for r in self.done if r is not None]
 
 
 def now_iso() -> str:

@@ -375,3 +375,26 @@ def test_unparseable_judge_reply_is_an_error_not_a_pass(tmp_path: Path, env: Non
     case = _report(tmp_path / "r.json")["cases"][0]
     assert case["status"] == "error"
     assert "llm_judge" in case["error"]
+
+
+def test_repeats_are_cached_per_trial_not_served_one_answer_five_times(tmp_path: Path, env: None) -> None:
+    counter = {"n": 0}
+    lock = threading.Lock()
+
+    def numbered(body: dict[str, Any]) -> str:
+        with lock:
+            counter["n"] += 1
+            return f"answer {counter['n']}"
+
+    cases = (
+        "cases:\n  - {id: r, input: q, repeat: 3, min_pass: 1, checks: [{type: contains, value: answer}]}\n"
+    )
+    with FakeModelServer(numbered) as server:
+        config = _project(tmp_path, server.openai_base_url, cases=cases)
+        main(["run", "--config", str(config), "--json", str(tmp_path / "a.json")])
+        main(["run", "--config", str(config), "--json", str(tmp_path / "b.json")])
+        assert len(server.requests) == 3  # the second run is all cache hits
+    first = [t["completion"]["text"] for t in _report(tmp_path / "a.json")["cases"][0]["trial_results"]]
+    second = [t["completion"]["text"] for t in _report(tmp_path / "b.json")["cases"][0]["trial_results"]]
+    assert sorted(first) == ["answer 1", "answer 2", "answer 3"]
+    assert second == first
