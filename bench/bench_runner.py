@@ -72,10 +72,6 @@ class Measurement:
     def ratio(self) -> float:
         return self.run_s / self.ideal_s if self.ideal_s else 0.0
 
-    @property
-    def startup_s(self) -> float:
-        return self.wall_s - self.run_s
-
 
 def write_project(root: Path, cases: int, base_url: str, concurrency: int) -> Path:
     (root / "evals").mkdir(parents=True, exist_ok=True)

@@ -251,7 +251,13 @@ def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess
     return subprocess.Popen(
         [sys.executable, "-m", "evalgate", *args],
         cwd=cwd,
-        env={**os.environ, "FAKE_KEY": "k", **(env or {})},
+        # the checkout under test, whatever copy of evalgate happens to be installed
+        env={
+            **os.environ,
+            "FAKE_KEY": "k",
+            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            **(env or {}),
+        },
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
