@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any
 
 from evalgate.fsutil import atomic_write
 from evalgate.providers.base import ModelRequest
@@ -33,17 +31,13 @@ def cache_key(provider: str, request: ModelRequest, trial: int = 0) -> str:
             "model": request.model,
             "prompt": request.prompt,
             "system": request.system,
-            "params": _canonical(request.params),
+            "params": json.dumps(dict(request.params), sort_keys=True, default=str),
         },
         sort_keys=True,
         ensure_ascii=False,
         separators=(",", ":"),
     )
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
-
-
-def _canonical(params: Mapping[str, Any]) -> Any:
-    return json.loads(json.dumps(dict(params), sort_keys=True, default=str))
 
 
 class DiskCache:

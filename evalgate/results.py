@@ -39,10 +39,12 @@ class Trial:
     completion: Completion | None
     checks: tuple[CheckResult, ...] = ()
     error: str | None = None
+    # computed once: reports and the gate ask for it many times per trial
+    passed: bool = field(init=False, compare=False, repr=False)
 
-    @property
-    def passed(self) -> bool:
-        return self.error is None and self.completion is not None and all(c.passed for c in self.checks)
+    def __post_init__(self) -> None:
+        ok = self.error is None and self.completion is not None and all(c.passed for c in self.checks)
+        object.__setattr__(self, "passed", ok)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,18 +58,20 @@ class CaseResult:
     tags: tuple[str, ...] = ()
     required: bool = False
     min_pass: int = 1
+    trials_passed: int = field(init=False, compare=False, repr=False)
+    status: CaseStatus = field(init=False, compare=False, repr=False)
 
-    @property
-    def trials_passed(self) -> int:
-        return sum(1 for t in self.trials if t.passed)
-
-    @property
-    def status(self) -> CaseStatus:
-        if self.trials and self.trials_passed >= self.min_pass:
-            return "passed"
-        if any(t.error is not None for t in self.trials) or not self.trials:
-            return "error"
-        return "failed"
+    def __post_init__(self) -> None:
+        # computed once: the gate, every report and the progress line all ask for them
+        passed = sum(1 for t in self.trials if t.passed)
+        if self.trials and passed >= self.min_pass:
+            status: CaseStatus = "passed"
+        elif any(t.error is not None for t in self.trials) or not self.trials:
+            status = "error"
+        else:
+            status = "failed"
+        object.__setattr__(self, "trials_passed", passed)
+        object.__setattr__(self, "status", status)
 
     @property
     def passed(self) -> bool:
