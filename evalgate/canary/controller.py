@@ -64,6 +64,10 @@ class Outcome:
         return EXIT_CODES[self.result]
 
 
+class TrafficUnknown(InfrastructureError):
+    """Even the rollback to stable failed: nobody knows where traffic is; a human must act."""
+
+
 class Override(Exception):
     """A manual promote or rollback arrived through the decision log."""
 
@@ -113,7 +117,7 @@ class Controller:
                 {"kind": "router_error", "weight": weight, "reason": str(exc)}, now=self.clock.now()
             )
             if weight == 0:
-                raise InfrastructureError(
+                raise TrafficUnknown(
                     f"could not move traffic back to stable: {exc}. TRAFFIC MAY STILL BE ON THE CANARY at an "
                     "unknown weight; set the router by hand now"
                 ) from None
@@ -180,6 +184,8 @@ class Controller:
                 )
             try:
                 self.set_weight(stage.weight, f"stage {index + 1}: {stage.weight}%", stage=index)
+            except TrafficUnknown as exc:
+                return Outcome("infrastructure", None, str(exc))
             except InfrastructureError as exc:
                 return Outcome("infrastructure", 0, str(exc))
             if stage.weight >= 100:

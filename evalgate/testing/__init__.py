@@ -2,7 +2,8 @@
 
 - ``FakeModelServer`` / ``FakeProvider``: model APIs (OpenAI chat completions, Anthropic messages).
 - ``FakeGitHubServer``: GitHub's REST API (PR files, sticky comments, commit statuses, contents, deployments).
-- ``SimulatedApp`` / ``ArmBehaviour`` / ``FakeRouter``: live traffic split by the canary weight, and a router.
+- ``SimulatedApp`` / ``ArmBehaviour`` / ``FakeRouter`` / ``FakeMetricSource``: live traffic split by the
+  canary weight, a router, and a metric source.
 """
 
 from __future__ import annotations
@@ -17,11 +18,12 @@ from evalgate.testing.models import (
     echo,
     prompt_of,
 )
-from evalgate.testing.traffic import ArmBehaviour, FakeRouter, SimulatedApp
+from evalgate.testing.traffic import ArmBehaviour, FakeMetricSource, FakeRouter, SimulatedApp
 
 __all__ = [
     "ArmBehaviour",
     "FakeGitHubServer",
+    "FakeMetricSource",
     "FakeModelServer",
     "FakeProvider",
     "FakeRouter",

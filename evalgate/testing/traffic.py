@@ -14,6 +14,7 @@ import math
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,7 +23,7 @@ from typing import Any, Self
 
 import yaml
 
-from evalgate.canary.observations import ARMS, Arm
+from evalgate.canary.observations import ARMS, Arm, Observation
 from evalgate.errors import InfrastructureError
 
 # Outputs that pass / fail typical live checks (is_json, not_icontains "as an ai language model").
@@ -307,3 +308,26 @@ class SimulatedApp:
             self._routing.update({k: body[k] for k in ("stable", "canary") if isinstance(body.get(k), str)})
             self._routing["canary_weight"] = weight
             return 200, dict(self._routing)
+
+
+class FakeMetricSource:
+    """An in-memory ``MetricSource``: answers each look from a function of the window, or fails on demand."""
+
+    name = "fake"
+
+    def __init__(self, observe: Callable[[float, float], Observation]) -> None:
+        self._observe = observe
+        self._failures = 0
+        self.calls: list[tuple[float, float]] = []
+
+    def fail_next(self, n: int = 1) -> None:
+        """Make the next ``n`` looks fail like an unreachable metrics backend (retryable)."""
+        self._failures += n
+
+    def observe(self, since: float, until: float) -> Observation:
+        """The observation for ``[since, until)``, or a retryable ``InfrastructureError``."""
+        self.calls.append((since, until))
+        if self._failures:
+            self._failures -= 1
+            raise InfrastructureError("fake metric source: injected failure", retryable=True)
+        return self._observe(since, until)
