@@ -190,17 +190,26 @@ class RunOptions:
     cache_dir: Path | None = None  # share one response cache between a head and a base run
 
 
-def _caller(cfg: ModelConfig, loaded: LoadedConfig, options: RunOptions, concurrency: int) -> ModelCaller:
+def _caller(
+    cfg: ModelConfig, loaded: LoadedConfig, options: RunOptions, concurrency: int, section: str = "model"
+) -> ModelCaller:
     runner_cfg = loaded.config.runner
     cache = None
     if options.use_cache and runner_cfg.cache:
         cache = DiskCache(options.cache_dir or loaded.resolve(runner_cfg.cache_dir))
-    provider = build_provider(
-        cfg,
-        base_dir=loaded.root,
-        concurrency=concurrency,
-        env=os.environ if options.env is None else options.env,
-    )
+    try:
+        provider = build_provider(
+            cfg,
+            base_dir=loaded.root,
+            concurrency=concurrency,
+            env=os.environ if options.env is None else options.env,
+        )
+    except ConfigError as exc:
+        if exc.file is None:  # point at the model section that asked for it
+            exc.file = loaded.file
+            exc.line = loaded.doc.line_of((section, "api_key_env")) or loaded.doc.line_of((section,))
+            exc.args = (exc.render(),)
+        raise
     return ModelCaller(
         config=cfg, provider=provider, prices=loaded.config.prices, cache=cache, sleep=options.sleep
     )
@@ -213,7 +222,9 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
     planned = plan(project, cases)
     concurrency = options.concurrency or loaded.config.runner.concurrency
     caller = _caller(loaded.config.model, loaded, options, concurrency)
-    judge = _caller(loaded.config.judge, loaded, options, concurrency) if loaded.config.judge else None
+    judge = (
+        _caller(loaded.config.judge, loaded, options, concurrency, "judge") if loaded.config.judge else None
+    )
     started, started_at = time.monotonic(), now_iso()
     try:
         results: list[CaseResult] = Runner(
