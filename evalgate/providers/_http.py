@@ -249,3 +249,20 @@ class VendorProvider(HTTPProviderBase):
     def complete(self, request: ModelRequest) -> Completion:
         """Send one request to the vendor's API; each subclass speaks its own wire format."""
         raise NotImplementedError
+
+    def _post(
+        self, body: dict[str, Any], headers: dict[str, str], *, what: str
+    ) -> tuple[dict[str, Any], float]:
+        """POST to the endpoint; the JSON answer and the latency, or the classified ``ProviderError``."""
+        response, latency_ms = post_json(
+            self._session,
+            self._url,
+            body=body,
+            headers=headers,
+            timeout_s=self._timeout_s,
+            what=what,
+            secret=self._api_key,
+        )
+        if not response.ok:
+            raise status_error(response, what=what, secret=self._api_key, hints=self._hints)
+        return json_object(response, what=what), latency_ms

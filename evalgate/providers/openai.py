@@ -9,9 +9,6 @@ from evalgate.errors import ProviderError
 from evalgate.providers._http import (
     VendorProvider,
     int_or_none,
-    json_object,
-    post_json,
-    status_error,
 )
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
@@ -45,18 +42,8 @@ class OpenAIProvider(VendorProvider):
         headers = dict(self._headers)
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        response, latency_ms = post_json(
-            self._session,
-            self._url,
-            body=body,
-            headers=headers,
-            timeout_s=self._timeout_s,
-            what=what,
-            secret=self._api_key,
-        )
-        if not response.ok:
-            raise status_error(response, what=what, secret=self._api_key, hints=self._hints)
-        return parse_chat_completion(json_object(response, what=what), request, latency_ms, what=what)
+        data, latency_ms = self._post(body, headers, what=what)
+        return parse_chat_completion(data, request, latency_ms, what=what)
 
 
 def parse_chat_completion(
