@@ -17,12 +17,12 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from evalgate.changes import ChangedFile
+from evalgate.testing.loopback import Lifecycle, QuietServer, Serving, running
 
 BOT_LOGIN = "github-actions[bot]"
 FORK_TOKEN_MESSAGE = "Resource not accessible by integration"
@@ -68,13 +68,8 @@ class GitHubFault:
         )
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # keep-alive clients would otherwise make stop() wait
+class _Server(QuietServer):
     fake: FakeGitHubServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # clients hanging up mid-response are not the server's problem
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -105,7 +100,7 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
 
 
-class FakeGitHubServer:
+class FakeGitHubServer(Lifecycle):
     """A loopback GitHub REST API for one repository, with fault injection; use as a context manager."""
 
     def __init__(
@@ -123,44 +118,27 @@ class FakeGitHubServer:
         self._statuses: dict[str, list[dict[str, Any]]] = {}
         self._files: dict[tuple[str, str], str] = {}
         self._deployments: dict[int, dict[str, Any]] = {}
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
 
     # lifecycle
 
     def start(self) -> Self:
         """Bind a free port on 127.0.0.1 and serve in a daemon thread."""
-        self._server = _Server(("127.0.0.1", 0), _Handler)
-        self._server.fake = self
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
+        server = _Server(("127.0.0.1", 0), _Handler)
+        server.fake = self
+        self._serving = Serving(server, "FakeGitHubServer")
         return self
 
     def stop(self) -> None:
         """Stop serving."""
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.stop()
+        self._serving = None
 
     @property
     def url(self) -> str:
         """The API base URL (what ``GITHUB_API_URL`` would hold)."""
-        if self._server is None:
-            raise RuntimeError("FakeGitHubServer is not running; use it as a context manager")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return running(self._serving, "FakeGitHubServer").url
 
     # state set-up
 

@@ -12,13 +12,13 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 
 from evalgate.errors import ProviderError
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
+from evalgate.testing.loopback import Lifecycle, QuietServer, Serving, running
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -85,15 +85,8 @@ class Fault:
     message: str | None = None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False  # keep-alive connections would otherwise make stop() wait for clients
-    request_queue_size = 128
+class _Server(QuietServer):
     fake: FakeModelServer
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        # Clients that time out hang up mid-response; that is the point of the test, not an error.
-        pass
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -126,7 +119,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
-class FakeModelServer:
+class FakeModelServer(Lifecycle):
     """A loopback OpenAI- and Anthropic-compatible server with fault injection; use as a context manager."""
 
     def __init__(
@@ -145,8 +138,7 @@ class FakeModelServer:
         self._received: list[ReceivedRequest] = []
         self._lock = threading.Lock()
         self._stopping = threading.Event()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: Serving | None = None
         self._counter = 0
 
     # lifecycle
@@ -155,40 +147,21 @@ class FakeModelServer:
         """Bind to a free port on 127.0.0.1 and serve in a daemon thread."""
         server = _Server(("127.0.0.1", 0), _Handler)
         server.fake = self
-        self._server = server
         self._stopping.clear()
-        # A short poll interval keeps stop() (and so every test using the server) fast.
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="FakeModelServer", daemon=True
-        )
-        self._thread.start()
+        self._serving = Serving(server, "FakeModelServer")
         return self
 
     def stop(self) -> None:
         """Stop serving and wake any handler that is sleeping on an injected delay."""
         self._stopping.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-        self._server = None
-        self._thread = None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.stop()
+        self._serving = None
 
     @property
     def url(self) -> str:
         """``http://127.0.0.1:PORT`` — the Anthropic base_url."""
-        if self._server is None:
-            raise RuntimeError("FakeModelServer is not running; use it as a context manager")
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        return running(self._serving, "FakeModelServer").url
 
     @property
     def openai_base_url(self) -> str:

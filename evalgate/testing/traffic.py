@@ -16,15 +16,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Self
 
 import yaml
 
 from evalgate.canary.observations import ARMS, Arm, Observation
 from evalgate.errors import InfrastructureError
+from evalgate.testing.loopback import Lifecycle, QuietServer, Serving
 
 # Outputs that pass / fail typical live checks (is_json, not_icontains "as an ai language model").
 PASSING = ('{"answer": "Paris", "confidence": 0.92}', '{"answer": "42", "sources": ["faq#3"]}')
@@ -93,9 +93,7 @@ class AdminRequest:
     body: Any
 
 
-class _AdminServer(ThreadingHTTPServer):
-    daemon_threads = True
-    block_on_close = False
+class _AdminServer(QuietServer):
     app: SimulatedApp
 
 
@@ -123,7 +121,7 @@ class _AdminHandler(BaseHTTPRequestHandler):
     do_GET = do_PUT = do_POST = _any
 
 
-class SimulatedApp:
+class SimulatedApp(Lifecycle):
     """Loopback traffic for canary tests and demos; use as a context manager (``start()``/``stop()``).
 
     The weight comes from ``router`` (a ``FakeRouter``) if given, else from the YAML at
@@ -163,8 +161,8 @@ class SimulatedApp:
         self._lock = threading.Lock()
         self._admin_faults: list[int] = []
         self._want_admin = admin
-        self._server: _AdminServer | None = None
-        self._threads: list[threading.Thread] = []
+        self._serving: Serving | None = None
+        self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._due = 0.0
         self._seq = 0
@@ -186,42 +184,29 @@ class SimulatedApp:
     @property
     def admin_url(self) -> str:
         """``http://127.0.0.1:<port>/admin/routing`` while running with ``admin=True``."""
-        if self._server is None:
+        if self._serving is None:
             raise RuntimeError("the admin endpoint is not running; pass admin=True and start() the app")
-        return f"http://127.0.0.1:{self._server.server_address[1]}/admin/routing"
+        return f"{self._serving.url}/admin/routing"
 
     def start(self) -> Self:
         """Serve the admin endpoint (if asked) and start generating traffic in a background thread."""
         self._stop.clear()
         if self._want_admin:
-            self._server = _AdminServer(("127.0.0.1", 0), _AdminHandler)
-            self._server.app = self
-            kwargs = {"poll_interval": 0.02}
-            self._threads.append(
-                threading.Thread(target=self._server.serve_forever, kwargs=kwargs, daemon=True)
-            )
-        self._threads.append(threading.Thread(target=self._loop, daemon=True, name="simulated-app"))
-        for thread in self._threads:
-            thread.start()
+            server = _AdminServer(("127.0.0.1", 0), _AdminHandler)
+            server.app = self
+            self._serving = Serving(server, "simulated-app-admin")
+        self._thread = threading.Thread(target=self._loop, daemon=True, name="simulated-app")
+        self._thread.start()
         return self
 
     def stop(self) -> None:
         """Write the last batch and stop serving."""
         self._stop.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-        for thread in self._threads:
-            thread.join(timeout=5)
-        self._threads, self._server = [], None
-
-    def __enter__(self) -> Self:
-        return self.start()
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        self.stop()
+        if self._serving is not None:
+            self._serving.stop()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._serving, self._thread = None, None
 
     # traffic
 
