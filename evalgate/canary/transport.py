@@ -7,7 +7,6 @@ Every failure comes out as ``InfrastructureError`` (``retryable`` when another a
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -18,7 +17,7 @@ from pydantic import Field, ValidationError
 
 from evalgate.errors import ConfigError, InfrastructureError
 from evalgate.providers._http import parse_retry_after, server_message
-from evalgate.providers.command import find_executable
+from evalgate.providers.command import find_executable, kill_group
 from evalgate.strict import Strict
 from evalgate.yamlsrc import describe, dotted
 
@@ -83,7 +82,7 @@ def run_argv(argv: Sequence[str], *, what: str, cwd: Path, env: Mapping[str, str
     try:
         stdout, stderr = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
-        _kill(proc)
+        kill_group(proc)
         proc.communicate()
         raise InfrastructureError(
             f"{what}: timed out after {timeout_s:g}s and was killed", retryable=True
@@ -93,16 +92,6 @@ def run_argv(argv: Sequence[str], *, what: str, cwd: Path, env: Mapping[str, str
         tail = stderr.strip()[-TAIL_CHARS:] or "(no stderr)"
         raise InfrastructureError(f"{what}: {status}: {tail}", retryable=True)
     return stdout
-
-
-def _kill(proc: subprocess.Popen[str]) -> None:
-    if os.name == "posix":
-        try:
-            os.killpg(proc.pid, signal.SIGKILL)
-            return
-        except (ProcessLookupError, PermissionError):
-            pass
-    proc.kill()
 
 
 def resolve_program(argv0: str, base_dir: Path, env: Mapping[str, str], where: str) -> str:

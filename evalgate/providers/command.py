@@ -105,7 +105,7 @@ class CommandProvider:
         try:
             stdout, stderr = proc.communicate(request.prompt, timeout=self._timeout_s)
         except subprocess.TimeoutExpired:
-            _kill(proc)
+            kill_group(proc)
             proc.communicate()
             raise ProviderError(
                 f"command '{self._display}' timed out after {self._timeout_s:g}s and was killed",
@@ -125,7 +125,8 @@ class CommandProvider:
         """Nothing is held between calls."""
 
 
-def _kill(proc: subprocess.Popen[str]) -> None:
+def kill_group(proc: subprocess.Popen[str]) -> None:
+    """Kill a timed-out program and its children (it was started in a process group of its own)."""
     if os.name == "posix":
         try:
             os.killpg(proc.pid, signal.SIGKILL)
