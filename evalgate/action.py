@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -25,16 +25,14 @@ from evalgate.errors import (
     EvalgateError,
     GitHubError,
     GitHubPermissionError,
-    InfrastructureError,
     UsageError,
 )
 from evalgate.gate import Comparison, compare, decide, fmt_pct, fmt_pct_short
 from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
-from evalgate.results import CaseResult, GateVerdict, RunResult
+from evalgate.pullrequest import baseline_cases, classify_change, pr_changes
+from evalgate.results import GateVerdict, RunResult
 
 if TYPE_CHECKING:
-    from evalgate.changes import ChangedFile
-    from evalgate.config import PolicyConfig
     from evalgate.evaluation import Project
     from evalgate.github import GitHubClient
     from evalgate.gitlocal import LocalGit
@@ -108,76 +106,6 @@ def _github(inputs: ActionInputs, ctx: RunnerContext, log: Log) -> GitHubClient 
     from evalgate.github import GitHubClient
 
     return GitHubClient(inputs.github_token, api_url=ctx.api_url, repository=ctx.repository)
-
-
-Changes = tuple[list["ChangedFile"], Callable[[str], str | None], Callable[[str], str | None]]
-
-
-def _changes(git: LocalGit | None, gh: GitHubClient | None, pr: PullRequest) -> Changes:
-    """Changed files and readers for both sides: local git when it has both commits, else the API."""
-    if git is not None and git.has_commit(pr.base_sha) and git.has_commit(pr.head_sha):
-        # a PR shows the change since the merge base, not since the base branch's current tip
-        base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
-        head = pr.head_sha
-        return git.changed_files(base, head), lambda p: git.show(base, p), lambda p: git.show(head, p)
-    if gh is not None:
-        files = gh.pull_files(pr.number)
-        return files, lambda p: gh.file_at(p, pr.base_sha), lambda p: gh.file_at(p, pr.head_sha)
-    raise InfrastructureError(
-        "cannot see the PR's changes: the workspace lacks the base or head commit and there is no token",
-        retryable=False,
-    )
-
-
-def _policy(policy: PolicyConfig, changes: Changes, allow: Mapping[str, str]) -> PolicyVerdict:
-    from evalgate.policy import classify
-
-    files, read_base, read_head = changes
-    return classify(files, policy, read_base, read_head, allow)
-
-
-def _baseline(
-    inputs: ActionInputs,
-    ctx: RunnerContext,
-    git: LocalGit | None,
-    pr: PullRequest | None,
-    project: Project,
-    log: Log,
-) -> tuple[tuple[CaseResult, ...] | None, str | None]:
-    """Base results: none, a saved report, or a run of the base commit sharing the response cache."""
-    from evalgate.evaluation import RunOptions, execute, load_project
-    from evalgate.merge import read_report
-
-    choice = inputs.baseline
-    if choice == "none":
-        return None, None
-    if choice != "auto":
-        path = Path(choice)
-        run, _ = read_report(path if path.is_absolute() else ctx.workspace / path)
-        return run.cases, f"baseline: {choice}"
-    if pr is None:
-        return None, None
-    if git is None or not git.has_commit(pr.base_sha):
-        return None, (
-            "baseline skipped: the base commit is not in the workspace "
-            "(use actions/checkout with fetch-depth: 0)"
-        )
-    base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
-    config_rel = project.loaded.path.relative_to(ctx.workspace)
-    with git.worktree(base) as tree:
-        base_config = tree / config_rel
-        if not base_config.is_file():
-            return None, f"baseline skipped: {config_rel} does not exist on the base commit"
-        try:
-            base_project = load_project(base_config)
-        except ConfigError as exc:
-            log.warn(f"baseline skipped: the base commit's eval config does not load: {exc}")
-            return None, "baseline skipped: the base config does not load"
-        runner = project.loaded.config.runner
-        shared = project.loaded.resolve(runner.cache_dir) if runner.cache else None
-        log.info(f"evalgate: evaluating the base commit {base[:12]} for comparison")
-        run, _ = execute(base_project, base_project.cases, RunOptions(cache_dir=shared))
-    return run.cases, f"baseline: base commit {base[:12]}"
 
 
 def status_description(outcome: Outcome) -> str:
@@ -345,14 +273,16 @@ def _run(session: Session) -> int:
     if pr is not None:
         policy_cfg = loaded.config.policy if loaded is not None else PolicyConfig()
         allow = {a.model: a.reason for a in loaded.config.pins.allow} if loaded is not None else {}
-        policy = _policy(policy_cfg, _changes(git, session.gh, pr), allow)
+        policy = classify_change(policy_cfg, pr_changes(git, session.gh, pr), allow)
         session.statuses.set("policy", "success" if policy.passed else "failure", policy.description())
         log.info(f"evalgate: change policy: {policy.description()}")
 
     notes: list[str] = []
     comparison = None
     if project is not None:
-        base_cases, note = _baseline(inputs, ctx, git, pr, project, log)
+        base_cases, note = baseline_cases(
+            inputs.baseline, ctx.workspace, git, pr, project, say=log.info, warn=log.warn
+        )
         if note:
             notes.append(note)
         if base_cases is not None:
