@@ -176,3 +176,12 @@ def test_stage_defaults_apply_only_to_judged_stages() -> None:
     assert Stage(weight=5).min_duration == 1800
     with pytest.raises(ValueError, match="never judged"):
         Stage(weight=100, look_every=60)
+
+
+def test_llm_judge_live_checks_are_refused_with_a_reason() -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from evalgate.canary.plan import LiveCheck
+
+    with pytest.raises(ValidationError, match="not supported in live_checks yet"):
+        TypeAdapter(LiveCheck).validate_python({"type": "llm_judge", "rubric": "polite?"})

@@ -239,7 +239,14 @@ def _live(spec: CheckSpec) -> CheckSpec:
     if not live_safe(spec):
         raise ValueError(
             f"'{spec.type}' compares against an expected answer, which live traffic does not have; "
-            "use checks that need none, e.g. regex, not_icontains, is_json, json_schema or llm_judge"
+            "use checks that need none, e.g. regex, not_icontains, is_json or json_schema"
+        )
+    if spec.type == "llm_judge":
+        # every look re-scores the stage's records; a judge model there needs sampling and a score
+        # store first, so refuse it plainly rather than fail at the first look
+        raise ValueError(
+            "'llm_judge' is not supported in live_checks yet: grading every live response with a judge "
+            "model needs sampling; use deterministic checks here and llm_judge in the PR suite"
         )
     return spec
 
