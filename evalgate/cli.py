@@ -7,7 +7,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from evalgate import __version__
 from evalgate.errors import (
@@ -19,18 +19,11 @@ from evalgate.errors import (
     EvalgateError,
     UsageError,
 )
-from evalgate.evaluation import (
-    RunOptions,
-    Selection,
-    execute,
-    lint_pins,
-    load_project,
-    parse_shard,
-    plan,
-    select,
-)
 from evalgate.progress import CaseProgress
-from evalgate.results import GateVerdict, RunResult
+
+if TYPE_CHECKING:
+    from evalgate.evaluation import Selection
+    from evalgate.results import GateVerdict, RunResult
 
 DEFAULT_CONFIG = "evalgate.yaml"
 
@@ -120,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _selection(args: argparse.Namespace) -> Selection:
+    from evalgate.evaluation import Selection, parse_shard
+
     return Selection(
         tags=tuple(args.tag),
         case_ids=tuple(args.case),
@@ -186,6 +181,8 @@ def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict
 
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
     """Run, report, decide."""
+    from evalgate.evaluation import RunOptions, execute, load_project, select
+
     project = load_project(args.config)
     cases = select(project.cases, _selection(args))
     if not cases:
@@ -212,6 +209,8 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     """Everything but the model calls."""
+    from evalgate.evaluation import lint_pins, load_project, plan
+
     project = load_project(args.config)
     plan(project, project.cases)
     canary = ""
@@ -236,6 +235,7 @@ def cmd_validate(args: argparse.Namespace, out: Output) -> int:
 def cmd_lint(args: argparse.Namespace, out: Output) -> int:
     """Model pins only."""
     from evalgate.config import load_config
+    from evalgate.evaluation import lint_pins
 
     loaded = load_config(args.config)
     findings = lint_pins(loaded)
@@ -248,6 +248,7 @@ def cmd_lint(args: argparse.Namespace, out: Output) -> int:
 
 def cmd_record(args: argparse.Namespace, out: Output) -> int:
     """Run the live model and save its answers for ``provider: replay``."""
+    from evalgate.evaluation import RunOptions, execute, load_project, select
     from evalgate.providers.replay import write_recording
 
     project = load_project(args.config)
