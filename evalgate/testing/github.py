@@ -17,12 +17,11 @@ import zlib
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from evalgate.changes import ChangedFile
-from evalgate.testing.loopback import Lifecycle, QuietServer, Serving, running
+from evalgate.testing.loopback import JsonHandler, Lifecycle, QuietServer, Serving, running
 
 BOT_LOGIN = "github-actions[bot]"
 FORK_TOKEN_MESSAGE = "Resource not accessible by integration"
@@ -72,21 +71,11 @@ class _Server(QuietServer):
     fake: FakeGitHubServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # headers and body are separate writes; Nagle would stall keep-alive
+class _Handler(JsonHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def _any(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
+        body = self.read_json()
         status, payload, headers = self.server.fake._handle(self.command, self.path, self.headers, body)
         data = b"" if payload is None else json.dumps(payload).encode("utf-8")
         self.send_response(status)

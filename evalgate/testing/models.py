@@ -12,13 +12,12 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from typing import Any, Self
 
 from evalgate.errors import ProviderError
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
-from evalgate.testing.loopback import Lifecycle, QuietServer, Serving, running
+from evalgate.testing.loopback import JsonHandler, Lifecycle, QuietServer, Serving, running
 
 Responder = Callable[[dict[str, Any]], str]
 
@@ -89,23 +88,11 @@ class _Server(QuietServer):
     fake: FakeModelServer
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    # Headers and body go out in separate writes; with Nagle on, keep-alive requests stall ~40 ms each.
-    disable_nagle_algorithm = True
+class _Handler(JsonHandler):
     server: _Server
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        raw = self.rfile.read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = None
-        self.server.fake._handle(self, body)
+        self.server.fake._handle(self, self.read_json())
 
     def send_body(self, status: int, body: str, headers: Mapping[str, str] | None = None) -> None:
         data = body.encode("utf-8")

@@ -16,7 +16,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, Self
 
@@ -24,7 +23,7 @@ import yaml
 
 from evalgate.canary.observations import ARMS, Arm, Observation
 from evalgate.errors import InfrastructureError
-from evalgate.testing.loopback import Lifecycle, QuietServer, Serving
+from evalgate.testing.loopback import JsonHandler, Lifecycle, QuietServer, Serving
 
 # Outputs that pass / fail typical live checks (is_json, not_icontains "as an ai language model").
 PASSING = ('{"answer": "Paris", "confidence": 0.92}', '{"answer": "42", "sources": ["faq#3"]}')
@@ -97,19 +96,11 @@ class _AdminServer(QuietServer):
     app: SimulatedApp
 
 
-class _AdminHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
+class _AdminHandler(JsonHandler):
     server: _AdminServer
 
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
     def _any(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        try:
-            body = json.loads(raw) if raw else None
-        except ValueError:
-            body = raw.decode("utf-8", "replace")
+        body = self.read_json(keep_text=True)
         status, payload = self.server.app._admin(self.command, self.path, dict(self.headers), body)
         data = json.dumps(payload).encode()
         self.send_response(status)
