@@ -1,4 +1,4 @@
-"""``evalgate canary plan|run|status|promote|rollback``."""
+"""``evalgate canary plan|run|judge|status|promote|rollback``."""
 
 from __future__ import annotations
 
@@ -47,6 +47,14 @@ def add_parser(sub: Any, with_config: Callable[[argparse.ArgumentParser], None])
     run.add_argument("--until", type=int, help="stop after the stage with this weight passed (e.g. 25)")
     run.add_argument("--github-deployment", help="'new' to create a GitHub Deployment, or an existing id")
     run.add_argument("--environment", default="canary", help="GitHub environment of a new deployment")
+
+    judge = verbs.add_parser("judge", help="judge one stage once and exit (an Argo Rollouts analysis step)")
+    with_config(judge)
+    judge.add_argument("--candidate", help="override canary.target.candidate")
+    judge.add_argument("--log", help="also append the decision to this decision log")
+    from evalgate.canary.oneshot import add_arguments as add_judge_arguments
+
+    add_judge_arguments(judge)
 
     status = verbs.add_parser("status", help="the router's weight and the last decision")
     common(status)
@@ -237,6 +245,10 @@ def dispatch(args: argparse.Namespace, out: Printer) -> int:
         return cmd_plan(args, out)
     if verb == "run":
         return cmd_run(args, out)
+    if verb == "judge":
+        from evalgate.canary.oneshot import cmd_judge
+
+        return cmd_judge(args, out)
     if verb == "status":
         return cmd_status(args, out)
     return cmd_manual(args, out)
