@@ -78,7 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--json", dest="json_path", help="write the JSON report here")
     run.add_argument("--junit", dest="junit_path", help="write JUnit XML here")
     run.add_argument("--markdown", dest="markdown_path", help="write the Markdown report here")
-    run.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+    run.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
+    run.add_argument("--all", dest="show_all", action="store_true", help="list passing cases too")
 
     validate = sub.add_parser("validate", help="check config, suites and prompt rendering; no model calls")
     with_config(validate)
@@ -100,7 +101,8 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--json", dest="json_path", help="write the merged JSON report here")
     merge.add_argument("--junit", dest="junit_path", help="write JUnit XML here")
     merge.add_argument("--markdown", dest="markdown_path", help="write the Markdown report here")
-    merge.add_argument("--quiet", "-q", action="store_true", help="print only the verdict")
+    merge.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
+    merge.add_argument("--all", dest="show_all", action="store_true", help="list passing cases too")
 
     from evalgate.canary.cli import add_parser as add_canary
 
@@ -135,6 +137,10 @@ class Output:
 
     def say(self, text: str) -> None:
         self.stdout.write(text + "\n")
+        self.stdout.flush()
+
+    def write(self, text: str) -> None:
+        self.stdout.write(text)
         self.stdout.flush()
 
     def warn(self, text: str) -> None:
@@ -174,9 +180,9 @@ def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict
     if args.quiet:
         out.say(render_summary(run, verdict))
     elif out.is_terminal:
-        out.draw(render_terminal(run, verdict))
+        out.draw(render_terminal(run, verdict, show_all=args.show_all))
     else:
-        out.say(render_plain(run, verdict))
+        out.write(render_plain(run, verdict, show_all=args.show_all))
 
 
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
@@ -187,7 +193,8 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
     cases = select(project.cases, _selection(args))
     if not cases:
         raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")
-    with CaseProgress(len(cases)) as progress:
+    # -q prints the verdict line and nothing else, progress included
+    with CaseProgress(len(cases), enabled=not args.quiet) as progress:
         run, verdict = execute(
             project,
             cases,
@@ -199,10 +206,12 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
             ),
         )
     _write_reports(args, run, verdict)
-    _print_result(args, out, run, verdict)
-    if run.cases and all(c.status == "error" for c in run.cases):
+    infra = bool(run.cases) and all(c.status == "error" for c in run.cases)
+    if infra:
         first = next((c.error for c in run.cases if c.error), "unknown error")
         out.say(f"evalgate: every case failed to get a model answer; first error: {first}")
+    _print_result(args, out, run, verdict)  # the verdict stays the last line
+    if infra:
         return EXIT_INFRA
     return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
 

@@ -19,6 +19,7 @@ class EvalgateError(Exception):
     exit_code = EXIT_INFRA
     retryable = False
     retry_after: float | None = None
+    status: int = 0  # the HTTP status behind the error, when there was one (0 otherwise)
 
 
 class ConfigError(EvalgateError):

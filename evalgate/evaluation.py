@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -234,8 +235,14 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
         caller.provider.close()
         if judge is not None:
             judge.provider.close()
+    retries = caller.retries + (judge.retries if judge is not None else Counter())
     run = build_run_result(
-        results, config=loaded.config, config_path=loaded.file, started=started, started_at=started_at
+        results,
+        config=loaded.config,
+        config_path=loaded.file,
+        started=started,
+        started_at=started_at,
+        retries=retries,
     )
     verdict = decide(run.cases, loaded.config.gate, threshold_override=options.threshold)
     return run, verdict

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from evalgate.errors import ConfigError, UsageError
@@ -57,4 +57,16 @@ def merge_runs(runs: Sequence[tuple[str, RunResult]]) -> RunResult:
         started_at=min(run.started_at for _, run in runs),
         duration_s=max(run.duration_s for _, run in runs),
         notes=tuple(dict.fromkeys(n for _, run in runs for n in run.notes)),
+        retries=_sum_retries([run.retries for _, run in runs]),
     )
+
+
+def _sum_retries(counts: Sequence[Mapping[str, int] | None]) -> dict[str, int] | None:
+    known = [c for c in counts if c is not None]
+    if not known:
+        return None
+    total: dict[str, int] = {}
+    for count in known:
+        for kind, n in count.items():
+            total[kind] = total.get(kind, 0) + n
+    return total

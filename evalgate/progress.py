@@ -17,8 +17,16 @@ if TYPE_CHECKING:
 class CaseProgress:
     """Counts finished cases; thread-safe, since runner workers report as they finish."""
 
-    def __init__(self, total: int, *, stream: TextIO | None = None, interactive: bool | None = None) -> None:
+    def __init__(
+        self,
+        total: int,
+        *,
+        stream: TextIO | None = None,
+        interactive: bool | None = None,
+        enabled: bool = True,
+    ) -> None:
         self.total = total
+        self.enabled = enabled
         self.stream = stream if stream is not None else sys.stderr
         self.interactive = self.stream.isatty() if interactive is None else interactive
         self.done = self.failed = self.errors = 0
@@ -29,7 +37,7 @@ class CaseProgress:
         self._task: TaskID | None = None
 
     def __enter__(self) -> CaseProgress:
-        if self.interactive and self.total:
+        if self.enabled and self.interactive and self.total:
             # imported here: CI logs never draw a bar, and rich costs start-up time
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -61,6 +69,8 @@ class CaseProgress:
             elif result.status == "error":
                 self.errors += 1
             status = f"{self.failed} failed, {self.errors} errors"
+            if not self.enabled:
+                return
             if self._progress is not None and self._task is not None:
                 self._progress.update(self._task, completed=self.done, status=status)
                 return

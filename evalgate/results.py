@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 CaseStatus = Literal["passed", "failed", "error"]
 
@@ -58,6 +59,9 @@ class CaseResult:
     tags: tuple[str, ...] = ()
     required: bool = False
     min_pass: int = 1
+    # what was sent: the rendered prompt, and the template's vars when the case used a template
+    prompt: str | None = None
+    vars: Mapping[str, Any] | None = None
     trials_passed: int = field(init=False, compare=False, repr=False)
     status: CaseStatus = field(init=False, compare=False, repr=False)
 
@@ -147,3 +151,11 @@ class RunResult:
     started_at: str
     duration_s: float
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # retried model calls by kind ("429", "5xx", "timeout", "connection", "other") and fallback answers;
+    # None when the run did not count them (an old report)
+    retries: Mapping[str, int] | None = None
+
+    @property
+    def replayed(self) -> bool:
+        """Answers came from a recording, so their latencies measure nothing."""
+        return self.provider == "replay"

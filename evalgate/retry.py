@@ -47,11 +47,30 @@ def _wait_seconds(state: RetryCallState) -> float:
     return min(BACKOFF_CAP_S, BACKOFF_BASE_S * 2.0**exponent + random.uniform(0, BACKOFF_BASE_S))
 
 
-def _log_retry(describe: str) -> Callable[[RetryCallState], None]:
+def retry_kind(exc: BaseException) -> str:
+    """What a retried error was, for the run's retry line: 429, 5xx, timeout, connection or other."""
+    status = getattr(exc, "status", 0)
+    if status == 429:
+        return "429"
+    if isinstance(status, int) and status >= 500:
+        return "5xx"
+    text = str(exc)
+    if "timed out" in text:
+        return "timeout"
+    if "cannot connect" in text:
+        return "connection"
+    return "other"
+
+
+def _log_retry(
+    describe: str, on_retry: Callable[[BaseException], None] | None
+) -> Callable[[RetryCallState], None]:
     def before_sleep(state: RetryCallState) -> None:
         exc = state.outcome.exception() if state.outcome is not None else None
         wait = state.next_action.sleep if state.next_action is not None else 0.0
         log.info("%s: attempt %d failed (%s); retrying in %.2fs", describe, state.attempt_number, exc, wait)
+        if on_retry is not None and exc is not None:
+            on_retry(exc)
 
     return before_sleep
 
@@ -62,8 +81,12 @@ def call_with_retries(
     max_attempts: int,
     describe: str,
     sleep: Callable[[float], None] | None = None,
+    on_retry: Callable[[BaseException], None] | None = None,
 ) -> T:
-    """Call ``fn``, retrying errors marked ``retryable``; gives up with the same error type, not retryable."""
+    """Call ``fn``, retrying errors marked ``retryable``; gives up with the same error type, not retryable.
+
+    ``on_retry`` hears of every failed attempt that is about to be retried (to count them).
+    """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
 
@@ -75,7 +98,7 @@ def call_with_retries(
         wait=_wait_seconds,
         retry=retry_if_exception(_is_retryable),
         sleep=do_sleep,
-        before_sleep=_log_retry(describe),
+        before_sleep=_log_retry(describe, on_retry),
         reraise=True,
     )
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
@@ -17,7 +18,7 @@ from evalgate.errors import ConfigError, EvalgateError, ProviderError
 from evalgate.pricing import cost_usd
 from evalgate.providers.base import ModelRequest, Provider
 from evalgate.results import CaseResult, Completion, RunResult, Trial
-from evalgate.retry import call_with_retries
+from evalgate.retry import call_with_retries, retry_kind
 from evalgate.suite import Case
 
 ProgressHook = Callable[[CaseResult], None]
@@ -43,6 +44,7 @@ class ModelCaller:
     cache: DiskCache | None = None
     sleep: Callable[[float], None] | None = None
     calls: int = 0
+    retries: Counter[str] = field(default_factory=Counter)  # retried attempts by kind, and fallbacks
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def complete(self, case_id: str, prompt: str, system: str | None, trial: int = 0) -> Completion:
@@ -52,10 +54,16 @@ class ModelCaller:
         except ProviderError as primary:
             if not self.config.fallback:
                 raise
+            with self._lock:
+                self.retries["fallback"] += 1
             try:
                 return self._one(case_id, prompt, system, self.config.fallback, trial, fallback=True)
             except ProviderError as secondary:
                 raise ProviderError(f"{primary}; fallback {self.config.fallback}: {secondary}") from None
+
+    def _count_retry(self, exc: BaseException) -> None:
+        with self._lock:
+            self.retries[retry_kind(exc)] += 1
 
     def _request(self, case_id: str, prompt: str, system: str | None, model: str) -> ModelRequest:
         return ModelRequest(
@@ -90,6 +98,7 @@ class ModelCaller:
             max_attempts=self.config.max_attempts,
             describe=f"{self.config.provider} {model} (case {case_id})",
             sleep=self.sleep,
+            on_retry=self._count_retry,
         )
         if completion.cost_usd is None and self.prices:
             cost = cost_usd(self.prices, model, completion.input_tokens, completion.output_tokens)
@@ -209,6 +218,8 @@ class _Book:
             tags=tuple(case.spec.tags),
             required=case.spec.required,
             min_pass=case.min_pass,
+            prompt=self.plan[index].prompt,
+            vars=case.spec.vars or None,
         )
         self.done[index] = result
         if self.on_case is not None:
@@ -223,11 +234,21 @@ def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+RETRY_KINDS = ("429", "5xx", "timeout", "connection", "other", "fallback")
+
+
 def build_run_result(
-    cases: Sequence[CaseResult], *, config: Config, config_path: str, started: float, started_at: str
+    cases: Sequence[CaseResult],
+    *,
+    config: Config,
+    config_path: str,
+    started: float,
+    started_at: str,
+    retries: Mapping[str, int] | None = None,
 ) -> RunResult:
     """Wrap case results with the run's metadata."""
     return RunResult(
+        retries=None if retries is None else {k: int(retries.get(k, 0)) for k in RETRY_KINDS},
         cases=tuple(cases),
         provider=config.model.provider,
         model=config.model.name,

@@ -109,6 +109,41 @@ def test_run_passes_gate_and_writes_all_reports(tmp_path: Path, env: None) -> No
     assert "wants\\_json" in (out / "r.md").read_text()  # Markdown-escaped id
 
 
+def test_retries_are_counted_by_kind_in_the_output_and_the_report(
+    tmp_path: Path, env: None, retry_waits: list[float], capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeModelServer() as server:
+        server.fail_next(429, retry_after=1, times=1)
+        server.fail_next(503, times=1)  # max_attempts is 3: the third attempt answers
+        config = _project(tmp_path, server.openai_base_url)
+        code = main(
+            ["run", "--config", str(config), "--json", str(tmp_path / "r.json"), "--concurrency", "1"]
+        )
+    assert code == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "retries: 429 ×1 · 5xx ×1 · timeouts ×0 · connection ×0 · fallback ×0" in out
+    assert out[-1].startswith("✔ gate passed · 75.0% (3/4)")
+    report = _report(tmp_path / "r.json")
+    assert report["retries"] == {"429": 1, "5xx": 1, "timeout": 0, "connection": 0, "other": 0, "fallback": 0}
+    by_id = {c["id"]: c for c in report["cases"]}
+    # what was sent is stored: the rendered prompt, and the template vars
+    assert by_id["hello_ann"]["prompt"] == "Greet Ann politely."
+    assert by_id["hello_ann"]["vars"] == {"name": "Ann"}
+    assert by_id["literal"]["prompt"] == "Say OK"
+    assert by_id["literal"]["vars"] is None
+
+
+def test_quiet_prints_only_the_verdict_line(
+    tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with FakeModelServer() as server:
+        config = _project(tmp_path, server.openai_base_url)
+        assert main(["run", "--config", str(config), "-q", "--threshold", "0.9"]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "✘ gate FAILED · 75.0% (3/4) · threshold 90%\n"
+    assert captured.err == ""  # no progress lines either
+
+
 def test_gate_failure_exits_1(tmp_path: Path, env: None) -> None:
     with FakeModelServer() as server:
         config = _project(tmp_path, server.openai_base_url)

@@ -99,7 +99,7 @@ def check_starts_with(spec: StartsWithCheck, ctx: CheckContext) -> CheckResult:
 def check_regex(spec: RegexCheck, ctx: CheckContext) -> CheckResult:
     """The pattern is found in (or, with fullmatch, matches all of) the response."""
     pattern = spec.compiled()
-    shown = quote(spec.pattern)
+    shown = as_written(spec.pattern)
     if spec.match == "fullmatch":
         if pattern.fullmatch(ctx.response):
             return result(spec.label, True, 1.0, f"fully matches {shown}")
@@ -110,6 +110,12 @@ def check_regex(spec: RegexCheck, ctx: CheckContext) -> CheckResult:
             spec.label, True, 1.0, f"matches {shown} at char {found.start()}: {quote(found.group())}"
         )
     return result(spec.label, False, 0.0, f"no match for {shown}")
+
+
+def as_written(pattern: str, limit: int = 80) -> str:
+    """A regex in quotes exactly as the suite wrote it: repr() would double every backslash."""
+    flat = " ".join(pattern.split())
+    return f"'{flat if len(flat) <= limit else flat[: limit - 3] + '...'}'"
 
 
 def _at_most(label: str, count: int, limit: int, unit: str) -> CheckResult:

@@ -130,8 +130,11 @@ def status_error(
         message += f" ({hint})"
     message = redact(message, secret)
     if status in RETRYABLE_STATUSES or status >= 500:
-        return ProviderError(message, retryable=True, retry_after=parse_retry_after(response.headers))
-    return ProviderError(message, retryable=False)
+        error = ProviderError(message, retryable=True, retry_after=parse_retry_after(response.headers))
+    else:
+        error = ProviderError(message, retryable=False)
+    error.status = status  # counted by kind (429, 5xx) in the run's retry line
+    return error
 
 
 def post_json(

@@ -48,6 +48,7 @@ def to_json_dict(
             "fallback_cases": sums.fallback_cases,
         },
         "notes": list(run.notes),
+        **({} if run.retries is None else {"retries": dict(run.retries)}),
         "comparison": None if comparison is None else _comparison(comparison),
         "cases": [_case(c) for c in run.cases],
     }
@@ -96,6 +97,7 @@ def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, 
         started_at=data["started_at"],
         duration_s=data["duration_s"],
         notes=tuple(data["notes"]),
+        retries=data.get("retries"),
     )
     gate = data["gate"]
     verdict = GateVerdict(
@@ -202,6 +204,8 @@ def _case(c: CaseResult) -> dict[str, Any]:
         "trials_passed": c.trials_passed,
         "checks": [_check(k) for k in c.checks],
         "trial_results": [_trial(t) for t in c.trials],
+        "prompt": c.prompt,
+        "vars": None if c.vars is None else dict(c.vars),
     }
 
 
@@ -236,4 +240,6 @@ def _read_case(d: dict[str, Any]) -> CaseResult:
         tags=tuple(d["tags"]),
         required=d["required"],
         min_pass=d["min_pass"],
+        prompt=d.get("prompt"),
+        vars=d.get("vars"),
     )
