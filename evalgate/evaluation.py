@@ -18,6 +18,7 @@ from evalgate.gate import decide
 from evalgate.pins import check_pin
 from evalgate.prompts import PromptLibrary
 from evalgate.providers import build_provider
+from evalgate.redact import redactor_for
 from evalgate.results import CaseResult, GateVerdict, RunResult
 from evalgate.runner import ModelCaller, PlannedCase, ProgressHook, Runner, build_run_result, now_iso
 from evalgate.suite import Case, load_suites
@@ -198,13 +199,9 @@ def _caller(
     cache = None
     if options.use_cache and runner_cfg.cache:
         cache = DiskCache(options.cache_dir or loaded.resolve(runner_cfg.cache_dir))
+    env = os.environ if options.env is None else options.env
     try:
-        provider = build_provider(
-            cfg,
-            base_dir=loaded.root,
-            concurrency=concurrency,
-            env=os.environ if options.env is None else options.env,
-        )
+        provider = build_provider(cfg, base_dir=loaded.root, concurrency=concurrency, env=env)
     except ConfigError as exc:
         if exc.file is None:  # point at the model section that asked for it
             exc.file = loaded.file
@@ -212,7 +209,12 @@ def _caller(
             exc.args = (exc.render(),)
         raise
     return ModelCaller(
-        config=cfg, provider=provider, prices=loaded.config.prices, cache=cache, sleep=options.sleep
+        config=cfg,
+        provider=provider,
+        prices=loaded.config.prices,
+        cache=cache,
+        sleep=options.sleep,
+        redact=redactor_for(env),
     )
 
 

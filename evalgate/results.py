@@ -8,6 +8,10 @@ from typing import Any, Literal
 
 CaseStatus = Literal["passed", "failed", "error"]
 
+# Finish/stop reasons that mean the answer was cut off before the model finished it (OpenAI: length,
+# content_filter; Anthropic: max_tokens, model_context_window_exceeded).
+TRUNCATED_REASONS = frozenset({"length", "content_filter", "max_tokens", "model_context_window_exceeded"})
+
 
 @dataclass(frozen=True, slots=True)
 class CheckResult:
@@ -31,6 +35,15 @@ class Completion:
     cost_usd: float | None = None
     fallback: bool = False
     cached: bool = False
+    # why the model stopped, as the vendor said it (OpenAI finish_reason, Anthropic stop_reason)
+    finish_reason: str | None = None
+    # the model declined to answer; ``text`` holds its refusal message
+    refused: bool = False
+
+    @property
+    def truncated(self) -> bool:
+        """True when the model was stopped before it finished its answer."""
+        return self.finish_reason in TRUNCATED_REASONS
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,6 +17,7 @@ from evalgate.config import Config, ModelConfig, Price
 from evalgate.errors import ConfigError, EvalgateError, ProviderError
 from evalgate.pricing import cost_usd
 from evalgate.providers.base import ModelRequest, Provider
+from evalgate.redact import Redactor, redact_completion, redact_error
 from evalgate.results import CaseResult, Completion, RunResult, Trial
 from evalgate.retry import call_with_retries, retry_kind
 from evalgate.suite import Case
@@ -43,6 +44,8 @@ class ModelCaller:
     prices: Mapping[str, Price] = field(default_factory=dict)
     cache: DiskCache | None = None
     sleep: Callable[[float], None] | None = None
+    # masks credentials (the environment's tokens and keys) in every answer and error of any provider
+    redact: Redactor = field(default_factory=Redactor)
     calls: int = 0
     retries: Counter[str] = field(default_factory=Counter)  # retried attempts by kind, and fallbacks
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -93,12 +96,22 @@ class ModelCaller:
                 return replace(hit, fallback=fallback)
         with self._lock:
             self.calls += 1
-        completion = call_with_retries(
-            lambda: self.provider.complete(request),
-            max_attempts=self.config.max_attempts,
-            describe=f"{self.config.provider} {model} (case {case_id})",
-            sleep=self.sleep,
-            on_retry=self._count_retry,
+
+        def attempt() -> Completion:
+            try:
+                return self.provider.complete(request)
+            except ProviderError as exc:
+                raise redact_error(exc, self.redact) from None
+
+        completion = redact_completion(
+            call_with_retries(
+                attempt,
+                max_attempts=self.config.max_attempts,
+                describe=f"{self.config.provider} {model} (case {case_id})",
+                sleep=self.sleep,
+                on_retry=self._count_retry,
+            ),
+            self.redact,
         )
         if completion.cost_usd is None and self.prices:
             cost = cost_usd(self.prices, model, completion.input_tokens, completion.output_tokens)

@@ -111,10 +111,8 @@ def test_joins_text_blocks_and_skips_other_block_types(
 def test_response_without_text_blocks_names_what_is_missing(
     server: FakeModelServer, provider: AnthropicProvider
 ) -> None:
-    server.fail_next(200, body=json.dumps({"type": "message", "content": [], "stop_reason": "max_tokens"}))
-    with pytest.raises(
-        ProviderError, match=r"no text blocks in 'content' \(stop_reason: max_tokens\)"
-    ) as info:
+    server.fail_next(200, body=json.dumps({"type": "message", "content": [], "stop_reason": "end_turn"}))
+    with pytest.raises(ProviderError, match=r"no text blocks in 'content' \(stop_reason: end_turn\)") as info:
         provider.complete(ask())
     assert info.value.retryable is False
 

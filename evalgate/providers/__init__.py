@@ -12,6 +12,7 @@ from evalgate.config import ModelConfig
 from evalgate.errors import ConfigError
 from evalgate.providers._http import is_loopback
 from evalgate.providers.base import ModelRequest, Provider
+from evalgate.redact import secrets_in_env
 
 if TYPE_CHECKING:
     from evalgate.providers._http import VendorProvider
@@ -64,7 +65,12 @@ def _need(value: T | None, cfg: ModelConfig, key: str) -> T:
 
 
 def _vendor(cls: type[VendorProvider], cfg: ModelConfig, ctx: BuildContext) -> Provider:
+    from evalgate.providers.http import ENV_REF
+
+    # header values filled from the environment are credentials too
+    header_secrets = [ctx.env.get(n) for v in cfg.headers.values() for n in ENV_REF.findall(v)]
     return cls(
+        secrets=[*secrets_in_env(ctx.env), *header_secrets],
         api_key=ctx.api_key(cfg, cls.default_key_env),
         base_url=cfg.base_url,
         key_env=cfg.api_key_env or cls.default_key_env,

@@ -6,20 +6,25 @@ import email.utils
 import ipaddress
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 from urllib.parse import urlparse
 
 import requests
-from requests.adapters import HTTPAdapter
 
+from evalgate import cancel
 from evalgate.errors import ConfigError, ProviderError
+from evalgate.providers._deadline import Attempt, DeadlineAdapter
+from evalgate.redact import Redactor, redact_completion, redact_error
 
 # Statuses where the same request may succeed later: timeouts, conflicts, rate limits, server trouble.
 RETRYABLE_STATUSES = frozenset({408, 409, 429})
 MAX_BODY_SHOWN = 300
+# A model answer is kilobytes; a server sending more than this is broken or hostile.
+MAX_RESPONSE_BYTES = 10_000_000
 # Problems with the request itself; sending it again cannot help.
 _UNUSABLE_REQUEST = (
     requests.exceptions.InvalidURL,
@@ -37,7 +42,7 @@ if TYPE_CHECKING:
 def make_session(concurrency: int) -> requests.Session:
     """One session whose pool holds a connection per worker thread, so keep-alive works under load."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=max(1, concurrency), max_retries=0)
+    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=max(1, concurrency), max_retries=0)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     return session
@@ -68,13 +73,6 @@ def is_loopback(url: str | None) -> bool:
         return False
 
 
-def redact(text: str, secret: str | None) -> str:
-    """Remove a secret from text that may end up in logs or reports."""
-    if secret and len(secret) >= 4:
-        return text.replace(secret, "***")
-    return text
-
-
 def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (delta-seconds or an HTTP-date)."""
     millis = headers.get("retry-after-ms")
@@ -100,7 +98,7 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def server_message(response: requests.Response) -> str:
+def server_message(response: requests.Response | Reply) -> str:
     """The human part of an error body: ``error.message`` (OpenAI, Anthropic) or a snippet."""
     try:
         body = response.json()
@@ -119,22 +117,42 @@ def server_message(response: requests.Response) -> str:
     return text[:MAX_BODY_SHOWN] + ("..." if len(text) > MAX_BODY_SHOWN else "")
 
 
-def status_error(
-    response: requests.Response, *, what: str, secret: str | None, hints: Mapping[int, str] | None = None
-) -> ProviderError:
+def status_error(response: Reply, *, what: str, hints: Mapping[int, str] | None = None) -> ProviderError:
     """A ``ProviderError`` for a non-2xx response, retryable when another attempt may help."""
     status = response.status_code
     message = f"{what} returned HTTP {status}: {server_message(response)}"
     hint = (hints or {}).get(status)
     if hint:
         message += f" ({hint})"
-    message = redact(message, secret)
     if status in RETRYABLE_STATUSES or status >= 500:
         error = ProviderError(message, retryable=True, retry_after=parse_retry_after(response.headers))
     else:
         error = ProviderError(message, retryable=False)
     error.status = status  # counted by kind (429, 5xx) in the run's retry line
     return error
+
+
+@dataclass(frozen=True)
+class Reply:
+    """A whole HTTP response, read within the attempt's deadline and size cap."""
+
+    status_code: int
+    reason: str
+    headers: Mapping[str, str]
+    content: bytes
+    encoding: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code < 400
+
+    @property
+    def text(self) -> str:
+        return self.content.decode(self.encoding or "utf-8", errors="replace")
+
+    def json(self) -> Any:
+        """The body parsed as JSON; ``ValueError`` when it is not."""
+        return json.loads(self.text)
 
 
 def post_json(
@@ -145,27 +163,60 @@ def post_json(
     headers: Mapping[str, str],
     timeout_s: float,
     what: str,
-    secret: str | None,
-) -> tuple[requests.Response, float]:
-    """POST JSON; returns the response and the latency in ms. Transport failures are retryable."""
+) -> tuple[Reply, float]:
+    """POST JSON; the whole response and the latency in ms. Transport failures are retryable.
+
+    ``timeout_s`` bounds the whole attempt (connect, send, headers and body), not each socket read.
+    """
     started = time.perf_counter()
-    try:
-        response = session.post(url, json=body, headers=dict(headers), timeout=timeout_s)
-    except requests.Timeout:
-        raise ProviderError(f"{what} timed out after {timeout_s:g}s", retryable=True) from None
-    except requests.ConnectionError as exc:
-        detail = redact(str(exc), secret)
-        raise ProviderError(f"{what}: cannot connect to {url}: {detail}", retryable=True) from None
-    except _UNUSABLE_REQUEST as exc:
-        detail = redact(str(exc), secret)
-        raise ProviderError(f"{what}: cannot send the request: {detail}", retryable=False) from None
-    except requests.RequestException as exc:
-        detail = redact(str(exc), secret)
-        raise ProviderError(f"{what}: request failed: {detail}", retryable=True) from None
-    return response, (time.perf_counter() - started) * 1000.0
+    with Attempt(timeout_s) as attempt:
+        try:
+            response = session.post(url, json=body, headers=dict(headers), timeout=timeout_s, stream=True)
+            try:
+                content = _read_capped(response, what=what)
+            finally:
+                response.close()
+        except requests.Timeout:
+            raise _timed_out(what, timeout_s) from None
+        except _UNUSABLE_REQUEST as exc:
+            raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
+        except (requests.RequestException, OSError) as exc:
+            _raise_if_aborted(attempt, what)
+            if isinstance(exc, requests.ConnectionError):
+                raise ProviderError(f"{what}: cannot connect to {url}: {exc}", retryable=True) from None
+            raise ProviderError(f"{what}: request failed: {exc}", retryable=True) from None
+        _raise_if_aborted(attempt, what)
+    reply = Reply(response.status_code, response.reason or "", response.headers, content, response.encoding)
+    return reply, (time.perf_counter() - started) * 1000.0
 
 
-def json_object(response: requests.Response, *, what: str) -> dict[str, Any]:
+def _read_capped(response: requests.Response, *, what: str) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(chunk_size=65536):
+        size += len(chunk)
+        if size > MAX_RESPONSE_BYTES:
+            raise ProviderError(
+                f"{what} sent a response body over {MAX_RESPONSE_BYTES // 1_000_000} MB; stopped reading",
+                retryable=False,
+            )
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _timed_out(what: str, timeout_s: float) -> ProviderError:
+    return ProviderError(f"{what} timed out after {timeout_s:g}s", retryable=True)
+
+
+def _raise_if_aborted(attempt: Attempt, what: str) -> None:
+    if attempt.cancelled:
+        cancel.check()
+        raise cancel.Cancelled(f"{what}: cancelled")
+    if attempt.expired:
+        raise _timed_out(what, attempt.timeout_s) from None
+
+
+def json_object(response: Reply, *, what: str) -> dict[str, Any]:
     """The JSON object body of a 2xx response, or a non-retryable error saying what came instead."""
     try:
         body = response.json()
@@ -186,12 +237,28 @@ def int_or_none(value: Any) -> int | None:
 
 
 class HTTPProviderBase:
-    """Owns the pooled session; subclasses build requests and parse answers."""
+    """Owns the pooled session and the redaction step; subclasses build requests and parse answers.
+
+    ``complete`` is the one way out: every error message and every answer passes ``self._redact``, which
+    masks this provider's own secrets (``secrets``) and any credential-shaped value.
+    """
 
     name = "http"
 
-    def __init__(self, *, concurrency: int) -> None:
+    def __init__(self, *, concurrency: int, secrets: Sequence[str | None] = ()) -> None:
         self._session = make_session(concurrency)
+        self._redact = Redactor(tuple(s for s in secrets if s))
+
+    def complete(self, request: ModelRequest) -> Completion:
+        """Send one request; what comes back, answer or error, has had its secrets masked."""
+        try:
+            completion = self._complete(request)
+        except ProviderError as exc:
+            raise redact_error(exc, self._redact) from None
+        return redact_completion(completion, self._redact)
+
+    def _complete(self, request: ModelRequest) -> Completion:
+        raise NotImplementedError
 
     def close(self) -> None:
         """Close pooled connections."""
@@ -230,8 +297,9 @@ class VendorProvider(HTTPProviderBase):
         params: Mapping[str, Any] | None = None,
         system: str | None = None,
         headers: Mapping[str, str] | None = None,
+        secrets: Sequence[str | None] = (),
     ) -> None:
-        super().__init__(concurrency=concurrency)
+        super().__init__(concurrency=concurrency, secrets=(api_key, *secrets))
         key_env = key_env or self.default_key_env
         self.base_url = check_url(base_url or self.default_base_url, what=f"{self.vendor} base_url")
         self._url = f"{self.base_url}{self.path}"
@@ -249,10 +317,6 @@ class VendorProvider(HTTPProviderBase):
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
 
-    def complete(self, request: ModelRequest) -> Completion:
-        """Send one request to the vendor's API; each subclass speaks its own wire format."""
-        raise NotImplementedError
-
     def _post(
         self, body: dict[str, Any], headers: dict[str, str], *, what: str
     ) -> tuple[dict[str, Any], float]:
@@ -264,8 +328,7 @@ class VendorProvider(HTTPProviderBase):
             headers=headers,
             timeout_s=self._timeout_s,
             what=what,
-            secret=self._api_key,
         )
         if not response.ok:
-            raise status_error(response, what=what, secret=self._api_key, hints=self._hints)
+            raise status_error(response, what=what, hints=self._hints)
         return json_object(response, what=what), latency_ms

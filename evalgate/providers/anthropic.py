@@ -30,7 +30,7 @@ class AnthropicProvider(VendorProvider):
     forbidden_hint = "may not have access to this model"
     fixed_headers: ClassVar[Mapping[str, str]] = {"anthropic-version": API_VERSION}
 
-    def complete(self, request: ModelRequest) -> Completion:
+    def _complete(self, request: ModelRequest) -> Completion:
         """Send one messages request and join the text blocks of the answer."""
         what = f"Anthropic ({request.model})"
         params = {**self._params, **request.params}
@@ -70,10 +70,10 @@ def parse_message(
         for block in content
         if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
     ]
-    if not texts:
+    stop = data.get("stop_reason") if isinstance(data.get("stop_reason"), str) else None
+    if not texts and stop in (None, "end_turn", "stop_sequence"):
         raise ProviderError(
-            f"{what} response has no text blocks in 'content' (stop_reason: {data.get('stop_reason')})",
-            retryable=False,
+            f"{what} response has no text blocks in 'content' (stop_reason: {stop})", retryable=False
         )
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
@@ -84,4 +84,6 @@ def parse_message(
         input_tokens=int_or_none(usage.get("input_tokens")),
         output_tokens=int_or_none(usage.get("output_tokens")),
         latency_ms=latency_ms,
+        finish_reason=stop,
+        refused=stop == "refusal",
     )

@@ -14,7 +14,6 @@ from evalgate.providers._http import (
     int_or_none,
     json_object,
     post_json,
-    redact,
     status_error,
 )
 from evalgate.providers.base import ModelRequest
@@ -114,60 +113,41 @@ class HTTPProvider(HTTPProviderBase):
         concurrency: int = 8,
         system: str | None = None,
     ) -> None:
-        super().__init__(concurrency=concurrency)
+        env = env or {}
+        # Header values that came from the environment are secrets (tokens); keep them out of messages.
+        secrets = [
+            env[name]
+            for value in (headers or {}).values()
+            for name in ENV_REF.findall(value)
+            if env.get(name)
+        ]
+        super().__init__(concurrency=concurrency, secrets=secrets)
         self.url = check_url(url, what="http base_url")
         check_template(dict(request_template))
         self._template = dict(request_template)
         self._response_path = response_path
         self._timeout_s = timeout_s
         self._system = system
-        env = env or {}
         self._headers = {
             key: expand_env(value, env, where=f"model.headers.{key}")
             for key, value in (headers or {}).items()
         }
-        # Header values that came from the environment are secrets (tokens); keep them out of messages.
-        self._secrets = [
-            env[name]
-            for value in (headers or {}).values()
-            for name in ENV_REF.findall(value)
-            if env.get(name)
-        ]
 
     def __repr__(self) -> str:
         return f"HTTPProvider(url={self.url!r}, response_path={self._response_path!r})"
 
-    def _redact(self, text: str) -> str:
-        for secret in self._secrets:
-            text = redact(text, secret)
-        return text
-
-    def complete(self, request: ModelRequest) -> Completion:
+    def _complete(self, request: ModelRequest) -> Completion:
         """Render the template, POST it and pull the answer out of the response."""
         what = f"HTTP endpoint ({request.model})"
         system = request.system if request.system is not None else self._system
         body = render_template(
             self._template, {"prompt": request.prompt, "model": request.model, "system": system or ""}
         )
-        try:
-            response, latency_ms = post_json(
-                self._session,
-                self.url,
-                body=body,
-                headers=self._headers,
-                timeout_s=self._timeout_s,
-                what=what,
-                secret=None,
-            )
-        except ProviderError as exc:
-            raise ProviderError(
-                self._redact(str(exc)), retryable=exc.retryable, retry_after=exc.retry_after
-            ) from None
+        response, latency_ms = post_json(
+            self._session, self.url, body=body, headers=self._headers, timeout_s=self._timeout_s, what=what
+        )
         if not response.ok:
-            error = status_error(response, what=what, secret=None)
-            raise ProviderError(
-                self._redact(str(error)), retryable=error.retryable, retry_after=error.retry_after
-            )
+            raise status_error(response, what=what)
         data = json_object(response, what=what)
         try:
             value = extract_path(data, self._response_path)

@@ -27,7 +27,7 @@ class OpenAIProvider(VendorProvider):
     default_key_env = DEFAULT_KEY_ENV
     forbidden_hint = "may not have access to this model or project"
 
-    def complete(self, request: ModelRequest) -> Completion:
+    def _complete(self, request: ModelRequest) -> Completion:
         """Send one chat completion request and parse the first choice."""
         what = f"OpenAI ({request.model})"
         system = request.system if request.system is not None else self._system
@@ -57,22 +57,30 @@ def parse_chat_completion(
     message = first.get("message") if isinstance(first, dict) else None
     if not isinstance(message, dict):
         raise ProviderError(f"{what} response has no 'choices[0].message'", retryable=False)
+    finish = first.get("finish_reason") if isinstance(first.get("finish_reason"), str) else None
     content = message.get("content")
-    if not isinstance(content, str):
-        refusal = message.get("refusal")
-        reason = f"; the model refused: {refusal}" if isinstance(refusal, str) and refusal else ""
-        finish = first.get("finish_reason")
+    refusal = message.get("refusal")
+    refused = isinstance(refusal, str) and bool(refusal)
+    if refused:
+        text = str(refusal)  # a refusal is the model's answer: the checks (e.g. 'refusal') judge it
+    elif isinstance(content, str):
+        text = content
+    elif content is None and finish in ("length", "content_filter", "tool_calls", "function_call"):
+        text = ""  # nothing usable came back, and finish_reason says why; the report shows it
+    else:
         raise ProviderError(
-            f"{what} response has no text in 'choices[0].message.content' (finish_reason: {finish}){reason}",
+            f"{what} response has no text in 'choices[0].message.content' (finish_reason: {finish})",
             retryable=False,
         )
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     served = data.get("model")
     return Completion(
-        text=content,
+        text=text,
         model=served if isinstance(served, str) and served else request.model,
         input_tokens=int_or_none(usage.get("prompt_tokens")),
         output_tokens=int_or_none(usage.get("completion_tokens")),
         latency_ms=latency_ms,
+        finish_reason=finish,
+        refused=refused,
     )

@@ -73,7 +73,9 @@ class Fault:
     """What to do instead of (or before) answering one request.
 
     ``status=None`` answers normally after ``delay`` (use it to cause client timeouts);
-    ``body`` replaces the response body verbatim (use it for malformed JSON).
+    ``body`` replaces the response body verbatim (use it for malformed JSON);
+    ``trickle`` sends the whole response (status line, headers and body) one byte every ``trickle``
+    seconds, like a stalled proxy that never quite stops talking.
     """
 
     status: int | None = 500
@@ -82,6 +84,7 @@ class Fault:
     delay: float = 0.0
     body: str | None = None
     message: str | None = None
+    trickle: float = 0.0
 
 
 class _Server(QuietServer):
@@ -94,8 +97,13 @@ class _Handler(JsonHandler):
     def do_POST(self) -> None:
         self.server.fake._handle(self, self.read_json())
 
-    def send_body(self, status: int, body: str, headers: Mapping[str, str] | None = None) -> None:
+    def send_body(
+        self, status: int, body: str, headers: Mapping[str, str] | None = None, *, trickle: float = 0.0
+    ) -> None:
         data = body.encode("utf-8")
+        if trickle:
+            self._trickle(status, data, trickle)
+            return
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -104,6 +112,22 @@ class _Handler(JsonHandler):
         self.end_headers()
         self.wfile.write(data)
         self.wfile.flush()
+
+    def _trickle(self, status: int, data: bytes, interval: float) -> None:
+        head = (
+            f"HTTP/1.1 {status} OK\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(data)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+        self.close_connection = True
+        for i in range(len(head) + len(data)):
+            byte = (head + data)[i : i + 1]
+            if self.server.fake._stopping.wait(interval):
+                return
+            try:
+                self.wfile.write(byte)
+                self.wfile.flush()
+            except OSError:
+                return  # the client gave up: that is what the test wants to see
 
 
 class FakeModelServer(Lifecycle):
@@ -169,11 +193,17 @@ class FakeModelServer(Lifecycle):
         delay: float = 0.0,
         body: str | None = None,
         message: str | None = None,
+        trickle: float = 0.0,
     ) -> None:
         """Queue ``times`` faults; each of the next requests consumes one, in order."""
-        fault = Fault(status, retry_after, retry_after_ms, delay, body, message)
+        fault = Fault(status, retry_after, retry_after_ms, delay, body, message, trickle)
         with self._lock:
             self._faults.extend([fault] * times)
+
+    def trickle_next(self, interval: float, *, body: str | None = None, times: int = 1) -> None:
+        """Send the next responses one byte every ``interval`` seconds (an answer unless ``body``)."""
+        text = body if body is not None else json.dumps(_openai_answer(0, "trickled", "slow answer", 1, 1))
+        self.fail_next(200, times=times, body=text, trickle=interval)
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
         """Answer the next requests normally, but only after ``seconds``."""
@@ -200,7 +230,7 @@ class FakeModelServer(Lifecycle):
         if delay and self._stopping.wait(delay):
             return
         if fault is not None and fault.body is not None:
-            handler.send_body(fault.status or 200, fault.body)
+            handler.send_body(fault.status or 200, fault.body, trickle=fault.trickle)
             return
         if fault is not None and fault.status is not None:
             extra: dict[str, str] = {}
