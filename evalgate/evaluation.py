@@ -62,7 +62,9 @@ def load_project(config_path: str | os.PathLike[str]) -> Project:
     loaded = load_config(config_path)
     runner = loaded.config.runner
     cache_dir = loaded.resolve(runner.cache_dir) if runner.cache else None
-    cases = load_suites(loaded.config.suites, loaded.root, cache_dir=cache_dir)
+    cases = load_suites(
+        loaded.config.suites, loaded.root, cache_dir=cache_dir, prompts=list(loaded.config.prompts)
+    )
     prompts = PromptLibrary(loaded)
     return Project(loaded=loaded, cases=tuple(cases), prompts=prompts)
 
@@ -123,11 +125,18 @@ def plan(project: Project, cases: Sequence[Case]) -> list[PlannedCase]:
             PlannedCase(
                 case=case,
                 prompt=project.prompts.render(case),
-                system=case.spec.system if case.spec.system is not None else system,
+                system=_system(case, project.prompts.render_system(case), system),
                 base_dir=base_dir,
             )
         )
     return planned
+
+
+def _system(case: Case, from_prompt: str | None, from_model: str | None) -> str | None:
+    # the case's own system prompt wins, then the chat prompt's system message, then the model's
+    if case.spec.system is not None:
+        return case.spec.system
+    return from_prompt if from_prompt is not None else from_model
 
 
 def lint_pins(loaded: LoadedConfig) -> list[PinFinding]:

@@ -35,6 +35,7 @@ class GateConfig(Strict):
     max_p95_latency_ms: Annotated[float, Field(gt=0)] | None = None
     no_new_failures: bool = False
     max_drop: Fraction | None = None
+    max_unchecked: Annotated[int, Field(ge=0)] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +113,10 @@ def totals(cases: Sequence[CaseResult]) -> Totals:
 
 
 def check_counts(case: CaseResult) -> tuple[int, int]:
-    """Checks passed and counted for one case; an error, or a case without checks, counts as one check."""
+    """Checks passed and counted for one case; an error counts as one check, an unchecked case as none."""
     checks = case.checks
+    if case.status == "unchecked":
+        return 0, 0
     if case.status == "error":
         return 0, max(len(checks), 1)
     if not checks:
@@ -122,9 +125,13 @@ def check_counts(case: CaseResult) -> tuple[int, int]:
 
 
 def pass_rate(cases: Sequence[CaseResult], metric: Metric = "cases") -> tuple[float, int, int]:
-    """The pass rate with its passed and total counts under ``metric``; 0.0 when nothing was counted."""
+    """The pass rate with its passed and total counts under ``metric``; 0.0 when nothing was counted.
+
+    Unchecked cases (outputs collected, nothing asserted) count in neither the passed nor the total.
+    """
     if metric == "cases":
-        passed, total = sum(1 for c in cases if c.passed), len(cases)
+        counted_cases = [c for c in cases if c.status != "unchecked"]
+        passed, total = sum(1 for c in counted_cases if c.passed), len(counted_cases)
     else:
         passed = total = 0
         for case in cases:
@@ -159,6 +166,7 @@ def decide(
         v, t = _pcts(value, threshold)
         reasons.append(f"pass rate {v} ({shown}) is below the threshold {t}")
     reasons.extend(_required_reasons(cases))
+    reasons.extend(_unchecked_reasons(cases, config))
     reasons.extend(_tag_reasons(cases, config))
     reasons.extend(_budget_reasons(cases, config))
     if baseline is not None:
@@ -179,6 +187,9 @@ def compare(
     With repeats, a case that passed on the base and fails now is ``newly_failing`` only when a paired
     exact test on its trials says the drop is beyond chance; otherwise it is ``flaky``.
     """
+    # unchecked cases assert nothing, so they can neither regress nor be fixed
+    baseline = [c for c in baseline if c.status != "unchecked"]
+    current = [c for c in current if c.status != "unchecked"]
     base = {c.id: c for c in baseline}
     now_ids = {c.id for c in current}
     buckets: dict[str, list[str]] = {
@@ -221,6 +232,8 @@ def case_detail(case: CaseResult) -> str:
     """Why a case did not pass: its error, or its first failing check's reason."""
     if case.status == "error":
         return case.error or "error"
+    if case.status == "unchecked":
+        return "no checks: the output was collected, nothing was asserted"
     for check in case.checks:
         if not check.passed:
             return check.reason or f"check '{check.type}' failed"
@@ -234,6 +247,16 @@ def _required_reasons(cases: Sequence[CaseResult]) -> list[str]:
             verb = "errored" if case.status == "error" else "failed"
             out.append(f"required case {case.id} {verb}: {_one_line(case_detail(case))}")
     return out
+
+
+def _unchecked_reasons(cases: Sequence[CaseResult], config: GateConfig) -> list[str]:
+    unchecked = [c.id for c in cases if c.status == "unchecked"]
+    if config.max_unchecked is None or len(unchecked) <= config.max_unchecked:
+        return []
+    return [
+        f"{len(unchecked)} cases have no checks ({_id_list(unchecked)}), more than gate.max_unchecked "
+        f"{config.max_unchecked}"
+    ]
 
 
 def _tag_reasons(cases: Sequence[CaseResult], config: GateConfig) -> list[str]:

@@ -1,4 +1,9 @@
-"""Prompt templates: Jinja2 files rendered strictly with each case's vars."""
+"""Prompt templates: Jinja2 files rendered strictly with each case's vars.
+
+A ``.txt`` (or any other) file is one template. A ``.json``/``.yaml``/``.yml`` file is a chat: a list of
+``{role, content}`` messages, each content a template. ``system`` messages become the system prompt; the
+``user`` message is the prompt. Chats with more than one user turn or with assistant turns are refused.
+"""
 
 from __future__ import annotations
 
@@ -6,10 +11,13 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import yaml
 
 from evalgate.config import LoadedConfig
 from evalgate.errors import ConfigError
 from evalgate.suite import Case
+
+CHAT_SUFFIXES = (".json", ".yaml", ".yml")
 
 
 class PromptLibrary:
@@ -24,6 +32,7 @@ class PromptLibrary:
             lstrip_blocks=True,
         )
         self._templates: dict[str, jinja2.Template] = {}
+        self._systems: dict[str, jinja2.Template] = {}
         self._files: dict[str, str] = {}
         for name, rel in loaded.config.prompts.items():
             path = loaded.resolve(rel)
@@ -39,6 +48,47 @@ class PromptLibrary:
             ) from None
         except (OSError, UnicodeDecodeError) as exc:
             raise loaded.error(f"cannot read prompt file '{rel}': {exc}", ("prompts", name)) from None
+        if path.suffix in CHAT_SUFFIXES:
+            user, system = self._chat(loaded, name, rel, source)
+            if system is not None:
+                self._systems[name] = self._template(system, rel)
+            return self._template(user, rel)
+        return self._template(source, rel)
+
+    def _chat(self, loaded: LoadedConfig, name: str, rel: str, source: str) -> tuple[str, str | None]:
+        try:
+            messages = yaml.safe_load(source)
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"chat prompt is not valid JSON/YAML: {exc}", file=rel) from None
+        shape = "a list of {role: system|user, content: text} messages"
+        if not isinstance(messages, list) or not messages:
+            raise ConfigError(f"a .json/.yaml prompt must be {shape}", file=rel, fix="or use a .txt template")
+        systems: list[str] = []
+        users: list[str] = []
+        for index, message in enumerate(messages):
+            if not isinstance(message, dict) or not isinstance(message.get("content"), str):
+                raise ConfigError(f"message {index + 1} is not {{role, content: text}}", file=rel, fix=shape)
+            role = message.get("role")
+            if role == "system":
+                systems.append(message["content"])
+            elif role == "user":
+                users.append(message["content"])
+            else:
+                raise ConfigError(
+                    f"message {index + 1} has role {role!r}; only system and one user message are supported",
+                    file=rel,
+                    fix="multi-turn chats with assistant turns cannot be sent yet; fold the turns into the "
+                    "user message",
+                )
+        if len(users) != 1:
+            raise ConfigError(
+                f"a chat prompt needs exactly one user message, found {len(users)}",
+                file=rel,
+                fix="fold the turns into one user message",
+            )
+        return users[0], ("\n\n".join(systems) if systems else None)
+
+    def _template(self, source: str, rel: str) -> jinja2.Template:
         try:
             return self._env.from_string(source)
         except jinja2.TemplateSyntaxError as exc:
@@ -59,7 +109,17 @@ class PromptLibrary:
         if spec.input is not None:
             return spec.input
         assert spec.prompt is not None  # CaseSpec guarantees input xor prompt
-        template = self._templates.get(spec.prompt)
+        return self._render(case, spec.prompt, self._templates.get(spec.prompt))
+
+    def render_system(self, case: Case) -> str | None:
+        """The system prompt a chat prompt file gives this case, if any."""
+        spec = case.spec
+        if spec.prompt is None or spec.prompt not in self._systems:
+            return None
+        return self._render(case, spec.prompt, self._systems[spec.prompt])
+
+    def _render(self, case: Case, name: str, template: jinja2.Template | None) -> str:
+        spec = case.spec
         if template is None:
             known = ", ".join(sorted(self._templates)) or "none are defined"
             raise ConfigError(
@@ -69,6 +129,7 @@ class PromptLibrary:
                 where=f"case {case.id}",
                 fix=f"add it under 'prompts:' in evalgate.yaml; known prompts: {known}",
             )
+        assert spec.prompt is not None
         try:
             return template.render(**_vars(spec.vars))
         except jinja2.UndefinedError as exc:

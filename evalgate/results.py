@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-CaseStatus = Literal["passed", "failed", "error"]
+CaseStatus = Literal["passed", "failed", "error", "unchecked"]
 
 # Finish/stop reasons that mean the answer was cut off before the model finished it (OpenAI: length,
 # content_filter; Anthropic: max_tokens, model_context_window_exceeded).
@@ -21,6 +21,7 @@ class CheckResult:
     passed: bool
     score: float
     reason: str
+    weight: float = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,17 +49,34 @@ class Completion:
 
 @dataclass(frozen=True, slots=True)
 class Trial:
-    """One attempt at a case: a completion and its checks, or an error message."""
+    """One attempt at a case: a completion and its checks, or an error message.
+
+    ``score`` is the weighted mean of the check scores. The trial passes when every check passes or,
+    when the case sets a ``threshold``, when ``score`` reaches it.
+    """
 
     completion: Completion | None
     checks: tuple[CheckResult, ...] = ()
     error: str | None = None
+    threshold: float | None = None
     # computed once: reports and the gate ask for it many times per trial
     passed: bool = field(init=False, compare=False, repr=False)
+    score: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        ok = self.error is None and self.completion is not None and all(c.passed for c in self.checks)
+        total = sum(c.weight for c in self.checks)
+        score = (
+            sum(c.score * c.weight for c in self.checks) / total
+            if total
+            else float(all(c.passed for c in self.checks))
+        )
+        answered = self.error is None and self.completion is not None
+        ok = answered and (
+            all(c.passed for c in self.checks)
+            or (self.threshold is not None and score + 1e-9 >= self.threshold)
+        )
         object.__setattr__(self, "passed", ok)
+        object.__setattr__(self, "score", score)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +99,13 @@ class CaseResult:
     def __post_init__(self) -> None:
         # computed once: the gate, every report and the progress line all ask for them
         passed = sum(1 for t in self.trials if t.passed)
-        if self.trials and passed >= self.min_pass:
-            status: CaseStatus = "passed"
+        status: CaseStatus
+        if self.trials and all(
+            t.error is None and t.completion is not None and not t.checks for t in self.trials
+        ):
+            status = "unchecked"  # outputs collected, nothing asserted: counts in no rate
+        elif self.trials and passed >= self.min_pass:
+            status = "passed"
         elif any(t.error is not None for t in self.trials) or not self.trials:
             status = "error"
         else:
@@ -93,6 +116,11 @@ class CaseResult:
     @property
     def passed(self) -> bool:
         return self.status == "passed"
+
+    @property
+    def failing(self) -> bool:
+        """Failed or errored: what reports list and the gate counts against the rate."""
+        return self.status in ("failed", "error")
 
     @property
     def error(self) -> str | None:

@@ -162,7 +162,7 @@ class Runner:
             checks = run_checks(case.spec.checks, ctx)
         except ProviderError as exc:  # the judge model failed: an error, not a pass
             return Trial(completion=completion, error=f"llm_judge: {exc}")
-        return Trial(completion=completion, checks=checks)
+        return Trial(completion=completion, checks=checks, threshold=case.spec.threshold)
 
     def run(self, plan: Sequence[PlannedCase]) -> list[CaseResult]:
         """Run every trial of every case; results come back in plan order."""

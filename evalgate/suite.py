@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import glob
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
 from pydantic import Field, model_validator
 
+from evalgate.casefiles import DATA_SUFFIXES, expand_ref, read_rows, stem_id
 from evalgate.checks import CheckSpec
+from evalgate.checks.render import render_check_vars
 from evalgate.errors import ConfigError
 from evalgate.strict import Strict
-from evalgate.yamlsrc import load_yaml_file, validate
+from evalgate.yamlsrc import YamlDoc, load_yaml_file, validate
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
 
@@ -27,7 +30,8 @@ class CaseSpec(Strict):
     vars: dict[str, Any] = Field(default_factory=dict)
     system: str | None = None
     tags: list[str] = Field(default_factory=list)
-    checks: Annotated[list[CheckSpec], Field(min_length=1)]
+    checks: list[CheckSpec] = Field(default_factory=list)
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     required: bool = False
     repeat: Annotated[int, Field(ge=1, le=100)] = 1
     min_pass: Annotated[int, Field(ge=1)] | None = None
@@ -40,9 +44,12 @@ class CaseSpec(Strict):
                 f"case id '{self.id}' may hold only letters, digits, '_', '-', '.', ':' and must not start "
                 "with a symbol"
             )
-        if (self.input is None) == (self.prompt is None):
+        if self.input is not None and self.prompt is not None:
+            raise ValueError("a case takes 'input' (literal text) or 'prompt' (a template name), not both")
+        if self.input is None and self.prompt is None:
             raise ValueError(
-                "a case needs exactly one of 'input' (literal text) or 'prompt' (a template name)"
+                "a case needs 'input' (literal text) or 'prompt' (a template name); without either it runs "
+                "against every prompt the suite's defaults.prompts (or evalgate.yaml's prompts:) list"
             )
         if self.vars and self.prompt is None:
             raise ValueError(
@@ -58,7 +65,10 @@ class SuiteDefaults(Strict):
 
     tags: list[str] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(default_factory=list)
+    vars: dict[str, Any] = Field(default_factory=dict)
     prompt: str | None = None
+    prompts: list[str] | None = None
+    threshold: Annotated[float, Field(ge=0, le=1)] | None = None
 
 
 class SuiteFile(Strict):
@@ -67,6 +77,7 @@ class SuiteFile(Strict):
     description: str | None = None
     defaults: SuiteDefaults = Field(default_factory=SuiteDefaults)
     cases: Annotated[list[Any], Field(min_length=1)]
+    """Case mappings, or ``file://`` references (CSV, JSONL, JSON/YAML lists, globs) to load cases from."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,8 +98,6 @@ class Case:
 
 
 def _merge_defaults(raw: dict[str, Any], defaults: SuiteDefaults) -> dict[str, Any]:
-    if not (defaults.tags or defaults.checks or defaults.prompt):
-        return raw
     merged = dict(raw)
     if defaults.tags:
         merged["tags"] = list(dict.fromkeys([*defaults.tags, *raw.get("tags", [])]))
@@ -98,23 +107,93 @@ def _merge_defaults(raw: dict[str, Any], defaults: SuiteDefaults) -> dict[str, A
         )
     if defaults.prompt and "input" not in raw and "prompt" not in raw:
         merged["prompt"] = defaults.prompt
+    if defaults.vars and "input" not in raw and isinstance(raw.get("vars", {}), dict):
+        merged["vars"] = {**defaults.vars, **raw.get("vars", {})}
+    if defaults.threshold is not None and "threshold" not in raw:
+        merged["threshold"] = defaults.threshold
     return merged
 
 
-def load_suite(path: Path, *, display: str | None = None, cache_dir: Path | None = None) -> list[Case]:
-    """Load one suite file; every problem is a ``ConfigError`` with file and line."""
-    shown = display or str(path)
+def _per_prompt(data: dict[str, Any], prompts: Sequence[str]) -> list[dict[str, Any]]:
+    """A case naming neither input nor prompt runs once per prompt; ids get ``:<prompt>`` when several."""
+    if "input" in data or "prompt" in data or not prompts:
+        return [data]
+    if len(prompts) == 1:
+        return [{**data, "prompt": prompts[0]}]
+    return [{**data, "prompt": p, "id": f"{data.get('id')}:{p}"} for p in prompts]
+
+
+@dataclass(frozen=True)
+class _Source:
+    """Where a list of raw cases came from."""
+
+    doc: YamlDoc
+    rows: list[Any]
+    path: Path
+    file: str
+
+
+def _sources(path: Path, shown: str, cache_dir: Path | None) -> tuple[SuiteDefaults, list[_Source]]:
+    if path.suffix in DATA_SUFFIXES:
+        doc, rows = read_rows(path, shown)
+        return SuiteDefaults(), [_Source(doc, rows, path, shown)]
     doc = load_yaml_file(path, cache_dir=cache_dir)
     doc.file = shown
+    if isinstance(doc.data, list):
+        doc, rows = read_rows(path, shown, cache_dir=cache_dir)
+        return SuiteDefaults(), [_Source(doc, rows, path, shown)]
     suite = validate(SuiteFile, doc, file=shown, expect="a mapping with a 'cases:' list")
-    cases: list[Case] = []
+    sources = [_Source(doc, [], path, shown)]
     for index, raw in enumerate(suite.cases):
-        loc: tuple[int | str, ...] = ("cases", index)
-        data = _merge_defaults(raw, suite.defaults) if isinstance(raw, dict) else raw
-        spec = validate(
-            CaseSpec, doc, file=shown, data=data, prefix=loc, expect="a case mapping with 'id' and 'checks'"
-        )
-        cases.append(Case(spec=spec, suite=shown, line=doc.line_of(loc) or 1))
+        if not isinstance(raw, str):
+            sources[0].rows.append(raw)
+            continue
+        line = doc.line_of(("cases", index)) or 1
+        for found in expand_ref(raw, path.parent, file=shown, line=line):
+            display = str(Path(shown).parent / found.relative_to(path.parent))
+            sub_doc, sub_rows = read_rows(found, display, cache_dir=cache_dir)
+            sources.append(_Source(sub_doc, sub_rows, found, display))
+    return suite.defaults, sources
+
+
+def load_suite(
+    path: Path,
+    *,
+    display: str | None = None,
+    cache_dir: Path | None = None,
+    prompts: Sequence[str] = (),
+) -> list[Case]:
+    """Load one suite file; every problem is a ``ConfigError`` with file and line.
+
+    ``prompts`` are the config's prompt names: a case with neither ``input`` nor ``prompt`` runs against
+    each of them (or against the suite's ``defaults.prompts``).
+    """
+    shown = display or str(path)
+    defaults, sources = _sources(path, shown, cache_dir)
+    targets = defaults.prompts if defaults.prompts is not None else list(prompts)
+    cases: list[Case] = []
+    for source in sources:
+        data_file = source.path.suffix in DATA_SUFFIXES or source.doc is not sources[0].doc
+        for index, raw in enumerate(source.rows):
+            loc: tuple[int | str, ...] = ("cases", index)
+            line = source.doc.line_of(loc) or 1
+            data = raw
+            if isinstance(raw, dict):
+                data = _merge_defaults(raw, defaults)
+                if data_file and "id" not in data:
+                    data["id"] = f"{stem_id(source.path)}-{index + 1}"
+            for one in _per_prompt(data, targets) if isinstance(data, dict) else [data]:
+                if isinstance(one, dict):
+                    one = render_check_vars(one, file=source.file, line=line)
+                spec = validate(
+                    CaseSpec,
+                    source.doc,
+                    file=source.file,
+                    data=one,
+                    prefix=loc,
+                    expect="a case mapping with 'id' and 'checks'",
+                )
+                cases.append(Case(spec=spec, suite=source.file, line=line))
     return cases
 
 
@@ -136,7 +215,9 @@ def discover(patterns: list[str], root: Path) -> list[Path]:
     return list(found)
 
 
-def load_suites(patterns: list[str], root: Path, *, cache_dir: Path | None = None) -> list[Case]:
+def load_suites(
+    patterns: list[str], root: Path, *, cache_dir: Path | None = None, prompts: Sequence[str] = ()
+) -> list[Case]:
     """Load every suite; duplicate case ids across files are an error naming both places."""
     cases: list[Case] = []
     seen: dict[str, Case] = {}
@@ -145,7 +226,7 @@ def load_suites(patterns: list[str], root: Path, *, cache_dir: Path | None = Non
             display = str(path.relative_to(root.resolve()))
         except ValueError:
             display = str(path)
-        for case in load_suite(path, display=display, cache_dir=cache_dir):
+        for case in load_suite(path, display=display, cache_dir=cache_dir, prompts=prompts):
             if case.id in seen:
                 first = seen[case.id]
                 raise ConfigError(

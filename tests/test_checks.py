@@ -635,7 +635,7 @@ def test_unknown_keys_are_rejected() -> None:
 
 def test_name_replaces_the_type_in_results_and_weight_must_be_positive() -> None:
     assert check({"type": "contains", "value": "a", "name": "mentions a"}, "a").type == "mentions a"
-    assert "greater than 0" in load_error({"type": "contains", "value": "a", "weight": 0})
+    assert "greater than or equal to 0" in load_error({"type": "contains", "value": "a", "weight": -1})
     assert spec({"type": "contains", "value": "a", "weight": 2.5}).weight == 2.5
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -74,12 +75,15 @@ CHECKS: dict[str, Evaluator] = {
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Evaluate one check; ``ConfigError`` or ``ProviderError`` (judge) propagate, never a silent pass."""
-    return CHECKS[spec.type](spec, ctx)
+    outcome = CHECKS[spec.type](spec, ctx)
+    if spec.weight != 1.0:
+        outcome = replace(outcome, weight=spec.weight)
+    return outcome
 
 
 def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> tuple[CheckResult, ...]:
     """Evaluate checks in order against one response."""
-    return tuple(CHECKS[spec.type](spec, ctx) for spec in specs)
+    return tuple(run_check(spec, ctx) for spec in specs)
 
 
 def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:

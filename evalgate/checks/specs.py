@@ -16,7 +16,7 @@ from evalgate.strict import Strict
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-Weight = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 

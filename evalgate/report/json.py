@@ -161,7 +161,10 @@ def _comparison(c: Comparison) -> dict[str, Any]:
 
 
 def _check(c: CheckResult) -> dict[str, Any]:
-    return {"type": c.type, "passed": c.passed, "score": c.score, "reason": c.reason}
+    out: dict[str, Any] = {"type": c.type, "passed": c.passed, "score": c.score, "reason": c.reason}
+    if c.weight != 1.0:
+        out["weight"] = c.weight
+    return out
 
 
 def _trial(t: Trial) -> dict[str, Any]:
@@ -178,7 +181,14 @@ def _trial(t: Trial) -> dict[str, Any]:
             "fallback": done.fallback,
             "cached": done.cached,
         }
-    return {"completion": completion, "checks": [_check(c) for c in t.checks], "error": t.error}
+    out: dict[str, Any] = {
+        "completion": completion,
+        "checks": [_check(c) for c in t.checks],
+        "error": t.error,
+    }
+    if t.threshold is not None:
+        out["threshold"] = t.threshold
+    return out
 
 
 def _case(c: CaseResult) -> dict[str, Any]:
@@ -210,7 +220,9 @@ def _case(c: CaseResult) -> dict[str, Any]:
 
 
 def _read_check(d: dict[str, Any]) -> CheckResult:
-    return CheckResult(type=d["type"], passed=d["passed"], score=d["score"], reason=d["reason"])
+    return CheckResult(
+        type=d["type"], passed=d["passed"], score=d["score"], reason=d["reason"], weight=d.get("weight", 1.0)
+    )
 
 
 def _read_trial(d: dict[str, Any]) -> Trial:
@@ -227,7 +239,12 @@ def _read_trial(d: dict[str, Any]) -> Trial:
             fallback=done["fallback"],
             cached=done["cached"],
         )
-    return Trial(completion=completion, checks=tuple(_read_check(c) for c in d["checks"]), error=d["error"])
+    return Trial(
+        completion=completion,
+        checks=tuple(_read_check(c) for c in d["checks"]),
+        error=d["error"],
+        threshold=d.get("threshold"),
+    )
 
 
 def _read_case(d: dict[str, Any]) -> CaseResult:

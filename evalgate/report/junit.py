@@ -54,6 +54,8 @@ def _testcase(parent: ET.Element, case: CaseResult) -> None:
     if status == "error":
         error = ET.SubElement(node, "error", type="evalgate.error", message=_message(case_detail(case)))
         error.text = xml_safe(case.error or "")
+    elif status == "unchecked":
+        ET.SubElement(node, "skipped", message="no checks: output collected only")
     elif status == "failed":
         failing = [c for c in case.checks if not c.passed]
         summary = "; ".join(c.reason or f"check '{c.type}' failed" for c in failing) or case_detail(case)
@@ -74,7 +76,7 @@ def _counts(name: str, cases: Sequence[CaseResult]) -> dict[str, str]:
         "tests": str(len(statuses)),
         "failures": str(statuses.count("failed")),
         "errors": str(statuses.count("error")),
-        "skipped": "0",
+        "skipped": str(statuses.count("unchecked")),
     }
 
 

@@ -30,7 +30,7 @@ _REASON_CHARS = 200
 _ID_CHARS = 100
 _REASONS_SHOWN = 20
 _IDS_SHOWN = 50
-_ICON = {"passed": "✅", "failed": "❌", "error": "⚠️"}
+_ICON = {"passed": "✅", "failed": "❌", "error": "⚠️", "unchecked": "➖"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ def render_markdown(
     if max_chars < MIN_CHARS:
         raise ValueError(f"max_chars must be at least {MIN_CHARS}, got {max_chars}")
     newly = set(comparison.newly_failing) if comparison else set()
-    passed = [c.passed for c in run.cases]
+    passed = [not c.failing for c in run.cases]
     failing = [c for c, ok in zip(run.cases, passed, strict=True) if not ok]
     failing.sort(key=lambda c: (not c.required, c.id not in newly))
     passing = [c for c, ok in zip(run.cases, passed, strict=True) if ok]

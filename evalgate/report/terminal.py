@@ -31,8 +31,8 @@ if TYPE_CHECKING:
 ANSWER_LINES = 3  # the first lines of a failing answer
 _LINE_CHARS = 160
 _REASONS_SHOWN = 5
-_ICON = {"passed": "✔", "failed": "✘", "error": "⚠"}
-_STYLE = {"passed": "green", "failed": "red", "error": "yellow"}
+_ICON = {"passed": "✔", "failed": "✘", "error": "⚠", "unchecked": "–"}
+_STYLE = {"passed": "green", "failed": "red", "error": "yellow", "unchecked": "dim"}
 RETRY_LABELS = (("429", "429"), ("5xx", "5xx"), ("timeout", "timeouts"), ("connection", "connection"))
 
 
@@ -55,9 +55,9 @@ def layout(run: RunResult, verdict: GateVerdict, *, show_all: bool = False) -> l
     lines: list[Line] = []
     measured = not run.replayed
     for case in run.cases:
-        if case.passed and not show_all:
+        if not case.failing and not show_all:
             continue
-        lines += list(_case_lines(case, measured, detailed=not case.passed))
+        lines += list(_case_lines(case, measured, detailed=case.failing))
     if lines:
         lines.append(_line(""))
     lines.append(_line(summary_text(run)))
@@ -119,6 +119,8 @@ def summary_text(run: RunResult) -> str:
         f"{len(statuses)} cases: {statuses.count('passed')} passed, {statuses.count('failed')} failed, "
         f"{statuses.count('error')} errors"
     ]
+    if "unchecked" in statuses:
+        parts[0] += f", {statuses.count('unchecked')} unchecked"
     sums = totals(run.cases)
     if sums.cost_usd is not None:
         parts.append(f"cost {fmt_usd(sums.cost_usd)}")

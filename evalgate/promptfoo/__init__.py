@@ -1,0 +1,1 @@
+"""promptfoo configs carried over to evalgate: the importer and the mapping of assertions."""
