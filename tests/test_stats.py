@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from evalgate.gate import compare
-from evalgate.results import CaseResult, Completion, Trial
+from evalgate.results import CaseResult, CheckResult, Completion, Trial
 from evalgate.stats import paired_regression, sign_test_p
 
 
@@ -29,7 +29,7 @@ def test_paired_regression(base: list[bool], head: list[bool], regression: bool)
 
 def _case(cid: str, outcomes: list[bool], min_pass: int) -> CaseResult:
     trials = tuple(
-        Trial(completion=Completion(text="x", model="m"), checks=())
+        Trial(completion=Completion(text="x", model="m"), checks=(CheckResult("contains", True, 1.0, "ok"),))
         if ok
         else Trial(completion=None, error="e")
         for ok in outcomes
