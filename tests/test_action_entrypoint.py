@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator, Mapping
@@ -13,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from markdown_it import MarkdownIt
 
 from evalgate.changes import ChangedFile
 from evalgate.testing import FakeGitHubServer, FakeModelServer
@@ -359,9 +361,12 @@ def test_hostile_model_output_is_escaped_in_the_comment(tmp_path: Path, github: 
     _pull(github, ws, ["recordings.yaml"])
     result = run_action(ws, github)
     body = github.comments(PR)[0]["body"]
-    assert body.count("<!-- ai-eval-gate:") == 1
-    assert "<img" not in body
-    assert "@octocat" not in body
+    assert body.startswith("<!-- ai-eval-gate:evalgate.yaml -->\n")
+    # the answer is shown as written, inside code, where GitHub renders it as text
+    html = MarkdownIt("gfm-like", {"html": True}).render(body)
+    assert html.count("<!--") == 1
+    assert "<img" not in html
+    assert "@octocat" not in re.sub(r"<code[^>]*>.*?</code>", "", html, flags=re.DOTALL)
     assert "::error::pwned" not in result.stdout  # never a live workflow command in the log
 
 
