@@ -323,3 +323,13 @@ def test_cost_and_latency_are_compared_with_the_base() -> None:
     text = render_markdown(run, verdict, comparison=compare([now_case], [base_case]))
     assert text.count("(+50% vs base)") == 2  # cost and p95 latency
     assert "p95 300 ms (+50% vs base)" in text
+
+
+def test_details_say_when_the_model_refused_or_was_cut_off() -> None:
+    check = (CheckResult("contains", False, 0.0, "missing 'x'"),)
+    refused = CaseResult("r", "evals/a.yaml", 1, (Trial(Completion("No.", "m", refused=True), check),))
+    cut = CaseResult("c", "evals/a.yaml", 2, (Trial(Completion("Half", "m", finish_reason="length"), check),))
+    run, verdict = make_run([refused, cut])
+    out = render_markdown(run, verdict)
+    assert "**Answer** · `m` · 🚫 the model refused" in out
+    assert "**Answer** · `m` · ✂️ cut off (length)" in out

@@ -235,7 +235,9 @@ def _passing_table(
     if not measured:
         head = ["| Case | Checks |", "| --- | --- |"]
     unchecked = sum(1 for c in passing if c.status == "unchecked")
-    title = f"✅ {len(passing) - unchecked} passing cases" + (f", ➖ {unchecked} unchecked" if unchecked else "")
+    title = f"✅ {len(passing) - unchecked} passing cases" + (
+        f", ➖ {unchecked} unchecked" if unchecked else ""
+    )
     lines = [f"<details><summary>{title}</summary>", "", *head]
     used = _size(lines) + 20
     for case in passing:

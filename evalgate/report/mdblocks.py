@@ -139,6 +139,10 @@ def details(case: CaseResult, level: Level) -> list[str]:
         about = [code_span(completion.model)]
         if completion.latency_ms and not completion.cached:
             about.append(fmt_ms(completion.latency_ms))
+        if completion.refused:
+            about.append("🚫 the model refused")
+        elif completion.truncated:
+            about.append(f"✂️ cut off ({inline(completion.finish_reason or '', 40)})")
         if len(case.trials) > 1 and rep is not None:
             about.append(f"trial {case.trials.index(rep) + 1} of {len(case.trials)}")
         lines += [f"**Answer** · {' · '.join(about)}", "", *_fenced(completion.text, level.answer)]
