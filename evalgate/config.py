@@ -34,6 +34,7 @@ class ModelConfig(Strict):
     fallback: str | None = None
     responses: str | None = None
     system: str | None = None
+    embeddings: Annotated[str, Field(min_length=1)] | None = None  # the embedding model, for similar checks
     timeout_s: Annotated[float, Field(gt=0)] = 60.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     # provider: http

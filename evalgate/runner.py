@@ -137,6 +137,13 @@ class Runner:
             return None
         return lambda prompt: judge.complete(f"{case_id}#judge", prompt, None).text
 
+    def _embed_fn(self) -> Callable[[list[str]], list[list[float]]] | None:
+        if self.judge is None:
+            return None
+        from evalgate.embedding import Embedder
+
+        return Embedder(self.judge)
+
     def _trial(self, planned: PlannedCase, trial: int = 0) -> Trial:
         case = planned.case
         try:
@@ -157,11 +164,13 @@ class Runner:
             vars=case.spec.vars,
             base_dir=planned.base_dir,
             judge=self._judge_fn(case.id),
+            embed=self._embed_fn(),
         )
         try:
             checks = run_checks(case.spec.checks, ctx)
         except ProviderError as exc:  # the judge model failed: an error, not a pass
-            return Trial(completion=completion, error=f"llm_judge: {exc}")
+            kinds = {c.type for c in case.spec.checks} & {"llm_judge", "similar"}
+            return Trial(completion=completion, error=f"{'/'.join(sorted(kinds)) or 'check'}: {exc}")
         return Trial(completion=completion, checks=checks, threshold=case.spec.threshold)
 
     def run(self, plan: Sequence[PlannedCase]) -> list[CaseResult]:
@@ -191,7 +200,7 @@ class Runner:
 
     def _from_cache(self, planned: PlannedCase, trial_no: int) -> Trial | None:
         """A cached answer is checked on this thread: handing it to a worker would only add overhead."""
-        if any(check.type == "llm_judge" for check in planned.case.spec.checks):
+        if any(check.type in ("llm_judge", "similar") for check in planned.case.spec.checks):
             return None  # the judge may have to call a model; keep that on the workers
         case = planned.case
         hit = self.caller.cached(case.id, planned.prompt, planned.system, trial_no)

@@ -12,6 +12,9 @@ from evalgate.results import CheckResult, Completion
 Judge = Callable[[str], str]
 """Takes a complete judge prompt and returns the judge model's raw reply (the runner adds retries)."""
 
+Embed = Callable[[list[str]], list[list[float]]]
+"""Takes texts and returns one embedding vector per text (the runner adds retries and the cache)."""
+
 QUOTE_LIMIT = 80
 TEXT_LIMIT = 200
 
@@ -25,6 +28,7 @@ class CheckContext:
     vars: Mapping[str, Any] = field(default_factory=dict)
     base_dir: Path = field(default_factory=Path)
     judge: Judge | None = None
+    embed: Embed | None = None
 
     @property
     def response(self) -> str:

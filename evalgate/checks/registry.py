@@ -8,21 +8,31 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.checks.base import CheckContext, clip, result
+from evalgate.checks.javascript import check_javascript, prepare_javascript
 from evalgate.checks.judge import check_llm_judge
 from evalgate.checks.pyfunc import check_python, resolve_check_function
+from evalgate.checks.similarity import check_levenshtein, check_similar
 from evalgate.checks.specs import CheckSpec, CostCheck, JsonSchemaCheck, LatencyCheck, PythonCheck
+from evalgate.checks.specs_more import JavascriptCheck, ToolCallCheck
 from evalgate.checks.structured import check_is_json, check_json_schema, load_schema_file
 from evalgate.checks.text import (
     check_contains,
+    check_contains_all,
+    check_contains_any,
     check_equals,
     check_icontains,
+    check_icontains_all,
+    check_icontains_any,
     check_max_chars,
     check_max_words,
+    check_min_chars,
+    check_min_words,
     check_not_contains,
     check_not_icontains,
     check_regex,
     check_starts_with,
 )
+from evalgate.checks.toolcalls import check_finish_reason, check_tool_calls, load_tools_file
 from evalgate.results import CheckResult
 
 
@@ -69,6 +79,17 @@ CHECKS: dict[str, Evaluator] = {
     "python": check_python,
     "latency_ms": check_latency,
     "cost_usd": check_cost,
+    "contains_any": check_contains_any,
+    "icontains_any": check_icontains_any,
+    "contains_all": check_contains_all,
+    "icontains_all": check_icontains_all,
+    "min_words": check_min_words,
+    "min_chars": check_min_chars,
+    "levenshtein": check_levenshtein,
+    "similar": check_similar,
+    "finish_reason": check_finish_reason,
+    "is_valid_tool_call": check_tool_calls,
+    "javascript": check_javascript,
 }
 """Check type -> evaluator. A new check type needs a spec model in ``CheckSpec`` and an entry here."""
 
@@ -76,6 +97,9 @@ CHECKS: dict[str, Evaluator] = {
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Evaluate one check; ``ConfigError`` or ``ProviderError`` (judge) propagate, never a silent pass."""
     outcome = CHECKS[spec.type](spec, ctx)
+    if spec.negate:
+        # the reason states a fact ("matches 'x' at char 3"); negation only flips what it means
+        outcome = replace(outcome, type=spec.label, passed=not outcome.passed, score=1.0 - outcome.score)
     if spec.weight != 1.0:
         outcome = replace(outcome, weight=spec.weight)
     return outcome
@@ -93,3 +117,7 @@ def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:
             resolve_check_function(spec.function, base_dir)
         elif isinstance(spec, JsonSchemaCheck) and spec.schema_file is not None:
             load_schema_file(spec.schema_file, base_dir)
+        elif isinstance(spec, JavascriptCheck):
+            prepare_javascript(spec, base_dir)
+        elif isinstance(spec, ToolCallCheck) and spec.tools_file is not None:
+            load_tools_file(spec.tools_file, base_dir)

@@ -8,65 +8,27 @@ import re
 import threading
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from evalgate.checks.base import clip, quote
-from evalgate.strict import Strict
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
-Weight = Annotated[float, Field(ge=0, allow_inf_nan=False)]
-Limit = Annotated[float, Field(gt=0, allow_inf_nan=False)]
-
-
-def _as_text(value: Any, *, allow_empty: bool = False) -> Any:
-    # YAML turns `42`, `4.20` and `yes` into numbers and booleans; matching their str() would silently
-    # compare against '4.2' or 'True', so ask for quotes instead.
-    if isinstance(value, bool | int | float):
-        kind = "boolean" if isinstance(value, bool) else "number"
-        raise ValueError(
-            f"{value!r} is a YAML {kind}, not text; put it in quotes exactly as the response "
-            f"should show it, e.g. '{value}'"
-        )
-    if isinstance(value, str) and not value and not allow_empty:
-        raise ValueError("empty text matches every response; give the text to look for")
-    return value
-
-
-class _CheckBase(Strict):
-    name: Annotated[str, Field(min_length=1)] | None = None
-    weight: Weight = 1.0
-
-    @property
-    def label(self) -> str:
-        """What reports call this check: its ``name``, else its type."""
-        return self.name or str(getattr(self, "type", "check"))
-
-
-class _Needles(_CheckBase):
-    value: str | Annotated[list[str], Field(min_length=1)]
-
-    @field_validator("value", mode="before")
-    @classmethod
-    def _text_or_texts(cls, value: Any) -> Any:
-        # Checked here so a wrong value gets one message instead of one per union member.
-        if isinstance(value, list):
-            if not value:
-                raise ValueError("the list is empty; give at least one text to look for")
-            for item in value:
-                if isinstance(item, list | dict) or item is None:
-                    raise ValueError(f"list items must be texts, found {item!r}")
-                _as_text(item)
-            return value
-        if isinstance(value, dict) or value is None:
-            raise ValueError(f"value must be a text or a list of texts, found {value!r}")
-        return _as_text(value)
-
-    @property
-    def needles(self) -> tuple[str, ...]:
-        """The values as a tuple, whether one string or a list was written."""
-        return (self.value,) if isinstance(self.value, str) else tuple(self.value)
+from evalgate.checks.specbase import NEGATABLE, Limit, Weight, _as_text, _CheckBase, _Needles  # noqa: F401
+from evalgate.checks.specs_more import (
+    ContainsAllCheck,
+    ContainsAnyCheck,
+    FinishReasonCheck,
+    IContainsAllCheck,
+    IContainsAnyCheck,
+    JavascriptCheck,
+    LevenshteinCheck,
+    MinCharsCheck,
+    MinWordsCheck,
+    SimilarCheck,
+    ToolCallCheck,
+)
 
 
 class ContainsCheck(_Needles):
@@ -298,6 +260,15 @@ class CostCheck(_CheckBase):
     max: Limit
 
 
+def negated_form(value: Any) -> Any:
+    """``{type: not_regex, ...}`` is ``{type: regex, negate: true, ...}`` for every negatable type."""
+    if isinstance(value, dict):
+        kind = value.get("type")
+        if isinstance(kind, str) and kind.startswith("not_") and kind[4:] in NEGATABLE:
+            return {**value, "type": kind[4:], "negate": True}
+    return value
+
+
 CheckSpec = Annotated[
     ContainsCheck
     | IContainsCheck
@@ -313,14 +284,29 @@ CheckSpec = Annotated[
     | LlmJudgeCheck
     | PythonCheck
     | LatencyCheck
-    | CostCheck,
+    | CostCheck
+    | ContainsAnyCheck
+    | IContainsAnyCheck
+    | ContainsAllCheck
+    | IContainsAllCheck
+    | MinWordsCheck
+    | MinCharsCheck
+    | LevenshteinCheck
+    | SimilarCheck
+    | FinishReasonCheck
+    | ToolCallCheck
+    | JavascriptCheck,
     Field(discriminator="type"),
+    BeforeValidator(negated_form),
 ]
 """One entry under ``checks:``; the ``type`` key picks the model."""
 
 # Checks that assert a specific expected answer make no sense on live traffic, where every request is
 # different; everything else (format, forbidden terms, size, schema, rubric, code, latency, cost) does.
-_NEEDS_EXPECTED_ANSWER = frozenset({"contains", "icontains", "equals", "starts_with"})
+_NEEDS_EXPECTED_ANSWER = frozenset(
+    {"contains", "icontains", "equals", "starts_with", "contains_any", "icontains_any", "contains_all"}
+    | {"icontains_all", "levenshtein", "similar"}
+)
 
 
 def live_safe(spec: CheckSpec) -> bool:

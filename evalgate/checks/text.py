@@ -14,6 +14,14 @@ from evalgate.checks.specs import (
     RegexCheck,
     StartsWithCheck,
 )
+from evalgate.checks.specs_more import (
+    ContainsAllCheck,
+    ContainsAnyCheck,
+    IContainsAllCheck,
+    IContainsAnyCheck,
+    MinCharsCheck,
+    MinWordsCheck,
+)
 from evalgate.results import CheckResult
 
 LISTED = 3  # how many missing/forbidden values a reason names before summarising the rest
@@ -132,3 +140,62 @@ def check_max_words(spec: MaxWordsCheck, ctx: CheckContext) -> CheckResult:
 def check_max_chars(spec: MaxCharsCheck, ctx: CheckContext) -> CheckResult:
     """At most ``value`` characters, not counting surrounding whitespace; score is limit/count when over."""
     return _at_most(spec.label, len(ctx.response.strip()), spec.value, "chars")
+
+
+def _any_or_all(
+    spec: ContainsAnyCheck | IContainsAnyCheck | ContainsAllCheck | IContainsAllCheck,
+    ctx: CheckContext,
+    *,
+    fold: bool,
+    every: bool,
+) -> CheckResult:
+    needles = tuple(spec.value)
+    positions = _find_all(needles, ctx.response, fold)
+    found = [n for n, at in zip(needles, positions, strict=True) if at >= 0]
+    missing = [quote(n) for n, at in zip(needles, positions, strict=True) if at < 0]
+    if every:
+        score = len(found) / len(needles)
+        if not missing:
+            return result(spec.label, True, score, f"contains all {len(needles)} values")
+        return result(
+            spec.label, False, score, f"missing {_listing(missing)} ({len(found)} of {len(needles)})"
+        )
+    if found:
+        return result(spec.label, True, 1.0, f"contains {quote(found[0])}")
+    return result(spec.label, False, 0.0, f"contains none of {_listing(missing)}")
+
+
+def check_contains_any(spec: ContainsAnyCheck, ctx: CheckContext) -> CheckResult:
+    """At least one value appears, case-sensitively."""
+    return _any_or_all(spec, ctx, fold=False, every=False)
+
+
+def check_icontains_any(spec: IContainsAnyCheck, ctx: CheckContext) -> CheckResult:
+    """At least one value appears, ignoring case."""
+    return _any_or_all(spec, ctx, fold=True, every=False)
+
+
+def check_contains_all(spec: ContainsAllCheck, ctx: CheckContext) -> CheckResult:
+    """Every value appears, case-sensitively; score is the fraction found."""
+    return _any_or_all(spec, ctx, fold=False, every=True)
+
+
+def check_icontains_all(spec: IContainsAllCheck, ctx: CheckContext) -> CheckResult:
+    """Every value appears, ignoring case; score is the fraction found."""
+    return _any_or_all(spec, ctx, fold=True, every=True)
+
+
+def _at_least(label: str, count: int, limit: int, unit: str) -> CheckResult:
+    if count >= limit:
+        return result(label, True, 1.0, f"{count} {unit} >= {limit}")
+    return result(label, False, count / limit, f"{count} {unit} < {limit}")
+
+
+def check_min_words(spec: MinWordsCheck, ctx: CheckContext) -> CheckResult:
+    """At least ``value`` words; score is count/limit when under."""
+    return _at_least(spec.label, len(ctx.response.split()), spec.value, "words")
+
+
+def check_min_chars(spec: MinCharsCheck, ctx: CheckContext) -> CheckResult:
+    """At least ``value`` characters, not counting surrounding whitespace."""
+    return _at_least(spec.label, len(ctx.response.strip()), spec.value, "chars")

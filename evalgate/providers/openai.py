@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalgate.errors import ProviderError
 from evalgate.providers._http import (
     VendorProvider,
     int_or_none,
+    json_object,
+    post_json,
+    status_error,
 )
 from evalgate.providers.base import ModelRequest
+from evalgate.redact import redact_error
 from evalgate.results import Completion
 
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
@@ -45,6 +50,46 @@ class OpenAIProvider(VendorProvider):
         data, latency_ms = self._post(body, headers, what=what)
         return parse_chat_completion(data, request, latency_ms, what=what)
 
+    def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
+        """One embedding vector per text from ``/embeddings`` (for ``similar`` checks)."""
+        what = f"OpenAI embeddings ({model})"
+        headers = dict(self._headers)
+        if self._api_key:
+            headers["Authorization"] = f"Bearer {self._api_key}"
+        try:
+            response, _ = post_json(
+                self._session,
+                f"{self.base_url}/embeddings",
+                body={"model": model, "input": list(texts)},
+                headers=headers,
+                timeout_s=self._timeout_s,
+                what=what,
+            )
+            if not response.ok:
+                raise status_error(response, what=what, hints=self._hints)
+            return parse_embeddings(json_object(response, what=what), len(texts), what=what)
+        except ProviderError as exc:
+            raise redact_error(exc, self._redact) from None
+
+
+def parse_embeddings(data: Mapping[str, Any], count: int, *, what: str) -> list[list[float]]:
+    """The vectors of an OpenAI embeddings body, in input order; names what is malformed."""
+    items = data.get("data")
+    if not isinstance(items, list) or len(items) != count:
+        raise ProviderError(f"{what} response has no 'data' list of {count} embeddings", retryable=False)
+    ordered = sorted(items, key=lambda item: item.get("index", 0) if isinstance(item, dict) else 0)
+    vectors = []
+    for item in ordered:
+        vector = item.get("embedding") if isinstance(item, dict) else None
+        if not isinstance(vector, list) or not all(
+            isinstance(x, int | float) and not isinstance(x, bool) for x in vector
+        ):
+            raise ProviderError(
+                f"{what} response has an embedding that is not a list of numbers", retryable=False
+            )
+        vectors.append([float(x) for x in vector])
+    return vectors
+
 
 def parse_chat_completion(
     data: Mapping[str, Any], request: ModelRequest, latency_ms: float, *, what: str
@@ -63,6 +108,11 @@ def parse_chat_completion(
     refused = isinstance(refusal, str) and bool(refusal)
     if refused:
         text = str(refusal)  # a refusal is the model's answer: the checks (e.g. 'refusal') judge it
+    elif isinstance(content, str) and content:
+        text = content
+    elif isinstance(message.get("tool_calls"), list) and message["tool_calls"]:
+        # like promptfoo, the tool calls are the output; is_valid_tool_call checks them
+        text = json.dumps(message["tool_calls"], ensure_ascii=False)
     elif isinstance(content, str):
         text = content
     elif content is None and finish in ("length", "content_filter", "tool_calls", "function_call"):

@@ -23,6 +23,9 @@ Responder = Callable[[dict[str, Any]], str]
 
 _OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 _ANTHROPIC_PATHS = ("/v1/messages",)
+_EMBEDDING_PATHS = ("/v1/embeddings", "/embeddings")
+EMBEDDING_SIZE = 64
+ToolCaller = Callable[[dict[str, Any]], list[dict[str, Any]] | None]
 _OPENAI_ERROR_TYPES = {401: "invalid_request_error", 429: "requests", 500: "server_error"}
 _ANTHROPIC_ERROR_TYPES = {
     400: "invalid_request_error",
@@ -140,11 +143,14 @@ class FakeModelServer(Lifecycle):
         latency: float = 0.0,
         served_models: Mapping[str, str] | None = None,
         api_key: str | None = None,
+        tool_caller: ToolCaller | None = None,
     ) -> None:
         self.responder: Responder = responder or echo
         self.latency = latency
         self.served_models = dict(served_models or {})
         self.api_key = api_key
+        # returns the tool calls to answer a chat request with (OpenAI format), or None for a text answer
+        self.tool_caller = tool_caller
         self._faults: deque[Fault] = deque()
         self._received: list[ReceivedRequest] = []
         self._lock = threading.Lock()
@@ -247,6 +253,19 @@ class FakeModelServer(Lifecycle):
             self._error(handler, status, message, anthropic=anthropic)
             return
         assert isinstance(body, dict)
+        if path in _EMBEDDING_PATHS:
+            handler.send_body(200, json.dumps(_embeddings_answer(body)))
+            return
+        calls = self.tool_caller(body) if self.tool_caller is not None and not anthropic else None
+        if calls:
+            served = self.served_models.get(str(body.get("model")), str(body.get("model")))
+            payload = _openai_answer(serial, served, "", 1, 1)
+            choice = payload["choices"][0]
+            choice["message"]["content"] = None
+            choice["message"]["tool_calls"] = calls
+            choice["finish_reason"] = "tool_calls"
+            handler.send_body(200, json.dumps(payload))
+            return
         text = self.responder(body)
         model = str(body.get("model"))
         served = self.served_models.get(model, model)
@@ -260,11 +279,15 @@ class FakeModelServer(Lifecycle):
         handler.send_body(200, json.dumps(payload))
 
     def _validate(self, path: str, headers: Mapping[str, str], body: Any) -> tuple[int, str] | None:
-        if path not in _OPENAI_PATHS + _ANTHROPIC_PATHS:
+        if path not in _OPENAI_PATHS + _ANTHROPIC_PATHS + _EMBEDDING_PATHS:
             return 404, f"no route for POST {path}"
         if not isinstance(body, dict) or not isinstance(body.get("model"), str):
             return 400, "the request body must be a JSON object with a 'model' string"
-        if not isinstance(body.get("messages"), list) or not body["messages"]:
+        if path in _EMBEDDING_PATHS:
+            texts = body.get("input")
+            if not (isinstance(texts, str) or (isinstance(texts, list) and texts)):
+                return 400, "input: a string or a non-empty list of strings is required"
+        elif not isinstance(body.get("messages"), list) or not body["messages"]:
             return 400, "messages: at least one message is required"
         if path in _ANTHROPIC_PATHS:
             if "anthropic-version" not in headers:
@@ -324,6 +347,33 @@ def _openai_answer(
             "total_tokens": prompt_tokens + answer_tokens,
         },
         "system_fingerprint": "fp_evalgate_fake",
+    }
+
+
+def embed_text(text: str) -> list[float]:
+    """A deterministic stand-in for an embedding model: hashed, case-folded word counts.
+
+    Texts that share words point the same way, so cosine similarity behaves like a (crude) real one.
+    """
+    import hashlib
+
+    vector = [0.0] * EMBEDDING_SIZE
+    for word in "".join(c if c.isalnum() else " " for c in text.casefold()).split():
+        digest = hashlib.sha256(word.encode("utf-8")).digest()
+        vector[digest[0] % EMBEDDING_SIZE] += 1.0 if digest[1] % 2 else 0.5
+    return vector
+
+
+def _embeddings_answer(body: dict[str, Any]) -> dict[str, Any]:
+    raw = body["input"]
+    texts = [raw] if isinstance(raw, str) else [str(t) for t in raw]
+    return {
+        "object": "list",
+        "data": [
+            {"object": "embedding", "index": i, "embedding": embed_text(t)} for i, t in enumerate(texts)
+        ],
+        "model": body["model"],
+        "usage": {"prompt_tokens": sum(count_tokens(t) for t in texts), "total_tokens": 0},
     }
 
 
