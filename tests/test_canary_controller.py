@@ -113,3 +113,150 @@ def test_a_router_stuck_on_the_canary_is_a_loud_failure(tmp_path: Path) -> None:
     outcome = _controller(tmp_path, router, _arms(router, 0.9)).run()
     assert (outcome.exit_code, outcome.weight) == (3, None)
     assert "TRAFFIC MAY STILL BE ON THE CANARY" in outcome.reason
+
+
+# --- fresh data, settle, zero traffic, stepwise rollback -----------------------------------------
+
+
+def _traffic(
+    router: FakeRouter,
+    *,
+    stops_at: float | None = None,
+    canary_share: float | None = None,
+    canary_rate: float = 0.9,
+    lag_s: float = 0.0,
+) -> FakeMetricSource:
+    """20 requests/s until ``stops_at`` (seconds after the first look at the source), split by the router's
+    weight (or ``canary_share``); the weight takes ``lag_s`` to apply after each change."""
+    changes: list[tuple[float, int]] = []
+    first: list[float] = []
+
+    def weight_at(t: float) -> int:
+        applied = [w for at, w in changes if at + lag_s <= t]
+        return applied[-1] if applied else 0
+
+    def observe(since: float, until: float) -> Observation:
+        if not changes or changes[-1][1] != router.weight:
+            changes.append((since, router.weight))
+        first.append(since)
+        end = until if stops_at is None else min(until, first[0] + stops_at)
+        n_s = n_c = 0
+        t = since
+        while t < end:  # one-second steps keep the split honest across a lagging weight change
+            total = 20
+            share = canary_share if canary_share is not None else weight_at(t) / 100
+            c = round(total * share)
+            n_c, n_s = n_c + c, n_s + total - c
+            t += 1.0
+        data = {
+            "stable": Proportion(round(0.9 * n_s), n_s),
+            "canary": Proportion(round(canary_rate * n_c), n_c),
+        }
+        return Observation(
+            counts={"stable": n_s, "canary": n_c},
+            metrics={"eval_pass_rate": {a: d for a, d in data.items() if d.total}},
+        )
+
+    return FakeMetricSource(observe)
+
+
+def _records(tmp_path: Path, kind: str) -> list[dict[str, Any]]:
+    return [r for r in DecisionLog(tmp_path / "log.jsonl").read_all() if r["kind"] == kind]
+
+
+def test_traffic_that_stops_mid_stage_is_no_data_and_never_promoted(tmp_path: Path) -> None:
+    router = FakeRouter()
+    outcome = _controller(tmp_path, router, _traffic(router, stops_at=400.0)).run()
+    assert (outcome.result, router.weight, outcome.exit_code) == ("rolled_back", 0, 1)
+    assert router.calls == [5, 0]
+    last = _records(tmp_path, "decision")[-1]
+    assert (last["action"], last["cause"]) == ("rollback", "no_data")
+    assert "no requests from either arm since" in last["reason"]
+    assert "(on_no_data: rollback)" in last["reason"]
+
+
+def test_on_no_data_hold_leaves_the_weight_and_exits_4(tmp_path: Path) -> None:
+    router = FakeRouter()
+    plan = _plan().model_copy(update={"on_no_data": "hold"})
+    controller = _controller(tmp_path, router, _traffic(router, stops_at=400.0))
+    controller.plan = plan
+    outcome = controller.run()
+    assert (outcome.result, outcome.weight, outcome.exit_code) == ("held", 5, 4)
+    assert "holding at 5% (on_no_data: hold)" in outcome.reason
+
+
+def test_zero_canary_traffic_rolls_back_at_the_first_look(tmp_path: Path) -> None:
+    router = FakeRouter()
+    outcome = _controller(tmp_path, router, _traffic(router, canary_share=0.0)).run()
+    assert (outcome.result, router.weight) == ("rolled_back", 0)
+    decisions = _records(tmp_path, "decision")
+    assert len(decisions) == 1
+    assert decisions[0]["cause"] == "no_traffic"
+    assert "no canary traffic: routing is not applying the weight" in decisions[0]["reason"]
+
+
+def test_zero_stable_traffic_is_the_mirror_case(tmp_path: Path) -> None:
+    router = FakeRouter()
+    outcome = _controller(tmp_path, router, _traffic(router, canary_share=1.0)).run()
+    assert outcome.result == "rolled_back"
+    assert "no stable traffic: routing is not applying the weight" in outcome.reason
+
+
+def test_the_settle_is_logged_with_its_split_and_not_judged(tmp_path: Path) -> None:
+    router = FakeRouter()
+    source = _traffic(router, lag_s=30.0)  # the app applies each weight 30 s late
+    outcome = _controller(tmp_path, router, source).run()
+    assert outcome.result == "promoted"
+    settles = _records(tmp_path, "settle")
+    assert [s["weight"] for s in settles] == [5, 25]
+    assert settles[0]["seconds"] == 60.0
+    # half the settle still ran at the old weight: the observed split shows the lag
+    assert 0 < settles[1]["share"] < 25
+    assert "observed split" in settles[1]["reason"]
+    judged = [since for since, until in source.calls if until - since > 60]
+    assert all(since >= 1_000_060.0 for since in judged)
+
+
+def test_a_rollback_to_a_lower_stage_leaves_the_weight_there(tmp_path: Path) -> None:
+    router = FakeRouter()
+    stages = [
+        {"weight": 5, "min_duration": "10m", "max_duration": "30m", "look_every": "5m"},
+        {"weight": 25, "min_duration": "10m", "max_duration": "30m", "look_every": "5m", "rollback_to": 5},
+        {"weight": 100},
+    ]
+    plan = RolloutPlan.model_validate({**_plan().model_dump(), "stages": stages})
+    quality = {"canary": 0.9}
+    source = _traffic(router)
+    observe = source._observe
+
+    def degrade_at_25(since: float, until: float) -> Observation:
+        obs = observe(since, until)
+        if router.weight == 25:  # the canary drops 20 points once it gets 25%
+            n_c = obs.counts["canary"]
+            arms = dict(obs.metrics["eval_pass_rate"])
+            arms["canary"] = Proportion(round((quality["canary"] - 0.2) * n_c), n_c)
+            return Observation(counts=obs.counts, metrics={"eval_pass_rate": arms})
+        return obs
+
+    source._observe = degrade_at_25
+    controller = _controller(tmp_path, router, source)
+    controller.plan = plan
+    outcome = controller.run()
+    assert (outcome.result, outcome.weight, outcome.exit_code, router.weight) == ("rolled_back", 5, 1, 5)
+    assert router.calls == [5, 25, 5]
+    assert "the weight stays at 5%, `evalgate canary rollback` takes it to 0" in outcome.reason
+    last_weight = _records(tmp_path, "weight")[-1]
+    assert last_weight["weight"] == 5
+    assert last_weight["reason"].startswith("rollback to 5% (the stage's rollback_to)")
+
+
+def test_until_stops_with_a_message_and_never_says_promoting_to_100(tmp_path: Path) -> None:
+    router = FakeRouter()
+    outcome = _controller(tmp_path, router, _traffic(router), until=25).run()
+    assert (outcome.result, outcome.weight, outcome.exit_code) == ("passed_until", 25, 0)
+    assert outcome.reason.startswith(
+        "stopped at 25% as asked (--until 25); promote with `evalgate canary promote`"
+    )
+    reasons = [d["reason"] for d in _records(tmp_path, "decision")]
+    assert not any("to 100%" in r for r in reasons)
+    assert reasons[-1].endswith("stage passed; stopping at 25% as asked (--until 25)")

@@ -4,6 +4,7 @@ import functools
 import json
 import random
 import re
+from dataclasses import replace as dataclasses_replace
 from typing import Any
 
 import pytest
@@ -69,7 +70,21 @@ def _obs(
         }
     stable_count, canary_count = counts or (n["stable"], n["canary"])
     return Observation(
-        counts={"stable": stable_count, "canary": canary_count}, metrics=metrics, source="test"
+        counts={"stable": stable_count, "canary": canary_count},
+        metrics=metrics,
+        source="test",
+        batches=_even(stable_count, canary_count, 20),
+    )
+
+
+def _even(n_stable: int, n_canary: int, parts: int) -> tuple[tuple[int, int], ...]:
+    """The counts spread over ``parts`` sub-windows as evenly as integers allow."""
+    return tuple(
+        (
+            n_stable * (i + 1) // parts - n_stable * i // parts,
+            n_canary * (i + 1) // parts - n_canary * i // parts,
+        )
+        for i in range(parts)
     )
 
 
@@ -93,7 +108,7 @@ def test_equal_arms_with_big_samples_pass_and_promote_once_min_duration_elapsed(
     if action == "promote":
         assert decision.reason.endswith("promoting from 5% to 25%")
     else:
-        assert "only 10m of the 30m minimum" in decision.reason
+        assert "only 10m of fresh data of the 30m minimum" in decision.reason
 
 
 @pytest.mark.parametrize("elapsed", [EARLY, LATE, END])
@@ -128,7 +143,7 @@ def test_tiny_samples_are_inconclusive_and_extend_never_pass_or_fail(
 
 
 def test_no_data_is_inconclusive() -> None:
-    decision = judge(_plan(), 0, 1, EARLY, Observation(counts={}, metrics={}))
+    decision = judge(_plan(), 0, 1, 300.0, Observation(counts={}, metrics={}))
     assert set(_verdicts(decision).values()) == {"inconclusive"}
     assert decision.action == "extend"
     assert decision.reason.startswith("eval_pass_rate has no data from the source yet, and 2 more metrics")
@@ -233,6 +248,7 @@ def test_wrong_kind_of_data_is_inconclusive_not_a_crash() -> None:
         _obs(19_000, 1_000, latency_ms=(1000.0, 1500.0)),
         _obs(38_000, 2_000, pass_rate=(0.9, 0.89)),
         Observation(counts={}, metrics={}),
+        Observation(counts={"stable": 5_000, "canary": 0}, metrics={}),
     ],
 )
 @pytest.mark.parametrize("elapsed", [EARLY, END])
@@ -245,7 +261,7 @@ def test_every_reason_is_one_sentence_with_numbers_and_to_dict_is_json(
     data = json.loads(json.dumps(decision.to_dict(), allow_nan=False))
     assert list(data) == [
         "action", "stage", "weight", "look", "reason", "metrics", "srm_p", "elapsed_s", "actor",
-        "planned_looks",
+        "planned_looks", "cause", "rollback_to", "counted_s", "srm_test", "new",
     ]  # fmt: skip
     assert data["actor"] == "judge"
     assert data["planned_looks"] == 24
@@ -267,7 +283,7 @@ def test_format_status_shows_the_primary_metric_delta_and_interval() -> None:
         (_obs(95_000, 5_000, pass_rate=(0.9, 0.85)), "eval_pass_rate Δ −5.0 pt [−6.6, −3.5] · n=5,000"),
         (_obs(95_000, 5_000, latency_ms=(1000.0, 1500.0)), "latency_p95_ms Δ +46.8% [+38.2, +56.9]"),
         (_obs(7_600, 400, error_rate=(0.10, 0.12)), "error_rate guard breached 12.0% · n=400"),
-        (_obs(95_000, 5_000, counts=(90_000, 10_000)), "traffic split mismatch (p<1e-300)"),
+        (_obs(95_000, 5_000, counts=(90_000, 10_000)), "traffic split mismatch (p=1.1e-24)"),
     ],
 )
 def test_format_status_names_the_metric_that_caused_a_rollback(obs: Observation, status: str) -> None:
@@ -288,3 +304,148 @@ def test_the_final_stage_is_not_judged_and_has_no_looks() -> None:
     assert planned_looks(Stage(weight=100)) == 0
     assert planned_looks(Stage(weight=5, max_duration=7200, look_every=300)) == 24
     assert planned_looks(Stage(weight=5, max_duration=7000, look_every=300)) == 24  # a partial look counts
+
+
+# --- fresh data, silence, traffic on each arm, sticky routing, clusters -------------------------
+
+from evalgate.canary.observations import Clusters, LookCounts  # noqa: E402
+from evalgate.canary.stats import srm_p_value  # noqa: E402
+
+T0 = 1_780_000_000.0
+
+
+def _history(*per_look: tuple[int, int]) -> tuple[LookCounts, ...]:
+    """Looks of 5 minutes; each item is (stable, canary) new records."""
+    return tuple(LookCounts(s, c, T0 + 300 * i, T0 + 300 * (i + 1)) for i, (s, c) in enumerate(per_look))
+
+
+def test_a_stage_never_promotes_on_stale_data() -> None:
+    # Plenty of data, all passing, min_duration long past: but the last look brought nothing new.
+    looks = _history(*[(9_500, 500)] * 9, (0, 0))
+    decision = judge(_plan(), 0, 10, 3000.0, _obs(85_500, 4_500), history=looks)
+    assert decision.action == "extend"
+    assert "does not count and nothing is promoted on stale data" in decision.reason
+    assert decision.counted_s == 2700.0
+
+
+def test_only_looks_with_fresh_data_in_both_arms_count_toward_min_duration() -> None:
+    # 7 looks (35 min) but the canary got nothing in 2 of them: 25 min of fresh data < 30 min
+    looks = _history(
+        (9_500, 500), (9_500, 0), (9_500, 500), (9_500, 500), (9_500, 3), (9_500, 500), (9_500, 500)
+    )
+    decision = judge(_plan(), 0, 7, 2100.0, _obs(57_000, 3_000), history=looks)
+    assert decision.action == "extend"
+    assert decision.counted_s == 1500.0
+    assert "only 25m of fresh data of the 30m minimum" in decision.reason
+
+
+@pytest.mark.parametrize("policy", ["rollback", "hold"])
+def test_silence_for_max_silence_is_no_data(policy: str) -> None:
+    looks = _history((9_500, 500), (9_500, 500), (0, 0), (0, 0))
+    decision = judge(_plan(on_no_data=policy), 0, 4, 1200.0, _obs(19_000, 1_000), history=looks)
+    assert (decision.action, decision.cause) == (policy, "no_data")
+    assert "no requests from either arm since 20:36:40 UTC (10m, max_silence 10m)" in decision.reason
+    assert decision.rollback_to == (0 if policy == "rollback" else None)
+    one_quiet_look = judge(_plan(), 0, 3, 900.0, _obs(19_000, 1_000), history=looks[:3])
+    assert one_quiet_look.action == "extend"
+
+
+def test_no_canary_traffic_is_a_routing_failure_at_the_first_look() -> None:
+    obs = Observation(counts={"stable": 6_000, "canary": 0}, metrics={}, batches=_even(6_000, 0, 10))
+    decision = judge(_plan(), 0, 1, 300.0, obs, history=_history((6_000, 0)))
+    assert (decision.action, decision.cause, decision.rollback_to) == ("rollback", "no_traffic", 0)
+    assert decision.reason.startswith("no canary traffic: routing is not applying the weight")
+    assert "while stable served 6,000" in decision.reason
+
+
+def test_no_canary_traffic_on_little_bursty_traffic_is_not_yet_evidence() -> None:
+    # 200 stable requests in bursts of ~20 are ~10 routing decisions: 5% routing sends none 60% of the time
+    bursty = tuple((20 * (i % 3 == 0) * 3, 0) for i in range(10))
+    obs = Observation(counts={"stable": sum(s for s, _ in bursty), "canary": 0}, metrics={}, batches=bursty)
+    decision = judge(_plan(), 0, 1, 300.0, obs, history=_history((obs.counts["stable"], 0)))
+    assert decision.cause is None
+    assert decision.action == "extend"
+
+
+def _sticky_batches(
+    seed: int, weight: float, n_batches: int = 120, units: int = 150, burst: int = 20
+) -> tuple[tuple[int, int], ...]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n_batches):
+        c = sum(burst for _ in range(units) if rng.random() < weight)
+        out.append((units * burst - c, c))
+    return tuple(out)
+
+
+def test_sticky_routing_at_the_right_weight_is_no_mismatch_where_a_binomial_test_would_cry_wolf() -> None:
+    threshold = 0.001 / 24
+    binomial_alarms = 0
+    for seed in range(20):
+        batches = _sticky_batches(seed, 0.05)
+        n_s, n_c = sum(s for s, _ in batches), sum(c for _, c in batches)
+        binomial_alarms += srm_p_value(n_s, n_c, 5) < threshold
+        obs = dataclasses_replace(_obs(n_s, n_c, latency_ms=None), batches=batches)
+        decision = judge(_plan(), 0, 6, LATE, obs)
+        assert decision.cause != "srm", decision.reason
+        assert decision.srm_test == "sub-windows"
+    assert binomial_alarms >= 3  # the request-count chi-square misreads bursts of 20 as broken routing
+
+
+def test_sticky_routing_at_the_wrong_weight_is_a_mismatch_that_names_its_test() -> None:
+    batches = _sticky_batches(1, 0.08)
+    n_s, n_c = sum(s for s, _ in batches), sum(c for _, c in batches)
+    decision = judge(
+        _plan(), 0, 6, LATE, dataclasses_replace(_obs(n_s, n_c, latency_ms=None), batches=batches)
+    )
+    assert (decision.action, decision.cause, decision.rollback_to) == ("rollback", "srm", 0)
+    assert "dispersion-adjusted chi-square over 120 sub-windows, dispersion" in decision.reason
+
+
+def test_with_units_the_split_is_tested_on_units() -> None:
+    obs = dataclasses_replace(_obs(95_000, 5_000), units={"stable": 4_700, "canary": 300})
+    decision = judge(_plan(), 0, 6, LATE, obs)
+    assert decision.srm_test == "units"
+    assert decision.cause != "srm"
+    off = dataclasses_replace(_obs(95_000, 5_000), units={"stable": 4_500, "canary": 500})
+    decision = judge(_plan(), 0, 6, LATE, off)
+    assert decision.cause == "srm"
+    assert "chi-square on routing units, n=500/4,500 units" in decision.reason
+
+
+def _clustered(hits: int, total: int, units: int) -> Proportion:
+    """``units`` equal units, each all-pass or all-fail: the most clustered a proportion can be."""
+    size = total // units
+    passing = hits // size
+    return Proportion(
+        hits,
+        total,
+        Clusters(
+            units, float(passing * size * size), float(passing * size * size), float(units * size * size)
+        ),
+    )
+
+
+def test_clustered_outcomes_widen_the_interval() -> None:
+    plain = _obs(95_000, 5_000, latency_ms=None)
+    decision = judge(_plan(), 0, 6, LATE, plain)
+    assert _verdicts(decision)["eval_pass_rate"] == "pass"
+    arms = {"stable": _clustered(85_500, 95_000, 4_750), "canary": _clustered(4_500, 5_000, 250)}
+    clustered = dataclasses_replace(plain, metrics={**plain.metrics, "eval_pass_rate": arms})
+    result = judge(_plan(), 0, 6, LATE, clustered).metrics[0]
+    assert result.verdict == "inconclusive"
+    assert result.deff is not None
+    assert result.deff[1] == pytest.approx(20.0, rel=0.01)
+    assert "cluster-robust (design effect 20.1/20.0)" in result.reason
+
+
+def test_a_regression_rolls_back_to_the_stage_rollback_to() -> None:
+    stages = [
+        {"weight": 5, "min_duration": "30m", "max_duration": "2h", "look_every": "5m"},
+        {"weight": 25, "min_duration": "30m", "max_duration": "2h", "look_every": "5m", "rollback_to": 5},
+        {"weight": 100},
+    ]
+    decision = judge(_plan(stages=stages), 1, 3, LATE, _obs(75_000, 25_000, pass_rate=(0.9, 0.8)))
+    assert (decision.action, decision.cause, decision.rollback_to) == ("rollback", "regression", 5)
+    assert decision.reason.endswith("rolling back to 5%")
+    assert format_status(decision).endswith("rollback to 5%")

@@ -130,6 +130,10 @@ def test_format_duration_is_the_inverse_for_whole_seconds() -> None:
         (9, "    - {name: error_rate, kind: proportion, better: lower, q: 0.5}", "use margin"),
         (9, "    - {name: error_rate, kind: proportion, better: lower, guard: 5}", "within 0..1"),
         (9, "    - {name: eval_pass_rate, kind: proportion, better: higher}", "listed twice"),
+        (5, "    - {weight: 25, rollback_to: 25}", "rollback_to 25 is not below the stage's weight 25"),
+        (6, "    - {weight: 100, rollback_to: 5}", "the 100% stage is the promotion itself"),
+        (4, "    - {weight: 5, settle: soon}", "'soon' is not a duration"),
+        (4, "    - {weight: 5, min_new_samples: 0}", "greater than or equal to 1"),
         (14, "  alpha: 0.5", "less than 0.5"),
         (15, "  on_inconclusive: wait", "'rollback' or 'hold'"),
         (16, "  router: {type: carrier-pigeon}", "'file', 'http' or 'command'"),
@@ -185,3 +189,30 @@ def test_llm_judge_live_checks_are_refused_with_a_reason() -> None:
 
     with pytest.raises(ValidationError, match="not supported in live_checks yet"):
         TypeAdapter(LiveCheck).validate_python({"type": "llm_judge", "rubric": "polite?"})
+
+
+def test_fresh_data_settle_and_rollback_defaults() -> None:
+    stage = Stage(weight=25, min_duration="30m", max_duration="2h", look_every="5m")
+    assert (stage.looks, stage.settle_s, stage.min_new, stage.max_silence_s, stage.rollback_to) == (
+        24,
+        60.0,
+        5,
+        600.0,
+        0,
+    )
+    short = Stage(weight=5, min_duration="2s", max_duration="6s", look_every="1s", min_samples=200)
+    assert short.settle_s == 0.5  # a quarter of min_duration, so seconds-long drill stages still work
+    assert short.min_new == 34
+    given = Stage(weight=25, settle="10s", min_new_samples=3, max_silence="15m", rollback_to=5)
+    assert (given.settle_s, given.min_new, given.max_silence_s, given.rollback_to) == (10.0, 3, 900.0, 5)
+
+
+def test_the_readme_plan_rolls_back_from_25_to_5_and_round_trips() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```yaml\ncanary:", 1)[1].split("```", 1)[0]
+    import yaml
+
+    plan = RolloutPlan.model_validate(yaml.safe_load("canary:" + block)["canary"])
+    assert [(s.weight, s.rollback_to) for s in plan.stages] == [(5, 0), (25, 5), (100, 0)]
+    assert plan.on_no_data == "rollback"
+    assert RolloutPlan.model_validate(plan.model_dump()) == plan

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from pydantic import TypeAdapter
 
-from evalgate.canary.observations import Proportion, RequestRecord, Samples
+from evalgate.canary.observations import Clusters, Proportion, RequestRecord, Samples
 from evalgate.canary.sources import SOURCES, MetricSource, SimpleMetric, build_source, summarize
 from evalgate.checks import CheckSpec
 from evalgate.errors import ConfigError, InfrastructureError
@@ -449,3 +449,49 @@ def test_bad_source_specs_name_the_field(
 
 def test_every_source_type_is_registered() -> None:
     assert set(SOURCES) == {"jsonl", "prometheus", "command"}
+
+
+def test_summarize_counts_units_by_first_arm_and_keeps_per_unit_sums(tmp_path: Path) -> None:
+    records = [
+        RequestRecord(1.0, "canary", "q", GOOD, 100.0, unit="alice"),
+        RequestRecord(2.0, "canary", "q", BAD, 110.0, unit="alice"),
+        RequestRecord(3.0, "stable", "q", GOOD, 120.0, unit="alice"),  # re-routed: alice stays a canary unit
+        RequestRecord(4.0, "stable", "q", GOOD, 130.0, unit="bob"),
+        RequestRecord(5.0, "stable", "q", None, 140.0, error=True),  # no unit: a unit of its own
+    ]
+    seen = summarize(records, METRICS, CHECKS, base_dir=tmp_path)
+    assert seen.units == {"canary": 1, "stable": 2}
+    canary_pass = seen.metrics["eval_pass_rate"]["canary"]
+    assert isinstance(canary_pass, Proportion)
+    assert (canary_pass.hits, canary_pass.total) == (1, 2)
+    assert canary_pass.clusters == Clusters(units=1, sum_y2=1.0, sum_yn=2.0, sum_n2=4.0)
+    stable_errors = seen.metrics["error_rate"]["stable"]
+    assert isinstance(stable_errors, Proportion)
+    assert stable_errors.clusters == Clusters(units=3, sum_y2=1.0, sum_yn=1.0, sum_n2=3.0)
+    latency = seen.metrics["latency_p95_ms"]["stable"]
+    assert isinstance(latency, Samples)
+    assert latency.units is not None
+    assert latency.units[0] == seen.metrics["latency_p95_ms"]["canary"].units[0]  # type: ignore[union-attr]
+
+
+def test_summarize_without_units_has_no_unit_data(tmp_path: Path) -> None:
+    seen = summarize([RequestRecord(1.0, "stable", "q", GOOD, 100.0)], METRICS, CHECKS, base_dir=tmp_path)
+    assert seen.units is None
+    assert seen.metrics["error_rate"]["stable"] == Proportion(0, 1)
+
+
+def test_summarize_splits_the_window_into_sub_windows(tmp_path: Path) -> None:
+    records = [RequestRecord(100.0 + t, "canary" if t % 4 == 0 else "stable") for t in range(10)]
+    seen = summarize(records, [ERROR_RATE], [], base_dir=tmp_path, window=(100.0, 110.0), batch_s=2.5)
+    assert seen.batches == ((2, 1), (1, 1), (3, 0), (1, 1))
+
+
+def test_jsonl_records_may_name_their_unit(tmp_path: Path) -> None:
+    (tmp_path / "requests.jsonl").write_text(
+        rec(10.0, "canary", unit="user-1") + rec(11.0, "canary", unit=42) + rec(12.0, "stable")
+    )
+    seen = source({"type": "jsonl", "path": "requests.jsonl"}, tmp_path).observe(0.0, 100.0)
+    assert seen.units == {"canary": 2, "stable": 1}
+    (tmp_path / "bad.jsonl").write_text(rec(10.0, "canary", unit=["x"]))
+    with pytest.raises(ConfigError, match="unit must be a user, session or tenant id"):
+        source({"type": "jsonl", "path": "bad.jsonl"}, tmp_path).observe(0.0, 100.0)

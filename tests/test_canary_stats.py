@@ -164,3 +164,47 @@ def test_samples_for_difference_rejects_impossible_targets(p: float, margin: flo
 def test_looks_alpha_splits_alpha_evenly_over_the_looks() -> None:
     assert looks_alpha(0.05, 5) == pytest.approx(0.01)
     assert looks_alpha(0.05, 0) == 0.05
+
+
+def test_design_effect_is_one_for_independent_units_and_the_unit_size_for_identical_ones() -> None:
+    from evalgate.canary.stats import design_effect
+
+    # 1,000 single-request units: the binomial variance, up to K/(K-1)
+    assert design_effect(900, 1000, 1000, 900.0, 900.0, 1000.0) == pytest.approx(1.0, abs=0.002)
+    # 50 units of 20 identical outcomes: every request of a unit counts once
+    assert design_effect(900, 1000, 50, 45 * 400.0, 45 * 400.0, 50 * 400.0) == pytest.approx(20.4, rel=0.01)
+    assert design_effect(5, 10, 1, 25.0, 50.0, 100.0) == 10.0  # one unit is one observation
+
+
+def test_f1_sf_matches_students_t() -> None:
+    from evalgate.canary.stats import betainc, f1_sf
+
+    assert f1_sf(2.228**2, 10) == pytest.approx(0.05, abs=2e-4)  # t(10) two-sided 5% point
+    assert f1_sf(1.96**2, 100_000) == pytest.approx(0.05, abs=2e-4)  # ~ normal
+    assert f1_sf(0.0, 5) == 1.0
+    assert betainc(3.0, 3.0, 0.5) == pytest.approx(0.5)
+
+
+def test_a_quantile_interval_widens_with_the_design_effect() -> None:
+    rng = random.Random(3)
+    values = sorted(rng.lognormvariate(0, 0.5) for _ in range(5_000))
+    plain = quantile_ci(values, 0.95, 0.01)
+    wide = quantile_ci(values, 0.95, 0.01, deff=10.0)
+    assert plain is not None
+    assert wide is not None
+    assert wide[0] < plain[0] < plain[1] < wide[1]
+
+
+def test_the_dispersion_adjusted_split_test_tolerates_bursts_but_not_a_wrong_weight() -> None:
+    from evalgate.canary.stats import srm_batches
+
+    rng = random.Random(5)
+    bursts = [(3000 - c, c) for c in (20 * sum(rng.random() < 0.05 for _ in range(150)) for _ in range(100))]
+    test = srm_batches(bursts, 5)
+    assert test is not None
+    assert test.dispersion > 10
+    assert test.p > 0.001
+    wrong = srm_batches([(2760, 240)] * 50 + [(2740, 260)] * 50, 5)
+    assert wrong is not None
+    assert wrong.p < 1e-10
+    assert srm_batches([(100, 0), (90, 0)], 5) is None  # zero canary traffic is its own check

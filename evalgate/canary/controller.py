@@ -3,6 +3,11 @@
 The judge is pure; this module owns the clock, the router, the metric source and the decision log. A
 router that keeps failing never leaves traffic at an unknown weight silently: the controller rolls back
 to stable, or says loudly that it could not.
+
+Each stage: set the weight; wait ``settle`` and log the split observed meanwhile (routers take a while
+to apply a weight, so those records are not judged); then look every ``look_every`` at the window from
+the end of the settle to now, passing the judge how many records each arm brought in each look (its
+test of fresh data). A rollback leaves the weight at the stage's ``rollback_to`` (0 unless set).
 """
 
 from __future__ import annotations
@@ -13,12 +18,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from evalgate.canary.decisionlog import DecisionLog
+from evalgate.canary.plan import format_duration
 from evalgate.errors import EvalgateError, InfrastructureError
 from evalgate.retry import call_with_retries
 
 if TYPE_CHECKING:
     from evalgate.canary.judge import Decision
-    from evalgate.canary.plan import RolloutPlan
+    from evalgate.canary.observations import Observation
+    from evalgate.canary.plan import RolloutPlan, Stage
     from evalgate.canary.routers import Router
     from evalgate.canary.sources import MetricSource
 
@@ -31,6 +38,7 @@ EXIT_CODES: dict[Result, int] = {
     "infrastructure": 3,
 }
 POLL_S = 0.2  # how often a sleeping controller checks the log for a manual override
+BATCHES_PER_LOOK = 10  # sub-windows per look for the sample-ratio test, when the source can split
 
 
 class Clock(Protocol):
@@ -87,6 +95,7 @@ class Controller:
     clock: Clock = field(default_factory=RealClock)
     until: int | None = None
     publish: Callable[[Decision], None] | None = None
+    on_event: Callable[[dict[str, Any]], None] | None = None  # weight changes and settles, as logged
     router_attempts: int = 4
     source_attempts: int = 4
     retry_sleep: Callable[[float], None] | None = None
@@ -125,10 +134,14 @@ class Controller:
             raise InfrastructureError(
                 f"router failed to set {weight}%, rolled back to stable: {exc}"
             ) from None
-        self.log.append(
-            {"kind": "weight", "weight": weight, "stage": stage, "reason": reason, "actor": "controller"},
-            now=self.clock.now(),
+        self._event(
+            {"kind": "weight", "weight": weight, "stage": stage, "reason": reason, "actor": "controller"}
         )
+
+    def _event(self, record: dict[str, Any]) -> None:
+        stamped = self.log.append(record, now=self.clock.now())
+        if self.on_event is not None:
+            self.on_event(stamped)
 
     def rollback(self, reason: str) -> None:
         """Traffic to stable (weight 0), recorded; raises loudly if even that fails."""
@@ -149,9 +162,10 @@ class Controller:
             if record.get("kind") == "manual":
                 raise Override(record)
 
-    def _observe(self, since: float) -> Any:
+    def _observe(self, since: float, until: float | None = None) -> Observation:
+        end = self.clock.now() if until is None else until
         return call_with_retries(
-            lambda: self.source.observe(since, self.clock.now()),
+            lambda: self.source.observe(since, end),
             max_attempts=self.source_attempts,
             describe=f"metric source {self.source.name}",
             sleep=self.retry_sleep,
@@ -174,13 +188,15 @@ class Controller:
             return self._obey(override.record)
 
     def _stages(self) -> Outcome:
-        from evalgate.canary.judge import judge
-
         last_reason = "no stage ran"
         for index, stage in enumerate(self.plan.stages):
             if self.until is not None and stage.weight > self.until:
+                weight = self.plan.stages[index - 1].weight if index else 0
                 return Outcome(
-                    "passed_until", self.plan.stages[index - 1].weight if index else 0, last_reason
+                    "passed_until",
+                    weight,
+                    f"stopped at {weight}% as asked (--until {self.until}); promote with "
+                    f"`evalgate canary promote`; {last_reason}",
                 )
             try:
                 self.set_weight(stage.weight, f"stage {index + 1}: {stage.weight}%", stage=index)
@@ -190,31 +206,94 @@ class Controller:
                 return Outcome("infrastructure", 0, str(exc))
             if stage.weight >= 100:
                 return Outcome("promoted", 100, f"promoted: {last_reason}")
-            stage_start = self.clock.now()
-            look = 0
-            while True:
-                self._wait_until(stage_start + (look + 1) * stage.look_every)
-                look += 1
-                try:
-                    obs = self._observe(stage_start)
-                except EvalgateError as exc:
-                    return self._infrastructure(f"metric source failed: {exc}")
-                decision = judge(self.plan, index, look, self.clock.now() - stage_start, obs)
-                self._record(decision)
-                last_reason = decision.reason
-                if decision.action == "rollback":
-                    return self._end_with_rollback(decision.reason)
-                if decision.action == "hold":
-                    return Outcome("held", stage.weight, decision.reason)
-                if decision.action == "promote":
-                    break
+            ended = self._stage(index, stage)
+            if isinstance(ended, Outcome):
+                return ended
+            last_reason = ended
         return Outcome("promoted", 100, last_reason)
 
-    def _end_with_rollback(self, reason: str) -> Outcome:
+    def _settle(self, index: int, stage: Stage) -> float:
+        """Wait out the settle, log the split seen meanwhile; returns when judging starts."""
+        changed = self.clock.now()
+        settle = stage.settle_s
+        if settle <= 0:
+            return changed
+        self._wait_until(changed + settle)
+        seen = self._observe(changed, changed + settle)
+        n_s, n_c = seen.counts.get("stable", 0), seen.counts.get("canary", 0)
+        share = n_c / (n_s + n_c) * 100 if n_s + n_c else None
+        split = "no requests" if share is None else f"{share:.1f}% canary, n={n_c:,}/{n_s:,}"
+        self._event(
+            {
+                "kind": "settle",
+                "stage": index,
+                "weight": stage.weight,
+                "seconds": settle,
+                "counts": {"canary": n_c, "stable": n_s},
+                "share": share,
+                "reason": f"settle {format_duration(settle)} after setting {stage.weight}%: observed split "
+                f"{split} (not judged)",
+            }
+        )
+        return changed + settle
+
+    def _stage(self, index: int, stage: Stage) -> Outcome | str:
+        """Look until the judge decides; the Outcome that ends the run, or the reason of the promotion."""
+        from evalgate.canary.judge import judge
+        from evalgate.canary.observations import LookCounts
+
+        if hasattr(self.source, "batch_s"):
+            # sources that can split a window report sub-windows for the dispersion-adjusted SRM test
+            setattr(self.source, "batch_s", stage.look_every / BATCHES_PER_LOOK)  # noqa: B010
         try:
-            self.rollback(reason)
+            start = self._settle(index, stage)
+        except EvalgateError as exc:
+            return self._infrastructure(f"metric source failed: {exc}")
+        history: list[LookCounts] = []
+        seen = {"stable": 0, "canary": 0}
+        look, previous = 0, start
+        while True:
+            self._wait_until(start + (look + 1) * stage.look_every)
+            look += 1
+            try:
+                obs = self._observe(start)
+            except EvalgateError as exc:
+                return self._infrastructure(f"metric source failed: {exc}")
+            now = self.clock.now()
+            counts = {arm: obs.counts.get(arm, 0) for arm in ("stable", "canary")}
+            new = {arm: max(0, counts[arm] - seen[arm]) for arm in counts}
+            seen = counts
+            history.append(LookCounts(new["stable"], new["canary"], previous, now))
+            previous = now
+            decision = judge(
+                self.plan, index, look, now - start, obs, history=tuple(history), until=self.until
+            )
+            self._record(decision)
+            if decision.action == "rollback":
+                return self._end_with_rollback(decision.reason, decision.rollback_to or 0)
+            if decision.action == "hold":
+                return Outcome("held", stage.weight, decision.reason)
+            if decision.action == "promote":
+                return decision.reason
+
+    def _end_with_rollback(self, reason: str, to: int = 0) -> Outcome:
+        try:
+            if to:
+                self.set_weight(
+                    to,
+                    f"rollback to {to}% (the stage's rollback_to): {reason}; `evalgate canary rollback` "
+                    "takes it to 0",
+                )
+            else:
+                self.rollback(reason)
         except InfrastructureError as exc:
-            return Outcome("infrastructure", None, str(exc))
+            return Outcome("infrastructure", None if isinstance(exc, TrafficUnknown) else 0, str(exc))
+        if to:
+            return Outcome(
+                "rolled_back",
+                to,
+                f"{reason}; the weight stays at {to}%, `evalgate canary rollback` takes it to 0",
+            )
         return Outcome("rolled_back", 0, reason)
 
     def _infrastructure(self, reason: str) -> Outcome:

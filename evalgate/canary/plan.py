@@ -7,6 +7,15 @@ Decisions that users see:
 - Stage weights rise strictly and the last is 100. Non-final stages default to ``min_duration: 30m``,
   ``max_duration: 2h``, ``look_every: 5m``, ``min_samples: 100`` (per arm). The 100% stage is the
   promotion itself: it is never judged, so it takes no durations. Default stages: 5, 25, 100.
+- Fresh data: a look counts toward ``min_duration`` only if each arm got ``min_new_samples`` new records
+  in it (default ``ceil(min_samples / planned looks)``, at least 1); no new record from either arm for
+  ``max_silence`` (default two looks) is a ``no_data`` decision, handled by ``on_no_data`` (rollback,
+  the default, or hold).
+- ``settle`` (default 60s, capped at a quarter of ``min_duration``): records from the weight change
+  until then are not judged, because routers take a while to apply a weight; durations and looks
+  count from the end of the settle.
+- ``rollback_to`` (default 0): where a regression, guard breach or inconclusive end of this stage
+  leaves the weight; broken routing and no data always go to 0.
 - Metric names are free, but the jsonl source produces ``eval_pass_rate`` and ``error_rate``
   (proportions) and ``latency_p50_ms``, ``latency_p95_ms``, ``latency_p99_ms`` (quantiles; ``q`` defaults
   from a ``latency_pNN_ms`` name). ``margin`` (proportions, absolute: 0.03 = 3 points) and ``tolerance``
@@ -52,6 +61,8 @@ BUILTIN_METRICS: dict[str, Literal["proportion", "quantile"]] = {
     "latency_p99_ms": "quantile",
 }
 STAGE_DEFAULTS = {"min_duration": 1800.0, "max_duration": 7200.0, "look_every": 300.0, "min_samples": 100}
+STAGE_OPTIONAL = ("settle", "min_new_samples", "max_silence", "rollback_to")
+DEFAULT_SETTLE_S = 60.0
 
 _NUM = r"(\d+(?:\.\d*)?|\.\d+)"
 _DURATION = re.compile(rf"(?:{_NUM}h)?(?:{_NUM}m)?(?:{_NUM}s)?")
@@ -128,16 +139,46 @@ class Stage(Strict):
     max_duration: Annotated[Duration, Field(gt=0)] = STAGE_DEFAULTS["max_duration"]
     look_every: Annotated[Duration, Field(gt=0)] = STAGE_DEFAULTS["look_every"]
     min_samples: Annotated[int, Field(ge=1)] = int(STAGE_DEFAULTS["min_samples"])
+    settle: Annotated[Duration, Field(ge=0)] | None = None
+    min_new_samples: Annotated[int, Field(ge=1)] | None = None
+    max_silence: Annotated[Duration, Field(gt=0)] | None = None
+    rollback_to: Annotated[int, Field(ge=0, le=99)] = 0
 
     @property
     def final(self) -> bool:
         """The 100% stage: the promotion itself, never judged."""
         return self.weight == 100
 
+    @property
+    def looks(self) -> int:
+        """Planned looks: ``ceil(max_duration / look_every)`` (0 for the 100% stage)."""
+        if self.final:
+            return 0
+        return max(1, math.ceil(self.max_duration / self.look_every - 1e-9))
+
+    @property
+    def settle_s(self) -> float:
+        """Seconds after the weight change that are not judged: ``settle``, or 60 s capped at min/4."""
+        if self.settle is not None:
+            return self.settle
+        return min(DEFAULT_SETTLE_S, self.min_duration / 4)
+
+    @property
+    def min_new(self) -> int:
+        """New records per arm a look needs to count toward ``min_duration``."""
+        if self.min_new_samples is not None:
+            return self.min_new_samples
+        return max(1, math.ceil(self.min_samples / max(1, self.looks)))
+
+    @property
+    def max_silence_s(self) -> float:
+        """Seconds without a new record from either arm before the stage is a ``no_data`` decision."""
+        return self.max_silence if self.max_silence is not None else 2 * self.look_every
+
     @model_validator(mode="after")
     def _durations(self) -> Stage:
         if self.final:
-            given = sorted(self.model_fields_set & set(STAGE_DEFAULTS))
+            given = sorted(self.model_fields_set & {*STAGE_DEFAULTS, *STAGE_OPTIONAL})
             if given:
                 raise ValueError(
                     f"the 100% stage is the promotion itself and is never judged; remove {', '.join(given)} "
@@ -148,6 +189,11 @@ class Stage(Strict):
             raise ValueError(
                 f"max_duration {format_duration(self.max_duration)} is shorter than min_duration "
                 f"{format_duration(self.min_duration)}; raise max_duration or lower min_duration"
+            )
+        if self.rollback_to >= self.weight:
+            raise ValueError(
+                f"rollback_to {self.rollback_to} is not below the stage's weight {self.weight}; "
+                "a rollback must lower the canary's share, e.g. rollback_to: 5 for a 25% stage"
             )
         if self.look_every > self.max_duration:
             raise ValueError(
@@ -284,6 +330,7 @@ class RolloutPlan(Strict):
     alpha: Annotated[float, Field(gt=0, lt=0.5)] = 0.05
     power: Annotated[float, Field(gt=0, lt=1)] = 0.8
     on_inconclusive: Literal["rollback", "hold"] = "rollback"
+    on_no_data: Literal["rollback", "hold"] = "rollback"
     router: RouterSpec
     source: SourceSpec
 

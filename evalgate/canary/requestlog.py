@@ -1,7 +1,9 @@
 """The request-log format: one JSON object a line, as the app logs each request it served.
 
 ``{"ts": 1718000000.5, "arm": "canary", "input": "...", "output": "...", "latency_ms": 812, "error": false}``
-``ts`` is unix seconds or an ISO 8601 time with a timezone. Other keys are ignored, so apps can log more.
+``ts`` is unix seconds or an ISO 8601 time with a timezone. ``unit`` (optional) names the routing unit,
+the user, session or tenant id the router assigns to an arm as a whole; with it the sample-ratio test
+counts units and the intervals are cluster-robust. Other keys are ignored, so apps can log more.
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ def parse_record(line: str) -> RequestRecord:
     error = obj.get("error")
     if error is not None and not isinstance(error, bool):
         raise ValueError(f"error must be true or false, found {error!r}")
+    unit = obj.get("unit")
+    if unit is not None and (isinstance(unit, bool) or not isinstance(unit, str | int)):
+        raise ValueError(f"unit must be a user, session or tenant id (text or integer), found {unit!r}")
     return RequestRecord(
         ts=_timestamp(obj.get("ts")),
         arm=arm,
@@ -46,6 +51,7 @@ def parse_record(line: str) -> RequestRecord:
         output=_text(obj.get("output"), "output"),
         latency_ms=None if latency is None else float(latency),
         error=bool(error),
+        unit=None if unit is None else str(unit),
     )
 
 

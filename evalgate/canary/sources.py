@@ -11,50 +11,28 @@ import dataclasses
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, Protocol
 
 from pydantic import Field, model_validator
 
-from evalgate.canary.observations import ARMS, Arm, ArmData, Observation, Proportion, RequestRecord, Samples
+from evalgate.canary.observations import Observation, RequestRecord
 from evalgate.canary.requestlog import LineParser, parse_record
+
+# re-exported: sources and tests import the summary's names from here
+from evalgate.canary.summary import ERROR_RATE as ERROR_RATE
+from evalgate.canary.summary import EVAL_PASS_RATE as EVAL_PASS_RATE
+from evalgate.canary.summary import TEXT_ONLY_CHECKS as TEXT_ONLY_CHECKS
+from evalgate.canary.summary import MetricDef as MetricDef
+from evalgate.canary.summary import SimpleMetric as SimpleMetric
+from evalgate.canary.summary import summarize as summarize
 from evalgate.canary.transport import Seconds, http_request, parse_spec, resolve_program, run_argv
-from evalgate.checks import CheckContext, CheckSpec, run_check
+from evalgate.checks import CheckSpec
 from evalgate.errors import ConfigError, InfrastructureError
 from evalgate.providers.http import expand_env
-from evalgate.results import Completion
 from evalgate.strict import Strict
 
-ERROR_RATE = "error_rate"
-EVAL_PASS_RATE = "eval_pass_rate"
-TEXT_ONLY_CHECKS = frozenset(
-    {"contains", "icontains", "not_contains", "not_icontains", "equals", "starts_with", "regex"}
-    | {"max_words", "max_chars", "is_json", "json_schema"}
-)
 READ_CHUNK = 8 << 20
-
-
-class MetricDef(Protocol):
-    """What a source needs of a plan metric."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def kind(self) -> str: ...  # "proportion" | "quantile"
-
-    @property
-    def q(self) -> float | None: ...
-
-
-@dataclass(frozen=True)
-class SimpleMetric:
-    """A ``MetricDef`` for tests and scripts that have no plan."""
-
-    name: str
-    kind: Literal["proportion", "quantile"] = "proportion"
-    q: float | None = None
 
 
 class MetricSource(Protocol):
@@ -63,63 +41,6 @@ class MetricSource(Protocol):
     name: str
 
     def observe(self, since: float, until: float) -> Observation: ...
-
-
-# the pure part ----------------------------------------------------------------------------------
-
-
-def summarize(
-    records: Iterable[RequestRecord],
-    metrics: Sequence[MetricDef],
-    live_checks: Sequence[CheckSpec],
-    *,
-    base_dir: Path,
-) -> Observation:
-    """Per-arm counts, error rate, live eval pass rate and latency samples of ``records``."""
-    counts: dict[Arm, int] = {"stable": 0, "canary": 0}
-    errors: dict[Arm, int] = {"stable": 0, "canary": 0}
-    scored: dict[Arm, int] = {"stable": 0, "canary": 0}
-    passed: dict[Arm, int] = {"stable": 0, "canary": 0}
-    latencies: dict[Arm, list[float]] = {"stable": [], "canary": []}
-    score = bool(live_checks) and any(m.name == EVAL_PASS_RATE for m in metrics)
-    # Checks that read only the text give the same verdict for the same text: score each text once.
-    verdicts: dict[str, bool] | None = {} if all(c.type in TEXT_ONLY_CHECKS for c in live_checks) else None
-    for record in records:
-        arm = record.arm
-        counts[arm] += 1
-        if record.error:
-            errors[arm] += 1
-            continue
-        if record.latency_ms is not None:
-            latencies[arm].append(record.latency_ms)
-        if score and record.output is not None:
-            scored[arm] += 1
-            verdict = verdicts.get(record.output) if verdicts is not None else None
-            if verdict is None:
-                completion = Completion(text=record.output, model="live", latency_ms=record.latency_ms or 0.0)
-                ctx = CheckContext(completion, prompt=record.input or "", base_dir=base_dir)
-                verdict = all(run_check(spec, ctx).passed for spec in live_checks)
-                if verdicts is not None:
-                    verdicts[record.output] = verdict
-            passed[arm] += verdict
-    data: dict[str, dict[Arm, ArmData]] = {}
-    notes: list[str] = []
-    for metric in metrics:
-        if metric.name == ERROR_RATE:
-            data[metric.name] = {a: Proportion(errors[a], counts[a]) for a in ARMS if counts[a]}
-        elif metric.name == EVAL_PASS_RATE:
-            data[metric.name] = {a: Proportion(passed[a], scored[a]) for a in ARMS if scored[a]}
-            if not live_checks:
-                notes.append(f"{EVAL_PASS_RATE}: no live checks configured, so nothing was scored")
-        elif metric.kind == "quantile":
-            data[metric.name] = {a: Samples(tuple(latencies[a])) for a in ARMS if latencies[a]}
-        else:
-            data[metric.name] = {}
-            notes.append(
-                f"{metric.name}: not computable from request records "
-                f"(known: {ERROR_RATE}, {EVAL_PASS_RATE}, quantile metrics of latency_ms)"
-            )
-    return Observation(counts=counts, metrics=data, notes=tuple(notes))
 
 
 def _in(since: float, until: float) -> Callable[[RequestRecord], bool]:
@@ -147,6 +68,7 @@ class JsonlSpec(Strict):
 
 class _Summarizer:
     name = "summarizer"
+    batch_s: float | None = None  # the controller sets sub-window width for the sample-ratio test
 
     def __init__(
         self, metrics: Sequence[MetricDef], live_checks: Sequence[CheckSpec], base_dir: Path
@@ -156,7 +78,14 @@ class _Summarizer:
     def _observe(
         self, records: Iterable[RequestRecord], since: float, until: float, notes: Iterable[str]
     ) -> Observation:
-        seen = summarize(records, self._metrics, self._checks, base_dir=self._base_dir)
+        seen = summarize(
+            records,
+            self._metrics,
+            self._checks,
+            base_dir=self._base_dir,
+            window=(since, until),
+            batch_s=self.batch_s,
+        )
         return dataclasses.replace(seen, source=self.name, window=(since, until), notes=(*seen.notes, *notes))
 
 

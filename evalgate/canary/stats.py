@@ -3,10 +3,17 @@
 All intervals are two-sided at level ``1 - alpha``. Proportions use Wilson score intervals and Newcombe's
 hybrid score interval for a difference (method 10 of Newcombe 1998); quantiles use distribution-free
 order-statistic intervals, so no latency distribution is assumed.
+
+When requests are routed by unit (user, session, tenant) they are not independent. Intervals then use a
+design effect from the per-unit sums (the delta method for a ratio estimator, Kish's effective sample
+size), never below 1. The sample-ratio tests count units when the records name them, and otherwise
+estimate the dispersion of the split from sub-window counts (a quasi-binomial F test).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from math import ceil, erfc, exp, floor, isfinite, lgamma, log, log1p, pi, sqrt
 from typing import Literal
 
@@ -57,8 +64,8 @@ def _z(alpha: float) -> float:
     return normal_ppf(1.0 - alpha / 2.0)
 
 
-def wilson_interval(hits: int, n: int, alpha: float) -> tuple[float, float]:
-    """Wilson score interval for ``hits / n``; ``(0, 1)`` when ``n`` is 0."""
+def wilson_interval(hits: float, n: float, alpha: float) -> tuple[float, float]:
+    """Wilson score interval for ``hits / n`` (fractional, effective counts allowed); (0, 1) when n is 0."""
     if n < 0 or not 0 <= hits <= max(n, 0):
         raise ValueError(f"need 0 <= hits <= n, got hits={hits}, n={n}")
     if n == 0:
@@ -74,7 +81,7 @@ def wilson_interval(hits: int, n: int, alpha: float) -> tuple[float, float]:
     return (lo, hi)
 
 
-def newcombe_diff_interval(h1: int, n1: int, h2: int, n2: int, alpha: float) -> tuple[float, float]:
+def newcombe_diff_interval(h1: float, n1: float, h2: float, n2: float, alpha: float) -> tuple[float, float]:
     """Newcombe's hybrid score interval (method 10) for ``p2 - p1`` built from the two Wilson intervals."""
     if n1 == 0 or n2 == 0:
         return (-1.0, 1.0)
@@ -132,16 +139,25 @@ def _order_stat_ranks(n: int, q: float, alpha: float) -> tuple[int, int] | None:
 
 
 def quantile_ci(
-    values_sorted: tuple[float, ...] | list[float], q: float, alpha: float
+    values_sorted: tuple[float, ...] | list[float], q: float, alpha: float, *, deff: float = 1.0
 ) -> tuple[float, float] | None:
-    """Distribution-free interval for the ``q`` quantile from order statistics; ``None`` if too few values."""
+    """Distribution-free interval for the ``q`` quantile from order statistics; ``None`` if too few values.
+
+    With a design effect ``deff > 1`` the ranks come from the effective sample ``n / deff`` and are
+    scaled back to the ``n`` values (Woodruff's idea: the interval of the CDF at the quantile is what
+    clustering widens), so the interval widens as clustering warrants.
+    """
     if not 0.0 < q < 1.0:
         raise ValueError(f"q must be in (0, 1), got {q!r}")
     _z(alpha)  # validates alpha
-    ranks = _order_stat_ranks(len(values_sorted), q, alpha)
+    n = len(values_sorted)
+    n_eff = n if deff <= 1.0 else max(1, floor(n / deff))
+    ranks = _order_stat_ranks(n_eff, q, alpha)
     if ranks is None:
         return None
     lo, hi = ranks
+    if n_eff < n:
+        lo, hi = max(1, floor(lo * n / n_eff)), min(n, ceil(hi * n / n_eff))
     return (float(values_sorted[lo - 1]), float(values_sorted[hi - 1]))
 
 
@@ -212,3 +228,141 @@ def looks_alpha(alpha: float, planned_looks: int) -> float:
     if not isfinite(alpha) or not 0.0 < alpha < 1.0:
         raise ValueError(f"alpha must be in (0, 1), got {alpha!r}")
     return alpha / max(1, planned_looks)
+
+
+# --- clustered data and the sample-ratio tests --------------------------------------------------
+
+
+def design_effect(y: float, n: float, units: int, sum_y2: float, sum_yn: float, sum_n2: float) -> float:
+    """Kish's design effect of the ratio ``y / n`` over ``units`` clusters: robust / binomial variance, >= 1.
+
+    The robust variance is the delta method's ``K/(K-1) * Σ(y_u - p n_u)² / n²``. One unit is one
+    observation however many requests it sent (design effect ``n``); a rate of 0 or 1 has no variance to
+    compare, so 1.
+    """
+    if n <= 0:
+        return 1.0
+    if units < 2:
+        return max(1.0, n)
+    p = y / n
+    if p <= 0.0 or p >= 1.0:
+        return 1.0
+    squares = max(0.0, sum_y2 - 2.0 * p * sum_yn + p * p * sum_n2)
+    robust = units / (units - 1) * squares / (n * n)
+    return max(1.0, robust / (p * (1.0 - p) / n))
+
+
+def _betacf(a: float, b: float, x: float) -> float:
+    # Continued fraction of the incomplete beta function (modified Lentz), as in Numerical Recipes.
+    tiny, eps = 1e-300, 3e-16
+    qab, qap, qam = a + b, a + 1.0, a - 1.0
+    c, d = 1.0, 1.0 - qab * x / qap
+    d = 1.0 / (d if abs(d) > tiny else tiny)
+    h = d
+    for m in range(1, 500):
+        m2 = 2 * m
+        for aa in (
+            m * (b - m) * x / ((qam + m2) * (a + m2)),
+            -(a + m) * (qab + m) * x / ((a + m2) * (qap + m2)),
+        ):
+            d = 1.0 + aa * d
+            d = 1.0 / (d if abs(d) > tiny else tiny)
+            c = 1.0 + aa / c
+            c = c if abs(c) > tiny else tiny
+            h *= d * c
+        if abs(d * c - 1.0) < eps:
+            break
+    return h
+
+
+def betainc(a: float, b: float, x: float) -> float:
+    """The regularized incomplete beta function ``I_x(a, b)``."""
+    if x <= 0.0:
+        return 0.0
+    if x >= 1.0:
+        return 1.0
+    front = exp(lgamma(a + b) - lgamma(a) - lgamma(b) + a * log(x) + b * log1p(-x))
+    if x < (a + 1.0) / (a + b + 2.0):
+        return front * _betacf(a, b, x) / a
+    return 1.0 - front * _betacf(b, a, 1.0 - x) / b
+
+
+def f1_sf(f: float, df: int) -> float:
+    """``P(F(1, df) > f)``: the two-sided p-value of Student's t with ``df`` degrees of freedom at √f."""
+    if f <= 0.0:
+        return 1.0
+    if not isfinite(f):
+        return 0.0
+    return betainc(df / 2.0, 0.5, df / (df + f))
+
+
+@dataclass(frozen=True)
+class SplitTest:
+    """A sample-ratio test: its p-value, which test it was, and the numbers the reason quotes."""
+
+    p: float
+    test: str  # "units", "sub-windows" or "looks"
+    share: float  # observed canary share
+    n_canary: int  # units or requests, as the test counted them
+    n_stable: int
+    dispersion: float = 1.0
+    batches: int = 0
+
+
+def srm_units(units_stable: int, units_canary: int, weight_pct: float) -> SplitTest:
+    """Chi-square on routing units by the arm of their first record (units are routed independently)."""
+    total = units_stable + units_canary
+    return SplitTest(
+        srm_p_value(units_stable, units_canary, weight_pct),
+        "units",
+        units_canary / total if total else 0.0,
+        units_canary,
+        units_stable,
+    )
+
+
+def srm_batches(
+    batches: Sequence[tuple[int, int]], weight_pct: float, *, test: str = "sub-windows"
+) -> SplitTest | None:
+    """Quasi-binomial test of the canary share against the weight, dispersion estimated from sub-windows.
+
+    Pearson's dispersion of the sub-windows' canary counts around the observed share (never below 1,
+    the binomial) scales the chi-square statistic, which is then referred to ``F(1, K - 1)``. Requests
+    that arrive in bursts from one routed unit inflate the dispersion and so the threshold; ``None``
+    when fewer than two sub-windows have traffic or one arm has none (that is the zero-traffic check).
+    """
+    used = [(s, c) for s, c in batches if s + c > 0]
+    n_s, n_c = sum(s for s, _ in used), sum(c for _, c in used)
+    total = n_s + n_c
+    if len(used) < 2 or n_s == 0 or n_c == 0:
+        return None
+    share, w = n_c / total, weight_pct / 100.0
+    pearson = sum((c - share * (s + c)) ** 2 / ((s + c) * share * (1.0 - share)) for s, c in used)
+    phi = max(1.0, pearson / (len(used) - 1))
+    if w <= 0.0 or w >= 1.0:
+        return SplitTest(0.0, test, share, n_c, n_s, phi, len(used))
+    chi2 = (n_c - w * total) ** 2 / (total * w * (1.0 - w))
+    return SplitTest(f1_sf(chi2 / phi, len(used) - 1), test, share, n_c, n_s, phi, len(used))
+
+
+def arrival_dispersion(totals: Sequence[int]) -> float:
+    """Variance over mean of the requests per sub-window (1 for independent arrivals, ~m for bursts of m)."""
+    used = list(totals)
+    if len(used) < 2:
+        return 1.0
+    mean = sum(used) / len(used)
+    if mean <= 0:
+        return 1.0
+    var = sum((t - mean) ** 2 for t in used) / (len(used) - 1)
+    return max(1.0, var / mean)
+
+
+def p_no_arm_traffic(n_other: float, weight_pct: float, arm_is_canary: bool) -> float:
+    """Chance that ``n_other`` independent routings put none on an arm the weight gives a share of."""
+    share = weight_pct / 100.0 if arm_is_canary else 1.0 - weight_pct / 100.0
+    if share <= 0.0:
+        return 1.0
+    if share >= 1.0:
+        return 0.0 if n_other > 0 else 1.0
+    # n_other counts the *other* arm; all n_other + 0 routings went there: (1 - share)^n_other.
+    return exp(n_other * log1p(-share))
