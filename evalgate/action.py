@@ -222,6 +222,7 @@ class Session:
     gh: GitHubClient | None
     statuses: Statuses
     log: Log
+    stage2: bool = False  # the fork-safe report stage (workflow_run)
 
 
 def run_action(env: Mapping[str, str], log: Log) -> int:
@@ -229,21 +230,43 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     inputs = read_inputs(env)
     ctx = read_context(env, inputs)
     workdir = (ctx.workspace / inputs.working_directory).resolve()
-    pr = ctx.pull_request
-    if inputs.event_file and inputs.commit and pr is not None and pr.head_sha != inputs.commit:
-        # the event file of the fork-safe second stage comes from the PR's own run: a forged one must not
-        # make us comment on, or set statuses for, some other pull request
-        raise UsageError(
-            f"the event file's pull_request.head.sha ({pr.head_sha[:12]}) is not the commit input "
-            f"({inputs.commit[:12]})",
-            fix="pass commit: ${{ github.event.workflow_run.head_sha }} and that run's event file",
-        )
-    sha = inputs.commit or (pr.head_sha if pr else ctx.sha)
     gh = _github(inputs, ctx, log)
+    stage2 = ctx.event_name == "workflow_run"
+    if stage2:
+        # the fork-safe report stage: the PR's run wrote the artifact, so its results, event file and
+        # event name are the PR author's words; GitHub says which PR and which commits this is about
+        ignored = [
+            name
+            for name, value in (
+                ("results", inputs.results),
+                ("event-file", inputs.event_file),
+                ("event-name", inputs.event_name),
+            )
+            if value
+        ]
+        if ignored:
+            log.warn(
+                f"report stage: ignoring the input(s) {', '.join(ignored)}: the PR's own run produced them; "
+                "the PR is re-evaluated from the base's code and config instead"
+            )
+        from evalgate.forkstage import pull_from_github
+
+        pr: PullRequest | None = pull_from_github(ctx.event, gh, ctx.repository, inputs.commit)
+        assert pr is not None
+        sha = pr.head_sha
+    else:
+        pr = ctx.pull_request
+        if inputs.event_file and inputs.commit and pr is not None and pr.head_sha != inputs.commit:
+            raise UsageError(
+                f"the event file's pull_request.head.sha ({pr.head_sha[:12]}) is not the commit input "
+                f"({inputs.commit[:12]})",
+                fix="pass commit: ${{ github.event.workflow_run.head_sha }} and that run's event file",
+            )
+        sha = inputs.commit or (pr.head_sha if pr else ctx.sha)
     statuses = Statuses(gh, sha, inputs.status_context, ctx.run_url, log)
     statuses.set("eval", "pending", "running the eval suite")
     try:
-        return _run(Session(inputs, ctx, workdir, pr, sha, gh, statuses, log))
+        return _run(Session(inputs, ctx, workdir, pr, sha, gh, statuses, log, stage2))
     except BaseException as exc:
         state: State = "failure" if isinstance(exc, ConfigError) else "error"
         statuses.set("eval", state, f"evalgate could not run: {str(exc).splitlines()[0][:100]}")
@@ -260,6 +283,10 @@ def _run(session: Session) -> int:
     if (ctx.workspace / ".git").exists():
         git = LocalGit(ctx.workspace)
         git.ensure_safe_directory()
+    if session.stage2:
+        from evalgate.stage2action import run_stage2
+
+        return run_stage2(session, git)
 
     project, run, verdict = _evaluate(inputs, ctx, workdir, log)
     config_path = workdir / inputs.config
@@ -295,31 +322,21 @@ def _run(session: Session) -> int:
             )
     verdict = _apply_policy(verdict, policy, inputs)
     outcome = Outcome(run=run, verdict=verdict, comparison=comparison, policy=policy, notes=tuple(notes))
-    return _publish(outcome, session)
+    return publish(outcome, session)
 
 
-def _publish(outcome: Outcome, session: Session) -> int:
+def publish(outcome: Outcome, session: Session) -> int:
     from evalgate.fsutil import atomic_write
     from evalgate.report import render_json, render_plain
 
-    inputs, ctx, workdir, pr, sha = session.inputs, session.ctx, session.workdir, session.pr, session.sha
-    gh, log = session.gh, session.log
+    inputs, ctx, workdir, sha, log = session.inputs, session.ctx, session.workdir, session.sha, session.log
 
     root = workdir / Path(inputs.config).parent
     report = workdir / REPORT_PATH
     atomic_write(report, render_json(outcome.run, outcome.verdict, outcome.comparison))
 
-    comment_url = ""
-    if pr is not None and inputs.comment and gh is not None:
-        marker = f"<!-- ai-eval-gate:{_workspace_path(workdir / inputs.config, ctx)} -->"
-        body = _comment_body(outcome, ctx, marker, sha, root)
-        try:
-            comment_url = gh.upsert_comment(pr.number, body, marker=marker)
-            log.info(f"evalgate: PR comment {comment_url}")
-        except GitHubPermissionError as exc:
-            log.warn(f"cannot comment on the PR with this token (a fork PR?): {exc}")
-        except GitHubError as exc:
-            log.warn(f"could not post the PR comment: {exc}")
+    marker = comment_marker(session)
+    comment_url = post_comment(session, _comment_body(outcome, ctx, marker, sha, root), marker)
 
     state: State = "success" if outcome.verdict.passed else "failure"
     session.statuses.set("eval", state, status_description(outcome))
@@ -347,6 +364,28 @@ def _publish(outcome: Outcome, session: Session) -> int:
     for line in _annotations(outcome, root, ctx):
         log.info(line)
     return EXIT_PASSED if outcome.verdict.passed else EXIT_GATE_FAILED
+
+
+def comment_marker(session: Session) -> str:
+    """The hidden first line that marks our sticky comment, one per config file."""
+    return f"<!-- ai-eval-gate:{_workspace_path(session.workdir / session.inputs.config, session.ctx)} -->"
+
+
+def post_comment(session: Session, body: str, marker: str) -> str:
+    """Create or edit the sticky comment; its URL, or "" when there is none (no PR, no token, no right)."""
+    pr, gh, log = session.pr, session.gh, session.log
+    if pr is None or not session.inputs.comment or gh is None:
+        return ""
+    try:
+        url = gh.upsert_comment(pr.number, body, marker=marker)
+    except GitHubPermissionError as exc:
+        log.warn(f"cannot comment on the PR with this token (a fork PR?): {exc}")
+        return ""
+    except GitHubError as exc:
+        log.warn(f"could not post the PR comment: {exc}")
+        return ""
+    log.info(f"evalgate: PR comment {url}")
+    return url
 
 
 def _fatal(exc: BaseException, ctx_summary: str | None, code: int) -> int:

@@ -10,6 +10,7 @@ from typing import Any
 
 from evalgate.errors import UsageError
 
+MAX_EVENT_BYTES = 10 * 1024 * 1024  # GitHub's own event payloads are far smaller
 TRUE = ("true", "True", "TRUE")
 FALSE = ("false", "False", "FALSE")
 
@@ -49,6 +50,7 @@ class ActionInputs:
     event_name: str | None = None
     commit: str | None = None
     results: str | None = None
+    trusted_label: str = "evalgate:trusted"
 
 
 def read_inputs(env: Mapping[str, str]) -> ActionInputs:
@@ -89,6 +91,7 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         event_name=_input(env, "event-name") or None,
         commit=commit,
         results=_input(env, "results") or None,
+        trusted_label=_input(env, "trusted-label", "evalgate:trusted") or "evalgate:trusted",
     )
 
 
@@ -101,6 +104,7 @@ class PullRequest:
     base_sha: str
     head_repo: str | None = None
     base_repo: str | None = None
+    labels: tuple[str, ...] = ()
 
     @property
     def from_fork(self) -> bool:
@@ -157,15 +161,25 @@ class RunnerContext:
 
 
 def read_context(env: Mapping[str, str], inputs: ActionInputs) -> RunnerContext:
-    """The runner's env vars and event file; the fork-safe inputs override the current run's event."""
+    """The runner's env vars and event file.
+
+    On ``workflow_run`` (the fork-safe report stage) only the runner's own event counts: ``event-file``
+    and ``event-name`` came from the PR's run and are ignored, since a fork writes whatever it likes there.
+    Elsewhere they override the current run's event, as before.
+    """
     workspace = Path(env.get("GITHUB_WORKSPACE") or ".").resolve()
-    event_path_raw = inputs.event_file or env.get("GITHUB_EVENT_PATH")
+    stage2 = env.get("GITHUB_EVENT_NAME") == "workflow_run"
+    event_path_raw = (None if stage2 else inputs.event_file) or env.get("GITHUB_EVENT_PATH")
     event: dict[str, Any] = {}
     if event_path_raw:
         event_path = Path(event_path_raw)
         if not event_path.is_absolute():
             event_path = workspace / event_path
         try:
+            if event_path.stat().st_size > MAX_EVENT_BYTES:
+                raise UsageError(
+                    f"the event file is larger than {MAX_EVENT_BYTES // 2**20} MB", file=str(event_path)
+                )
             loaded = json.loads(event_path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise UsageError(
@@ -183,7 +197,7 @@ def read_context(env: Mapping[str, str], inputs: ActionInputs) -> RunnerContext:
     summary = env.get("GITHUB_STEP_SUMMARY")
     return RunnerContext(
         workspace=workspace,
-        event_name=inputs.event_name or env.get("GITHUB_EVENT_NAME", ""),
+        event_name=(None if stage2 else inputs.event_name) or env.get("GITHUB_EVENT_NAME", ""),
         event=event,
         sha=env.get("GITHUB_SHA", ""),
         repository=env.get("GITHUB_REPOSITORY") or None,

@@ -16,3 +16,25 @@ class ChangedFile:
     filename: str
     status: str
     previous_filename: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PullInfo:
+    """A pull request as GitHub reports it now: the facts a ``workflow_run`` stage may trust."""
+
+    number: int
+    head_sha: str
+    base_sha: str
+    state: str
+    head_repo: str | None
+    base_repo: str | None
+    labels: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One pull request review: who, what (APPROVED, CHANGES_REQUESTED, ...), and on which commit."""
+
+    login: str
+    state: str
+    commit_id: str | None

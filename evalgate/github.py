@@ -14,7 +14,7 @@ from typing import Any, Literal, Self, TypeVar, get_args
 import requests
 import urllib3
 
-from evalgate.changes import ChangedFile
+from evalgate.changes import ChangedFile, PullInfo, Review
 from evalgate.errors import GitHubError, GitHubPermissionError
 from evalgate.retry import RETRY_AFTER_CAP_S, call_with_retries
 
@@ -196,6 +196,51 @@ class GitHubClient:
             return found.decoded_content.decode("utf-8")
         except UnicodeDecodeError:
             raise GitHubError(f"{describe}: not UTF-8 text", status=200) from None
+
+    def token_login(self) -> str | None:
+        """The login the token acts as (``GET /user``); ``None`` when it may not ask (``GITHUB_TOKEN``)."""
+        try:
+            return self._read("get the token's user", lambda: self._github.get_user().login)
+        except GitHubError as exc:
+            if exc.status in (401, 403, 404):
+                return None  # an installation token has no user: GitHub answers 403 here
+            raise
+
+    def pull(self, number: int) -> PullInfo:
+        """PR ``number`` as GitHub sees it now: head and base SHAs, state, repositories and labels."""
+        pull = self._repo.get_pull(number)
+
+        def fetch() -> PullInfo:
+            head_repo = pull.head.repo.full_name if pull.head.repo is not None else None
+            base_repo = pull.base.repo.full_name if pull.base.repo is not None else None
+            return PullInfo(
+                number=number,
+                head_sha=pull.head.sha,
+                base_sha=pull.base.sha,
+                state=pull.state,
+                head_repo=head_repo,
+                base_repo=base_repo,
+                labels=tuple(label.name for label in pull.labels),
+            )
+
+        return self._read(f"get pull request #{number}", fetch)
+
+    def pulls_for_commit(self, sha: str) -> list[int]:
+        """Numbers of the pull requests whose history holds ``sha`` (``GET /commits/{sha}/pulls``)."""
+        commit = self._repo.get_commit(sha)
+        return self._read(f"list pull requests of {sha[:12]}", lambda: [p.number for p in commit.get_pulls()])
+
+    def reviews(self, number: int) -> list[Review]:
+        """Every review of PR ``number``, oldest first."""
+        pull = self._repo.get_pull(number)
+
+        def fetch() -> list[Review]:
+            return [
+                Review(r.user.login if r.user is not None else "", r.state, r.commit_id)
+                for r in pull.get_reviews()
+            ]
+
+        return self._read(f"list reviews of #{number}", fetch)
 
     def put_file(self, path: str, text: str, *, message: str, branch: str, sha: str | None = None) -> str:
         """Commit ``text`` to ``path`` on ``branch`` via the contents API; returns the commit sha.

@@ -9,10 +9,17 @@ from evalgate.errors import ConfigError, UsageError
 from evalgate.report import load_json
 from evalgate.results import GateVerdict, RunResult
 
+MAX_REPORT_BYTES = 10 * 1024 * 1024
+
 
 def read_report(path: Path) -> tuple[RunResult, GateVerdict]:
-    """Load one JSON report written by ``evalgate run --json``."""
+    """Load one JSON report written by ``evalgate run --json``; at most 10 MB, validated by its schema."""
     try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise UsageError(
+                f"report {path} is larger than {MAX_REPORT_BYTES // 2**20} MB",
+                fix="a report of even 100,000 cases is far smaller; check what the artifact holds",
+            )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(

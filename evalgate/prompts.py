@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 import yaml
 
 from evalgate.config import LoadedConfig
@@ -24,7 +25,9 @@ class PromptLibrary:
     """The named templates of one config, compiled once."""
 
     def __init__(self, loaded: LoadedConfig) -> None:
-        self._env = jinja2.Environment(
+        # sandboxed: a template is text a pull request may write, and a plain Environment lets
+        # {{ ''.__class__.__mro__ }} reach arbitrary Python, with the job's secrets in reach
+        self._env = jinja2.sandbox.SandboxedEnvironment(
             undefined=jinja2.StrictUndefined,
             autoescape=False,  # prompts are plain text, not HTML
             keep_trailing_newline=False,

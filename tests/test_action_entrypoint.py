@@ -123,6 +123,12 @@ class Workspace:
         }
         if name == "push":
             payload = {"after": self.head}
+        if name == "workflow_run":
+            # what GitHub writes for the report stage: its own facts, with no pull request for a fork
+            run = {"head_sha": self.head, "event": "pull_request", "conclusion": "success"}
+            payload = {
+                "workflow_run": run | {"pull_requests": [], "head_repository": {"full_name": "fork/repo"}}
+            }
         path.write_text(json.dumps(payload))
         return path
 
@@ -488,5 +494,5 @@ def test_second_stage_refuses_an_event_for_another_commit(tmp_path: Path, github
         baseline="none",
     )
     assert result.code == 2
-    assert "is not the commit input" in result.stdout
+    assert "is not the workflow run's head" in result.stdout
     assert github.comments(PR) == []

@@ -33,6 +33,7 @@ INPUT_DEFAULTS = {
     "event-file": "",
     "event-name": "",
     "commit": "",
+    "trusted-label": "evalgate:trusted",
 }
 OUTPUTS = {"pass-rate", "gate", "report", "comment-url", "changed-prompts", "changed-pins"}
 # What the shell must never see as ${{ }}: attacker-controlled event data and caller inputs.

@@ -93,11 +93,19 @@ class FakeGitHubServer(Lifecycle):
     """A loopback GitHub REST API for one repository, with fault injection; use as a context manager."""
 
     def __init__(
-        self, repository: str = "octo/repo", *, token: str = "test-token", read_only: bool = False
+        self,
+        repository: str = "octo/repo",
+        *,
+        token: str = "test-token",
+        read_only: bool = False,
+        token_login: str | None = None,
     ) -> None:
         self.repository = repository
         self.token = token
         self.read_only = read_only  # answer every write like a fork's read-only GITHUB_TOKEN does
+        # None: the token is an installation token (GITHUB_TOKEN): GET /user is refused and what it writes
+        # is by github-actions[bot]; a login: a personal or app-user token acting as that user
+        self.token_login = token_login
         self._lock = threading.Lock()
         self._ids = itertools.count(1001)
         self._requests: list[GitHubRequest] = []
@@ -107,6 +115,7 @@ class FakeGitHubServer(Lifecycle):
         self._statuses: dict[str, list[dict[str, Any]]] = {}
         self._files: dict[tuple[str, str], str] = {}
         self._deployments: dict[int, dict[str, Any]] = {}
+        self._reviews: dict[int, list[dict[str, Any]]] = {}
         self._serving: Serving | None = None
 
     # lifecycle
@@ -132,12 +141,54 @@ class FakeGitHubServer(Lifecycle):
     # state set-up
 
     def add_pull(
-        self, number: int, head_sha: str, base_sha: str, files: Sequence[ChangedFile | str] = ()
+        self,
+        number: int,
+        head_sha: str,
+        base_sha: str,
+        files: Sequence[ChangedFile | str] = (),
+        *,
+        head_repo: str | None = None,
+        labels: Sequence[str] = (),
+        commits: Sequence[str] = (),
     ) -> None:
-        """Open pull request ``number``; a plain string in ``files`` is a modified file."""
+        """Open pull request ``number``; a plain string in ``files`` is a modified file.
+
+        ``head_repo`` is the fork it comes from (default: this repository); ``commits`` are further SHAs
+        in its history, which ``GET /commits/{sha}/pulls`` also maps to it (the head always is).
+        """
         changed = [f if isinstance(f, ChangedFile) else ChangedFile(f, "modified") for f in files]
         with self._lock:
-            self._pulls[number] = {"head": head_sha, "base": base_sha, "files": changed}
+            self._pulls[number] = {
+                "head": head_sha,
+                "base": base_sha,
+                "files": changed,
+                "head_repo": head_repo or self.repository,
+                "labels": list(labels),
+                "commits": {head_sha, *commits},
+            }
+
+    def set_head(self, number: int, head_sha: str) -> None:
+        """Move PR ``number``'s head, as a push to its branch does."""
+        with self._lock:
+            pull = self._pulls[number]
+            pull["head"] = head_sha
+            pull["commits"].add(head_sha)
+
+    def add_labels(self, number: int, *names: str) -> None:
+        """Put labels on PR ``number``."""
+        with self._lock:
+            self._pulls[number]["labels"].extend(n for n in names if n not in self._pulls[number]["labels"])
+
+    def add_review(self, number: int, login: str, state: str, commit_id: str) -> None:
+        """Submit a review (``APPROVED``, ``CHANGES_REQUESTED``, ``COMMENTED``, ``DISMISSED``) on a commit."""
+        with self._lock:
+            review_id = next(self._ids)
+            review = {"id": review_id, "node_id": f"PRR_fake{review_id}", "user": self._user(login)}
+            review |= {"state": state, "commit_id": commit_id, "body": "", "submitted_at": _now()}
+            review |= {
+                "html_url": f"{self.url}/{self.repository}/pull/{number}#pullrequestreview-{review_id}"
+            }
+            self._reviews.setdefault(number, []).append(review)
 
     def add_comments(self, number: int, bodies: Iterable[str], *, user: str = "someone") -> list[int]:
         """Post comments on issue/PR ``number`` as ``user`` (a bot when the login ends in ``[bot]``)."""
@@ -219,6 +270,10 @@ class FakeGitHubServer(Lifecycle):
         return status, payload, {**headers, **fault.headers}
 
     def _route(self, method: str, path: str, query: dict[str, str], body: Json) -> Reply:
+        if method == "GET" and path == "/user":
+            if self.token_login is None:
+                return self._error(403, FORK_TOKEN_MESSAGE)  # what GitHub answers an installation token
+            return 200, self._user(self.token_login), {}
         if method == "GET" and path == "/rate_limit":
             core = {"limit": 5000, "remaining": 4999, "reset": int(time.time()) + 3600, "used": 1}
             return 200, {"resources": {"core": core}, "rate": core}, {}
@@ -237,6 +292,8 @@ class FakeGitHubServer(Lifecycle):
             ("GET", r"", self._get_repo),
             ("GET", r"/pulls/(\d+)", self._get_pull),
             ("GET", r"/pulls/(\d+)/files", self._list_files),
+            ("GET", r"/pulls/(\d+)/reviews", self._list_reviews),
+            ("GET", r"/commits/([0-9A-Za-z]+)/pulls", self._commit_pulls),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
             ("GET", r"/issues/comments/(\d+)", self._get_comment),
@@ -258,14 +315,37 @@ class FakeGitHubServer(Lifecycle):
         return 200, repo | {"url": self._api, "html_url": f"{self.url}/{self.repository}"}, {}
 
     def _get_pull(self, query: dict[str, str], body: Json, number: str) -> Reply:
-        n, pull = int(number), self._pulls.get(int(number))
-        if pull is None:
+        n = int(number)
+        if n not in self._pulls:
             return self._error(404, "Not Found")
+        return 200, self._pull_payload(n), {}
+
+    def _pull_payload(self, n: int) -> dict[str, Any]:
+        pull = self._pulls[n]
         head = {"sha": pull["head"], "ref": f"feature-{n}", "label": f"octo:feature-{n}"}
+        head["repo"] = self._repo_payload(pull["head_repo"])
+        base = {"sha": pull["base"], "ref": "main", "repo": self._repo_payload(self.repository)}
         payload = {"id": 500000 + n, "node_id": f"PR_fake{n}", "number": n, "state": "open", "title": "PR"}
         payload |= {"url": f"{self._api}/pulls/{n}", "html_url": f"{self.url}/{self.repository}/pull/{n}"}
-        payload |= {"user": self._user("someone"), "head": head, "base": {"sha": pull["base"], "ref": "main"}}
-        return 200, payload | {"changed_files": len(pull["files"]), "commits": 1}, {}
+        payload |= {"user": self._user("someone"), "head": head, "base": base}
+        labels = [
+            {"id": zlib.crc32(name.encode()), "name": name, "color": "ededed"} for name in pull["labels"]
+        ]
+        return payload | {"changed_files": len(pull["files"]), "commits": 1, "labels": labels}
+
+    def _repo_payload(self, full_name: str) -> dict[str, Any]:
+        owner, name = full_name.split("/", 1)
+        repo = {"id": zlib.crc32(full_name.encode()), "name": name, "full_name": full_name}
+        return repo | {"owner": self._user(owner, "User"), "private": False}
+
+    def _list_reviews(self, query: dict[str, str], body: Json, number: str) -> Reply:
+        if int(number) not in self._pulls:
+            return self._error(404, "Not Found")
+        return self._page(f"/pulls/{number}/reviews", list(self._reviews.get(int(number), [])), query)
+
+    def _commit_pulls(self, query: dict[str, str], body: Json, sha: str) -> Reply:
+        found = [self._pull_payload(n) for n, pull in sorted(self._pulls.items()) if sha in pull["commits"]]
+        return self._page(f"/commits/{sha}/pulls", found, query)
 
     def _list_files(self, query: dict[str, str], body: Json, number: str) -> Reply:
         pull = self._pulls.get(int(number))
@@ -289,7 +369,8 @@ class FakeGitHubServer(Lifecycle):
         problem = self._check_body(body)
         if problem is not None:
             return problem
-        return 201, self._public(self._new_comment(int(number), body["body"], BOT_LOGIN)), {}
+        author = self.token_login or BOT_LOGIN
+        return 201, self._public(self._new_comment(int(number), body["body"], author)), {}
 
     def _get_comment(self, query: dict[str, str], body: Json, comment_id: str) -> Reply:
         comment = self._comments.get(int(comment_id))

@@ -1,0 +1,107 @@
+"""The Action's fork-safe report stage (``workflow_run``): re-evaluate, publish, or ask for a maintainer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from evalgate.action import Outcome, Session, comment_marker, post_comment, publish
+from evalgate.errors import EXIT_GATE_FAILED, UsageError
+from evalgate.forkstage import NEEDS_MAINTAINER, Stage2, evaluate, maintainer_markdown
+from evalgate.ghactions import append_summary, write_outputs
+from evalgate.report.escape import md
+
+if TYPE_CHECKING:
+    from evalgate.gitlocal import LocalGit
+
+_FILES_SHOWN = 20
+
+
+def run_stage2(session: Session, git: LocalGit | None) -> int:
+    """Stage 2 of the fork-safe setup; returns the exit code."""
+    from evalgate.evaluation import RunOptions
+    from evalgate.gate import compare, decide
+    from evalgate.pullrequest import classify_change
+
+    inputs, ctx, pr, log = session.inputs, session.ctx, session.pr, session.log
+    assert pr is not None
+    if git is None:
+        raise UsageError(
+            "the report stage needs a git checkout of the repository",
+            fix="add actions/checkout with fetch-depth: 0 before this step",
+        )
+    if inputs.baseline not in ("auto", "none"):
+        log.warn(f"report stage: ignoring baseline '{inputs.baseline}': a saved report is not trusted here")
+    config_rel = (session.workdir / inputs.config).resolve().relative_to(ctx.workspace).as_posix()
+    result = evaluate(
+        git,
+        pr,
+        config_rel,
+        trusted_label=inputs.trusted_label,
+        baseline=inputs.baseline == "auto",
+        options=RunOptions(threshold=inputs.threshold),
+        say=log.info,
+    )
+    if result.blocked:
+        return _needs_maintainer(result, session)
+    assert result.project is not None
+    assert result.run is not None
+    assert result.verdict is not None
+    project, run, verdict = result.project, result.run, result.verdict
+
+    trusted_cfg = result.base_loaded.config if result.base_loaded is not None else project.loaded.config
+    allow = {a.model: a.reason for a in trusted_cfg.pins.allow}
+    base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
+    changes = (list(result.changed), lambda p: git.show(base, p), lambda p: git.show(pr.head_sha, p))
+    policy = classify_change(trusted_cfg.policy, changes, allow)
+    session.statuses.set("policy", "success" if policy.passed else "failure", policy.description())
+
+    comparison = None
+    if result.base_cases is not None:
+        comparison = compare(run.cases, result.base_cases, metric=project.loaded.config.gate.metric)
+        verdict = decide(
+            run.cases,
+            project.loaded.config.gate,
+            threshold_override=inputs.threshold,
+            baseline=result.base_cases,
+        )
+    if not policy.passed and inputs.fail_on_mixed_change:
+        from dataclasses import replace
+
+        verdict = replace(verdict, passed=False, reasons=(*verdict.reasons, *policy.reasons))
+    outcome = Outcome(run=run, verdict=verdict, comparison=comparison, policy=policy, notes=_notes(result))
+    return publish(outcome, session)
+
+
+def _notes(result: Stage2) -> tuple[str, ...]:
+    if result.trusted:
+        return ("Report stage: the PR carries the trusted label, so its head commit was evaluated in full.",)
+    data = ", ".join(md(name, 120) for name in result.sort.data[:_FILES_SHOWN]) or "none"
+    notes = [
+        "Report stage: evaluated with the base commit's code and config; from the PR only its suites and "
+        f"prompts were used ({data})."
+    ]
+    if result.sort.unused:
+        unused = ", ".join(md(name, 120) for name in result.sort.unused[:_FILES_SHOWN])
+        more = len(result.sort.unused) - _FILES_SHOWN
+        notes.append(
+            "Not read by the evaluation (the base version was used): "
+            + unused
+            + (f" and {more} more" if more > 0 else "")
+        )
+    return tuple(notes)
+
+
+def _needs_maintainer(result: Stage2, session: Session) -> int:
+    ctx, log = session.ctx, session.log
+    marker = comment_marker(session)
+    body = f"{marker}\n## AI eval gate\n\n{maintainer_markdown(result, session.inputs.trusted_label)}"
+    comment_url = post_comment(session, body, marker)
+    for suffix in ("eval", "policy"):
+        session.statuses.set(suffix, "failure", NEEDS_MAINTAINER)
+    log.warn(f"evalgate: {NEEDS_MAINTAINER} ({', '.join(name for name, _ in result.blocked[:5])})")
+    append_summary(ctx.summary, body.split("\n", 1)[1])
+    write_outputs(
+        ctx.output,
+        {"pass-rate": "", "gate": "failed", "report": "", "comment-url": comment_url},
+    )
+    return EXIT_GATE_FAILED
