@@ -260,7 +260,9 @@ def test_fork_safe_report_runs_no_pr_code() -> None:
             assert "ref" not in step.get("with", {}), "stage 2 must check out the default branch only"
     (gate,) = [step for _, step in steps(workflow) if step.get("uses", "").startswith("org/ai-eval-gate")]
     assert gate["with"]["commit"] == "${{ github.event.workflow_run.head_sha }}"
-    assert gate["with"]["baseline"] == "none"
+    # it re-evaluates: nothing from the PR's run is downloaded or handed to the action
+    assert not {"results", "event-file", "event-name"} & set(gate["with"])
+    assert not any(step.get("uses", "").startswith("actions/download-artifact") for _, step in steps(workflow))
 
 
 # =========================================================================================================
