@@ -262,7 +262,8 @@ def test_fork_safe_report_runs_no_pr_code() -> None:
     assert gate["with"]["commit"] == "${{ github.event.workflow_run.head_sha }}"
     # it re-evaluates: nothing from the PR's run is downloaded or handed to the action
     assert not {"results", "event-file", "event-name"} & set(gate["with"])
-    assert not any(step.get("uses", "").startswith("actions/download-artifact") for _, step in steps(workflow))
+    uses = [step.get("uses", "") for _, step in steps(workflow)]
+    assert not any(name.startswith("actions/download-artifact") for name in uses)
 
 
 # =========================================================================================================
