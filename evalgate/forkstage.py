@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 MAX_INPUT_BYTES = 10 * 1024 * 1024  # results and event files a stage reads from an artifact
 NEEDS_MAINTAINER = "needs a maintainer: the PR changes code the eval runs"
 _CODE_PROVIDERS = ("python", "command")
-CODE_REASON = "the eval runs repository code (a python or command provider or check)"
+CODE_CHECKS = ("python", "javascript")  # checks whose spec is, or names, code the eval runs
+CODE_REASON = "the eval runs repository code (a python or command provider, a python or javascript check)"
 
 
 def pull_from_github(
@@ -116,7 +117,7 @@ def runs_repo_code(loaded: LoadedConfig, cases: Sequence[Case]) -> bool:
     models = [loaded.config.model, *([loaded.config.judge] if loaded.config.judge else [])]
     if any(m.provider in _CODE_PROVIDERS for m in models):
         return True
-    return any(check.type == "python" for case in cases for check in case.spec.checks)
+    return any(check.type in CODE_CHECKS for case in cases for check in case.spec.checks)
 
 
 def sort_files(
@@ -170,17 +171,18 @@ def overlay(git: LocalGit, tree: Path, head: str, files: Iterable[str]) -> None:
 
 
 def references(cases: Iterable[Case]) -> set[str]:
-    """What suites make the eval import or read: python check functions and schema files."""
+    """What suites make the eval run or read: code checks (python, javascript) and the files checks name."""
     found: set[str] = set()
     for case in cases:
         for check in case.spec.checks:
-            if check.type == "python":
-                found.add(f"python check {getattr(check, 'function', '')}")
-            schema_file = getattr(check, "schema_file", None)
-            if schema_file:
-                # schema files resolve against the suite's folder: name them by where they land
-                where = posixpath.normpath(posixpath.join(posixpath.dirname(case.suite), schema_file))
-                found.add(f"schema_file {where}")
+            if check.type in CODE_CHECKS:
+                code = getattr(check, "function", None) or getattr(check, "value", "")
+                found.add(f"{check.type} check {code}")
+            for name, value in check:
+                if name.endswith("_file") and isinstance(value, str) and value:
+                    # such files resolve against the suite's folder: name them by where they land
+                    where = posixpath.normpath(posixpath.join(posixpath.dirname(case.suite), value))
+                    found.add(f"{name} {where}")
     return found
 
 

@@ -22,6 +22,7 @@ from tests.test_action_entrypoint import (
 )
 
 SUITE_NAMING_OS = "cases:\n  - {id: x, input: hi, checks: [{type: python, function: 'os:getcwd'}]}\n"
+SUITE_WITH_JS = "cases:\n  - {id: x, input: hi, checks: [{type: javascript, value: 'output.length > 0'}]}\n"
 MAINTAINER = "needs a maintainer: the PR changes code the eval runs"
 
 
@@ -137,10 +138,8 @@ def test_report_stage_evaluates_a_data_only_pr_without_any_artifact(
     [
         ({"evalgate.yaml": None}, "the eval config"),
         ({"checks_extra.py": "def ok(response):\n    return True\n"}, "repository code"),
-        (
-            {"evals/support.yaml": SUITE_NAMING_OS},
-            "python check os:getcwd",
-        ),
+        ({"evals/support.yaml": SUITE_NAMING_OS}, "python check os:getcwd"),
+        ({"evals/support.yaml": SUITE_WITH_JS}, "javascript check output.length"),
     ],
 )
 def test_code_changes_need_a_maintainer_until_the_trusted_label(
