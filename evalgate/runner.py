@@ -6,10 +6,10 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from queue import SimpleQueue
 
 from evalgate.cache import UNCACHEABLE_PROVIDERS, DiskCache, cache_key
 from evalgate.checks import CheckContext, run_checks
@@ -174,29 +174,61 @@ class Runner:
         return Trial(completion=completion, checks=checks, threshold=case.spec.threshold)
 
     def run(self, plan: Sequence[PlannedCase]) -> list[CaseResult]:
-        """Run every trial of every case; results come back in plan order."""
+        """Run every trial of every case; results come back in plan order.
+
+        Workers take trials from one queue and put finished ones on another, which this thread reads
+        with one blocking ``get`` per completion: waiting on a window of futures instead costs a lock
+        round over the whole window for every completion (a fifth of all CPU at 10,000 cases).
+        """
         book = _Book(plan, self.on_case)
-        pool = ThreadPoolExecutor(max_workers=self.concurrency, thread_name_prefix="evalgate")
-        pending: dict[Future[Trial], tuple[int, int]] = {}
-        # a bounded window of futures, so 20,000 cases do not mean 20,000 queued closures
-        window = self.concurrency * 4
+        todo: SimpleQueue[_Work | None] = SimpleQueue()
+        done: SimpleQueue[_Done] = SimpleQueue()
+        stop = threading.Event()
+        workers: list[threading.Thread] = []
+        outstanding = 0
         try:
             for index, planned in enumerate(plan):
                 for trial_no in range(planned.case.spec.repeat):
-                    done = self._from_cache(planned, trial_no)
-                    if done is not None:
-                        book.record(index, trial_no, done)
+                    hit = self._from_cache(planned, trial_no)
+                    if hit is not None:
+                        book.record(index, trial_no, hit)
                         continue
-                    pending[pool.submit(self._trial, planned, trial_no)] = (index, trial_no)
-                    if len(pending) >= window:
-                        self._drain(pending, book)
-            while pending:
-                self._drain(pending, book)
+                    todo.put((index, trial_no, planned))
+                    outstanding += 1
+                    if len(workers) < min(self.concurrency, outstanding):
+                        # started on demand, so a run answered from the cache starts no thread at all
+                        worker = threading.Thread(
+                            target=self._work,
+                            args=(todo, done, stop),
+                            name=f"evalgate-{len(workers)}",
+                            daemon=True,
+                        )
+                        worker.start()
+                        workers.append(worker)
+                    if outstanding % 64 == 0:
+                        outstanding -= _record_ready(done, book)
+            for _ in workers:
+                todo.put(None)
+            while outstanding:
+                _record(done.get(), book)
+                outstanding -= 1
         except BaseException:
-            pool.shutdown(wait=False, cancel_futures=True)
+            stop.set()  # workers finish the call in hand and take no more
+            for _ in workers:
+                todo.put(None)
             raise
-        pool.shutdown(wait=True)
+        for worker in workers:
+            worker.join()
         return book.results()
+
+    def _work(self, todo: SimpleQueue[_Work | None], done: SimpleQueue[_Done], stop: threading.Event) -> None:
+        while (item := todo.get()) is not None and not stop.is_set():
+            index, trial_no, planned = item
+            try:
+                result: Trial | BaseException = self._trial(planned, trial_no)
+            except BaseException as exc:  # a ConfigError from a check: re-raised on the run's thread
+                result = exc
+            done.put((index, trial_no, result))
 
     def _from_cache(self, planned: PlannedCase, trial_no: int) -> Trial | None:
         """A cached answer is checked on this thread: handing it to a worker would only add overhead."""
@@ -206,12 +238,25 @@ class Runner:
         hit = self.caller.cached(case.id, planned.prompt, planned.system, trial_no)
         return self._checked(planned, hit) if hit is not None else None
 
-    @staticmethod
-    def _drain(pending: dict[Future[Trial], tuple[int, int]], book: _Book) -> None:
-        done, _ = wait(list(pending), return_when=FIRST_COMPLETED)
-        for future in done:
-            index, trial_no = pending.pop(future)
-            book.record(index, trial_no, future.result())  # a ConfigError from a check propagates here
+
+_Work = tuple[int, int, PlannedCase]
+_Done = tuple[int, int, "Trial | BaseException"]
+
+
+def _record(item: _Done, book: _Book) -> None:
+    index, trial_no, result = item
+    if isinstance(result, BaseException):
+        raise result
+    book.record(index, trial_no, result)
+
+
+def _record_ready(done: SimpleQueue[_Done], book: _Book) -> int:
+    """Record the trials already finished, without waiting; returns how many."""
+    count = 0
+    while not done.empty():
+        _record(done.get(), book)
+        count += 1
+    return count
 
 
 class _Book:
