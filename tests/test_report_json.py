@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from evalgate import __version__
 from evalgate.errors import ConfigError
 from evalgate.gate import GateConfig, compare, decide
 from evalgate.report.json import from_json_dict, load_json, render_json, report_schema, to_json_dict
+from evalgate.report.schemacheck import compile_schema
 from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
 
 
@@ -125,3 +127,70 @@ def test_report_that_is_not_an_object_is_a_config_error() -> None:
 def test_invalid_json_text_reports_its_line() -> None:
     with pytest.raises(ConfigError, match=r"^r\.json:2: not valid JSON"):
         load_json('{\n "schema_version": 1,,\n}', source="r.json")
+
+
+def _mutations(doc: Any) -> Iterator[Any]:
+    """Copies of ``doc`` with one value replaced by each JSON kind, one key dropped or one key added."""
+    kinds: list[Any] = [None, True, 0, -1, 1.0, 1.5, "passed", [], {}]
+
+    def walk(node: Any, path: tuple[Any, ...]) -> Iterator[tuple[Any, ...]]:
+        yield path
+        if isinstance(node, dict):
+            for key, value in node.items():
+                yield from walk(value, (*path, key))
+        elif isinstance(node, list) and node:
+            yield from walk(node[0], (*path, 0))  # the items of a list share one schema
+
+    def at(root: Any, path: tuple[Any, ...]) -> Any:
+        for part in path:
+            root = root[part]
+        return root
+
+    for path in list(walk(doc, ())):
+        if not path:
+            continue
+        for kind in kinds:
+            copy = json.loads(json.dumps(doc))
+            at(copy, path[:-1])[path[-1]] = kind
+            yield copy
+        parent = at(doc, path[:-1])
+        if isinstance(parent, dict):
+            copy = json.loads(json.dumps(doc))
+            del at(copy, path[:-1])[path[-1]]
+            yield copy
+        node = at(doc, path)
+        if isinstance(node, dict):
+            copy = json.loads(json.dumps(doc))
+            at(copy, path)["unexpected"] = 1
+            yield copy
+
+
+def test_the_shipped_schema_compiles_to_the_fast_checker() -> None:
+    # if this fails, a schema change used a keyword schemacheck does not know: teach it, or reading
+    # reports back falls back to jsonschema (correct, but about a hundred times slower)
+    compile_schema(report_schema())
+
+
+def test_the_fast_checker_agrees_with_jsonschema_on_every_single_change_to_a_report() -> None:
+    check = compile_schema(report_schema())
+    validator = Draft202012Validator(report_schema())
+    _, _, data = rendered()
+    data["retries"] = {"429": 2, "fallback": 1}
+    data["cases"][0]["prompt"] = "Greet Ann"
+    data["cases"][0]["vars"] = {"name": "Ann"}
+    tried = disagreed = 0
+    for doc in _mutations(data):
+        tried += 1
+        if check(doc) != validator.is_valid(doc):
+            disagreed += 1
+            print(json.dumps(doc)[:400])
+    assert tried > 500
+    assert disagreed == 0
+
+
+def test_an_invalid_report_is_explained_by_jsonschema_even_when_the_fast_checker_rejects_it() -> None:
+    _, _, data = rendered()
+    data["cases"][0]["line"] = -3
+    with pytest.raises(ConfigError, match=r"-3 is less than the minimum of 0") as info:
+        from_json_dict(data, source="base.json")
+    assert "cases[0].line" in str(info.value)

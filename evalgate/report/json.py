@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import gc
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from importlib import resources
 from typing import TYPE_CHECKING, Any, cast
@@ -10,6 +13,7 @@ from typing import TYPE_CHECKING, Any, cast
 from evalgate import __version__
 from evalgate.errors import ConfigError
 from evalgate.gate import Comparison, as_metric, pass_rate, totals
+from evalgate.report.schemacheck import Check, Unsupported, compile_schema
 from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
 
 if TYPE_CHECKING:
@@ -77,7 +81,15 @@ def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, 
             where="schema_version",
             fix="re-run the baseline with this evalgate version, or install the version that wrote it",
         )
-    from jsonschema.exceptions import best_match  # imported on use: only reading reports needs it
+    if not _fast_check()(data):
+        _explain_invalid(data, source)
+    with _no_gc():
+        return _rebuild(data)
+
+
+def _explain_invalid(data: dict[str, Any], source: str | None) -> None:
+    """Raise the ``jsonschema`` explanation of why ``data`` is not a valid report."""
+    from jsonschema.exceptions import best_match  # imported on use: only an invalid report needs it
 
     error = best_match(_validator().iter_errors(data))
     if error is not None:
@@ -89,8 +101,26 @@ def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, 
             file=source,
             where=_path(error.absolute_path) or None,
         )
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """Pause the cyclic collector while building many small objects that hold no cycles.
+
+    Each pass would walk the whole parsed report again: tens of them for a 10,000-case report.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
+def _rebuild(data: dict[str, Any]) -> tuple[RunResult, GateVerdict]:
     run = RunResult(
-        cases=tuple(_read_case(c) for c in data["cases"]),
+        cases=tuple([_read_case(c) for c in data["cases"]]),
         provider=data["provider"],
         model=data["model"],
         config_path=data["config"],
@@ -113,7 +143,8 @@ def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, 
 def load_json(text: str, *, source: str | None = None) -> tuple[RunResult, GateVerdict]:
     """Parse report text and rebuild it; malformed JSON is a ``ConfigError`` with its line."""
     try:
-        data = json.loads(text)
+        with _no_gc():
+            data = json.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(
             f"not valid JSON: {exc.msg} (column {exc.colno})", file=source, line=exc.lineno
@@ -126,6 +157,15 @@ def report_schema() -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) every rendered report validates against."""
     text = resources.files("evalgate").joinpath("schemas/report.schema.json").read_text(encoding="utf-8")
     return cast(dict[str, Any], json.loads(text))
+
+
+@cache
+def _fast_check() -> Check:
+    """The report schema compiled to a predicate; ``jsonschema`` itself if the schema outgrew the compiler."""
+    try:
+        return compile_schema(report_schema())
+    except Unsupported:
+        return lambda data: _validator().is_valid(data)
 
 
 @cache
@@ -220,9 +260,7 @@ def _case(c: CaseResult) -> dict[str, Any]:
 
 
 def _read_check(d: dict[str, Any]) -> CheckResult:
-    return CheckResult(
-        type=d["type"], passed=d["passed"], score=d["score"], reason=d["reason"], weight=d.get("weight", 1.0)
-    )
+    return CheckResult(d["type"], d["passed"], d["score"], d["reason"], d.get("weight", 1.0))
 
 
 def _read_trial(d: dict[str, Any]) -> Trial:
@@ -241,7 +279,7 @@ def _read_trial(d: dict[str, Any]) -> Trial:
         )
     return Trial(
         completion=completion,
-        checks=tuple(_read_check(c) for c in d["checks"]),
+        checks=tuple([_read_check(c) for c in d["checks"]]),
         error=d["error"],
         threshold=d.get("threshold"),
     )
@@ -253,7 +291,7 @@ def _read_case(d: dict[str, Any]) -> CaseResult:
         id=d["id"],
         suite=d["suite"],
         line=d["line"],
-        trials=tuple(_read_trial(t) for t in d["trial_results"]),
+        trials=tuple([_read_trial(t) for t in d["trial_results"]]),
         tags=tuple(d["tags"]),
         required=d["required"],
         min_pass=d["min_pass"],
