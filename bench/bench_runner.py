@@ -154,12 +154,21 @@ def evalgate(name: str, server: Server, project: Path, cases: int, concurrency: 
         "--no-cache",
     ]
     m = measure(name, cmd, server, cases, concurrency, project)
-    report = json.loads((project / "report.json").read_text())
-    errors = sum(1 for c in report["cases"] if c["error"])
-    if errors or len(report["cases"]) != cases:
-        raise SystemExit(
-            f"{name}: {errors} errors in {len(report['cases'])} cases; the bench needs a clean run"
-        )
+    # counted in a child: parsing a big report here would grow this process, and a child forked from
+    # a big parent starts with its peak RSS, which would spoil the next measurement
+    count = (
+        "import json, sys; r = json.load(open(sys.argv[1])); "
+        "print(len(r['cases']), sum(1 for c in r['cases'] if c['error']))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", count, str(project / "report.json")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    total, errors = map(int, out.split())
+    if errors or total != cases:
+        raise SystemExit(f"{name}: {errors} errors in {total} cases; the bench needs a clean run")
     return m
 
 
