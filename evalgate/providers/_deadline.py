@@ -1,7 +1,7 @@
 """A total deadline per HTTP attempt, whatever the server does, and aborts on SIGINT/SIGTERM.
 
-``requests`` applies its timeout to each socket operation, so a server that trickles one byte a second
-keeps a call alive for as long as it likes. Here every socket a request uses is registered with the
+A socket timeout applies to each socket operation, so a server that trickles one byte a second keeps a
+call alive for as long as it likes. Here the transport registers every socket a request uses with the
 attempt running on that thread; one watchdog thread shuts those sockets down when the attempt's deadline
 passes or the run is cancelled, which wakes the blocked read at once.
 """
@@ -15,11 +15,7 @@ import socket
 import threading
 import time
 from types import TracebackType
-from typing import Any, Self
-
-from requests.adapters import HTTPAdapter
-from urllib3.connection import HTTPConnection, HTTPSConnection
-from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from typing import Self
 
 from evalgate import cancel
 
@@ -103,11 +99,15 @@ class _Watchdog:
             ident = next(self._ids)
             self._live.add(ident)
             self._by_attempt[id(attempt)] = ident
+            earliest = not self._heap or attempt.deadline < self._heap[0][0]
             heapq.heappush(self._heap, (attempt.deadline, ident, attempt))
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._loop, name="evalgate-deadlines", daemon=True)
                 self._thread.start()
-            self._cond.notify()
+            if earliest:
+                # only a new earliest deadline moves the watchdog's wake-up; waking it for every attempt
+                # (all with the same timeout, so each one later than the last) costs a thread switch per call
+                self._cond.notify()
         if cancel.cancelled():
             attempt.fire(by_cancel=True)
 
@@ -116,6 +116,10 @@ class _Watchdog:
             ident = self._by_attempt.pop(id(attempt), None)
             if ident is not None:
                 self._live.discard(ident)
+            # finished attempts are dropped lazily; keep the heap from growing with a long run's history
+            if len(self._heap) > 4 * len(self._live) + 64:
+                self._heap = [entry for entry in self._heap if entry[1] in self._live]
+                heapq.heapify(self._heap)
 
     def cancel_all(self) -> None:
         with self._cond:
@@ -142,50 +146,3 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
-
-
-class _WatchedHTTPConnection(HTTPConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch_current(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch_current(self.sock)  # a kept-alive connection: connect() is not called again
-        super().request(*args, **kwargs)
-
-
-class _WatchedHTTPSConnection(HTTPSConnection):
-    def connect(self) -> None:
-        super().connect()
-        _watch_current(self.sock)
-
-    def request(self, *args: Any, **kwargs: Any) -> None:
-        _watch_current(self.sock)
-        super().request(*args, **kwargs)
-
-
-def _watch_current(sock: socket.socket | None) -> None:
-    attempt = current()
-    if attempt is not None:
-        attempt.watch(sock)
-
-
-class _HTTPPool(HTTPConnectionPool):
-    ConnectionCls = _WatchedHTTPConnection
-
-
-class _HTTPSPool(HTTPSConnectionPool):
-    ConnectionCls = _WatchedHTTPSConnection
-
-
-class DeadlineAdapter(HTTPAdapter):
-    """An ``HTTPAdapter`` whose connections register their sockets with the running ``Attempt``."""
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        super().init_poolmanager(*args, **kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-
-    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
-        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
-        manager.pool_classes_by_scheme = {"http": _HTTPPool, "https": _HTTPSPool}
-        return manager

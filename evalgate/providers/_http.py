@@ -1,8 +1,8 @@
-"""Plumbing shared by the HTTP providers: pooled sessions, error classification, Retry-After parsing."""
+"""Plumbing shared by the HTTP providers: the transport, error classification, Retry-After parsing."""
 
 from __future__ import annotations
 
-import email.utils
+import http.client
 import ipaddress
 import json
 import time
@@ -10,14 +10,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from urllib.parse import urlparse
-
-import requests
 
 from evalgate import cancel
 from evalgate.errors import ConfigError, ProviderError
-from evalgate.providers._deadline import Attempt, DeadlineAdapter
+from evalgate.providers._deadline import Attempt
+from evalgate.providers._transport import BodyTooLarge, Transport
 from evalgate.redact import Redactor, redact_completion, redact_error
 
 # Statuses where the same request may succeed later: timeouts, conflicts, rate limits, server trouble.
@@ -25,31 +24,13 @@ RETRYABLE_STATUSES = frozenset({408, 409, 429})
 MAX_BODY_SHOWN = 300
 # A model answer is kilobytes; a server sending more than this is broken or hostile.
 MAX_RESPONSE_BYTES = 10_000_000
-# Problems with the request itself; sending it again cannot help.
-_UNUSABLE_REQUEST = (
-    requests.exceptions.InvalidURL,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidHeader,
-    requests.exceptions.InvalidJSONError,
-)
-
 if TYPE_CHECKING:
     from evalgate.providers.base import ModelRequest
     from evalgate.results import Completion
 
 
-def make_session(concurrency: int) -> requests.Session:
-    """One session whose pool holds a connection per worker thread, so keep-alive works under load."""
-    session = requests.Session()
-    adapter = DeadlineAdapter(pool_connections=4, pool_maxsize=max(1, concurrency), max_retries=0)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    return session
-
-
 def check_url(url: str, *, what: str) -> str:
-    """Reject URLs requests cannot use, before the first call rather than on every case."""
+    """Reject URLs the transport cannot use, before the first call rather than on every case."""
     parsed = urlparse(url)
     if parsed.scheme not in ("http", "https") or not parsed.netloc:
         raise ConfigError(
@@ -89,6 +70,8 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
+    import email.utils  # only an HTTP-date Retry-After needs it
+
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -98,7 +81,19 @@ def parse_retry_after(headers: Mapping[str, str]) -> float | None:
     return max(0.0, (when - datetime.now(UTC)).total_seconds())
 
 
-def server_message(response: requests.Response | Reply) -> str:
+class _Body(Protocol):
+    """What ``server_message`` reads: a ``Reply`` here, a ``requests.Response`` elsewhere."""
+
+    @property
+    def text(self) -> str: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    def json(self) -> Any: ...
+
+
+def server_message(response: _Body) -> str:
     """The human part of an error body: ``error.message`` (OpenAI, Anthropic) or a snippet."""
     try:
         body = response.json()
@@ -156,8 +151,7 @@ class Reply:
 
 
 def post_json(
-    session: requests.Session,
-    url: str,
+    transport: Transport,
     *,
     body: Any,
     headers: Mapping[str, str],
@@ -168,40 +162,52 @@ def post_json(
 
     ``timeout_s`` bounds the whole attempt (connect, send, headers and body), not each socket read.
     """
+    try:
+        data = json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
+    sent = {"Content-Type": "application/json", **headers}
     started = time.perf_counter()
     with Attempt(timeout_s) as attempt:
         try:
-            response = session.post(url, json=body, headers=dict(headers), timeout=timeout_s, stream=True)
-            try:
-                content = _read_capped(response, what=what)
-            finally:
-                response.close()
-        except requests.Timeout:
-            raise _timed_out(what, timeout_s) from None
-        except _UNUSABLE_REQUEST as exc:
-            raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
-        except (requests.RequestException, OSError) as exc:
-            _raise_if_aborted(attempt, what)
-            if isinstance(exc, requests.ConnectionError):
-                raise ProviderError(f"{what}: cannot connect to {url}: {exc}", retryable=True) from None
-            raise ProviderError(f"{what}: request failed: {exc}", retryable=True) from None
-        _raise_if_aborted(attempt, what)
-    reply = Reply(response.status_code, response.reason or "", response.headers, content, response.encoding)
-    return reply, (time.perf_counter() - started) * 1000.0
-
-
-def _read_capped(response: requests.Response, *, what: str) -> bytes:
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > MAX_RESPONSE_BYTES:
+            response = transport.post(data, sent, attempt, MAX_RESPONSE_BYTES)
+        except BodyTooLarge:
             raise ProviderError(
                 f"{what} sent a response body over {MAX_RESPONSE_BYTES // 1_000_000} MB; stopped reading",
                 retryable=False,
-            )
-        chunks.append(chunk)
-    return b"".join(chunks)
+            ) from None
+        except TimeoutError:
+            _raise_if_aborted(attempt, what)
+            raise _timed_out(what, timeout_s) from None
+        except ValueError as exc:  # http.client refuses a header value with a line break
+            raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
+        except (OSError, http.client.HTTPException) as exc:
+            _raise_if_aborted(attempt, what)
+            if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
+                raise ProviderError(f"{what}: request failed: {_describe(exc)}", retryable=True) from None
+            raise ProviderError(
+                f"{what}: cannot connect to {transport.url}: {_describe(exc)}", retryable=True
+            ) from None
+        _raise_if_aborted(attempt, what)
+    charset = _charset(response.headers)
+    reply = Reply(response.status, response.reason, response.headers, response.body, charset)
+    return reply, (time.perf_counter() - started) * 1000.0
+
+
+def _describe(exc: BaseException) -> str:
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _charset(headers: Mapping[str, str]) -> str | None:
+    """The body's encoding as ``requests`` would guess it: the charset, else Latin-1 for ``text/*``."""
+    content_type = headers.get("content-type", "")
+    kind, _, params = content_type.partition(";")
+    for param in params.split(";"):
+        name, _, value = param.strip().partition("=")
+        if name.lower() == "charset" and value:
+            return value.strip("'\" ")
+    return "ISO-8859-1" if kind.strip().lower().startswith("text/") else None
 
 
 def _timed_out(what: str, timeout_s: float) -> ProviderError:
@@ -237,7 +243,7 @@ def int_or_none(value: Any) -> int | None:
 
 
 class HTTPProviderBase:
-    """Owns the pooled session and the redaction step; subclasses build requests and parse answers.
+    """Owns the transport and the redaction step; subclasses build requests and parse answers.
 
     ``complete`` is the one way out: every error message and every answer passes ``self._redact``, which
     masks this provider's own secrets (``secrets``) and any credential-shaped value.
@@ -245,8 +251,8 @@ class HTTPProviderBase:
 
     name = "http"
 
-    def __init__(self, *, concurrency: int, secrets: Sequence[str | None] = ()) -> None:
-        self._session = make_session(concurrency)
+    def __init__(self, *, url: str, secrets: Sequence[str | None] = ()) -> None:
+        self._transport = Transport(url)
         self._redact = Redactor(tuple(s for s in secrets if s))
 
     def complete(self, request: ModelRequest) -> Completion:
@@ -261,8 +267,8 @@ class HTTPProviderBase:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Close pooled connections."""
-        self._session.close()
+        """Close the kept-alive connections."""
+        self._transport.close()
 
     def __enter__(self) -> Self:
         return self
@@ -299,10 +305,10 @@ class VendorProvider(HTTPProviderBase):
         headers: Mapping[str, str] | None = None,
         secrets: Sequence[str | None] = (),
     ) -> None:
-        super().__init__(concurrency=concurrency, secrets=(api_key, *secrets))
         key_env = key_env or self.default_key_env
         self.base_url = check_url(base_url or self.default_base_url, what=f"{self.vendor} base_url")
         self._url = f"{self.base_url}{self.path}"
+        super().__init__(url=self._url, secrets=(api_key, *secrets))
         self._api_key = api_key
         self._timeout_s = timeout_s
         self._params = dict(params or {})
@@ -322,8 +328,7 @@ class VendorProvider(HTTPProviderBase):
     ) -> tuple[dict[str, Any], float]:
         """POST to the endpoint; the JSON answer and the latency, or the classified ``ProviderError``."""
         response, latency_ms = post_json(
-            self._session,
-            self._url,
+            self._transport,
             body=body,
             headers=headers,
             timeout_s=self._timeout_s,

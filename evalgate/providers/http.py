@@ -121,8 +121,8 @@ class HTTPProvider(HTTPProviderBase):
             for name in ENV_REF.findall(value)
             if env.get(name)
         ]
-        super().__init__(concurrency=concurrency, secrets=secrets)
         self.url = check_url(url, what="http base_url")
+        super().__init__(url=self.url, secrets=secrets)
         check_template(dict(request_template))
         self._template = dict(request_template)
         self._response_path = response_path
@@ -144,7 +144,7 @@ class HTTPProvider(HTTPProviderBase):
             self._template, {"prompt": request.prompt, "model": request.model, "system": system or ""}
         )
         response, latency_ms = post_json(
-            self._session, self.url, body=body, headers=self._headers, timeout_s=self._timeout_s, what=what
+            self._transport, body=body, headers=self._headers, timeout_s=self._timeout_s, what=what
         )
         if not response.ok:
             raise status_error(response, what=what)
