@@ -72,6 +72,8 @@ class Transport:
     def post(self, body: bytes, headers: Mapping[str, str], attempt: Attempt, max_bytes: int) -> Response:
         """Send one POST within ``attempt``; connection problems raise ``OSError``/``HTTPException``."""
         sent = dict(headers)
+        if self._proxy is not None and not self.https:
+            sent.update(self._proxy[2])  # a plain-HTTP proxy reads its credentials from each request
         given = {name.lower() for name in sent}
         for name, value in _DEFAULT_HEADERS:
             if name.lower() not in given:

@@ -1,0 +1,185 @@
+"""The HTTP providers' transport: keep-alive per thread, dropped connections, proxies, size cap."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import pytest
+
+from evalgate.errors import ProviderError
+from evalgate.providers._deadline import Attempt
+from evalgate.providers._http import _charset, post_json
+from evalgate.providers._transport import BodyTooLarge, Transport, _proxy_for
+
+ANSWER = json.dumps({"choices": [{"message": {"content": "hi"}}]}).encode()
+
+
+def _reply(body: bytes = ANSWER, extra: str = "") -> bytes:
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
+    return head.encode() + body
+
+
+def _read_request(conn: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    while len(rest) < length:
+        rest += conn.recv(65536)
+    return head
+
+
+@contextmanager
+def raw_server(handle: Callable[[socket.socket, list[bytes]], None]) -> Iterator[tuple[int, list[bytes]]]:
+    """A one-thread-per-connection socket server; ``handle`` gets each connection and the request heads."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    heads: list[bytes] = []
+    stop = threading.Event()
+
+    def serve() -> None:
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn, heads), daemon=True).start()
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1], heads
+    finally:
+        stop.set()
+        listener.close()
+
+
+def _one_answer_then_close(conn: socket.socket, heads: list[bytes]) -> None:
+    with conn:
+        heads.append(_read_request(conn))
+        conn.sendall(_reply())  # keep-alive by default in HTTP/1.1, then closed anyway
+
+
+def test_a_connection_the_server_dropped_while_idle_is_replaced_without_an_error() -> None:
+    with raw_server(_one_answer_then_close) as (port, heads):
+        transport = Transport(f"http://127.0.0.1:{port}/v1/chat/completions")
+        try:
+            for _ in range(3):
+                with Attempt(5) as attempt:
+                    response = transport.post(b"{}", {"Content-Type": "application/json"}, attempt, 1000)
+                assert response.status == 200
+                assert response.body == ANSWER
+        finally:
+            transport.close()
+    assert len(heads) == 3
+    assert heads[0].startswith(b"POST /v1/chat/completions HTTP/1.1")
+
+
+def test_connections_are_kept_alive_one_per_thread() -> None:
+    connections: list[int] = []
+
+    def keep_alive(conn: socket.socket, heads: list[bytes]) -> None:
+        connections.append(1)
+        with conn:
+            while head := _read_request(conn):
+                heads.append(head)
+                conn.sendall(_reply())
+
+    with raw_server(keep_alive) as (port, heads):
+        transport = Transport(f"http://127.0.0.1:{port}/v1/chat/completions")
+
+        def work() -> None:
+            for _ in range(5):
+                with Attempt(5) as attempt:
+                    transport.post(b"{}", {}, attempt, 1000)
+
+        threads = [threading.Thread(target=work) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        transport.close()
+    assert len(heads) == 15
+    assert len(connections) == 3
+
+
+def test_a_body_over_the_cap_is_refused_before_it_is_read() -> None:
+    def huge(conn: socket.socket, heads: list[bytes]) -> None:
+        with conn:
+            heads.append(_read_request(conn))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 1000)
+
+    with raw_server(huge) as (port, _):
+        transport = Transport(f"http://127.0.0.1:{port}/v1")
+        with Attempt(5) as attempt, pytest.raises(BodyTooLarge):
+            transport.post(b"{}", {}, attempt, 10_000)
+        transport.close()
+
+
+def test_a_plain_http_proxy_gets_the_absolute_url_and_its_credentials() -> None:
+    with raw_server(_one_answer_then_close) as (port, heads):
+        env = {"HTTP_PROXY": f"http://bob:s%40cret@127.0.0.1:{port}", "NO_PROXY": "internal.example"}
+        transport = Transport("http://models.example:8000/v1/chat/completions", env=env)
+        with Attempt(5) as attempt:
+            assert transport.post(b"{}", {}, attempt, 1000).status == 200
+        transport.close()
+    head = heads[0].decode()
+    assert head.startswith("POST http://models.example:8000/v1/chat/completions HTTP/1.1")
+    assert "Proxy-Authorization: Basic Ym9iOnNAY3JldA==" in head  # bob:s@cret
+
+
+@pytest.mark.parametrize(
+    ("env", "url", "expected"),
+    [
+        ({}, "https://api.openai.com/v1", None),
+        ({"HTTPS_PROXY": "proxy:3128"}, "https://api.openai.com/v1", ("proxy", 3128)),
+        ({"https_proxy": "http://proxy:3128"}, "http://api.example/v1", None),
+        ({"ALL_PROXY": "http://proxy:8080"}, "http://api.example/v1", ("proxy", 8080)),
+        ({"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": ".openai.com"}, "https://api.openai.com/v1", None),
+        ({"HTTPS_PROXY": "http://proxy:3128", "no_proxy": "*"}, "https://api.openai.com/v1", None),
+        (
+            {"HTTPS_PROXY": "http://proxy:3128", "NO_PROXY": "other.com"},
+            "https://api.openai.com/v1",
+            ("proxy", 3128),
+        ),
+    ],
+)
+def test_the_proxy_is_chosen_like_requests_chooses_it(
+    env: dict[str, str], url: str, expected: tuple[str, int] | None
+) -> None:
+    scheme, _, rest = url.partition("://")
+    found = _proxy_for(scheme, rest.split("/")[0], env)
+    assert (found[:2] if found else None) == expected
+
+
+def test_post_json_turns_an_unencodable_body_into_a_clear_non_retryable_error() -> None:
+    transport = Transport("http://127.0.0.1:9/v1")
+    with pytest.raises(ProviderError, match="cannot send the request") as info:
+        post_json(transport, body={"x": float("nan")}, headers={}, timeout_s=1, what="HTTP endpoint (m)")
+    assert info.value.retryable is False
+
+
+@pytest.mark.parametrize(
+    ("content_type", "charset"),
+    [
+        ("application/json", None),
+        ("application/json; charset=utf-16", "utf-16"),
+        ("text/plain", "ISO-8859-1"),
+        ('text/html; charset="UTF-8"', "UTF-8"),
+    ],
+)
+def test_the_body_encoding_is_read_from_content_type(content_type: str, charset: str | None) -> None:
+    assert _charset({"content-type": content_type}) == charset
