@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import json
+import threading
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -253,7 +254,17 @@ class HTTPProviderBase:
 
     def __init__(self, *, url: str, secrets: Sequence[str | None] = ()) -> None:
         self._transport = Transport(url)
+        self._others: dict[str, Transport] = {}
+        self._others_lock = threading.Lock()
         self._redact = Redactor(tuple(s for s in secrets if s))
+
+    def _transport_for(self, url: str) -> Transport:
+        """The transport of another endpoint of the same API (e.g. embeddings), made on first use."""
+        with self._others_lock:
+            transport = self._others.get(url)
+            if transport is None:
+                transport = self._others[url] = Transport(url)
+            return transport
 
     def complete(self, request: ModelRequest) -> Completion:
         """Send one request; what comes back, answer or error, has had its secrets masked."""
@@ -269,6 +280,10 @@ class HTTPProviderBase:
     def close(self) -> None:
         """Close the kept-alive connections."""
         self._transport.close()
+        with self._others_lock:
+            others, self._others = list(self._others.values()), {}
+        for transport in others:
+            transport.close()
 
     def __enter__(self) -> Self:
         return self

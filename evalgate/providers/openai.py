@@ -58,8 +58,7 @@ class OpenAIProvider(VendorProvider):
             headers["Authorization"] = f"Bearer {self._api_key}"
         try:
             response, _ = post_json(
-                self._session,
-                f"{self.base_url}/embeddings",
+                self._transport_for(f"{self.base_url}/embeddings"),
                 body={"model": model, "input": list(texts)},
                 headers=headers,
                 timeout_s=self._timeout_s,
