@@ -67,10 +67,24 @@ class ModelConfig(Strict):
         return self
 
 
+class RateLimit(Strict):
+    """The provider's limits for this key: attempts are paced to stay under them."""
+
+    requests_per_minute: Annotated[float, Field(gt=0)] | None = None
+    tokens_per_minute: Annotated[float, Field(gt=0)] | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> RateLimit:
+        if self.requests_per_minute is None and self.tokens_per_minute is None:
+            raise ValueError("set requests_per_minute, tokens_per_minute or both")
+        return self
+
+
 class RunnerConfig(Strict):
     concurrency: Annotated[int, Field(ge=1, le=256)] = 8
     cache_dir: str = ".evalgate/cache"
     cache: bool = True
+    rate_limit: RateLimit | None = None
 
 
 class PinAllow(Strict):

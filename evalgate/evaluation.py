@@ -10,9 +10,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from evalgate import cancel
 from evalgate.cache import DiskCache
 from evalgate.checks import prepare_checks
-from evalgate.config import LoadedConfig, ModelConfig, load_config
+from evalgate.config import LoadedConfig, ModelConfig, RunnerConfig, load_config
 from evalgate.errors import ConfigError, UsageError
 from evalgate.gate import decide
 from evalgate.pins import check_pin
@@ -22,6 +23,7 @@ from evalgate.redact import redactor_for
 from evalgate.results import CaseResult, GateVerdict, RunResult
 from evalgate.runner import ModelCaller, PlannedCase, ProgressHook, Runner, build_run_result, now_iso
 from evalgate.suite import Case, load_suites
+from evalgate.throttle import Throttle
 
 
 @dataclass(frozen=True)
@@ -224,6 +226,18 @@ def _caller(
         cache=cache,
         sleep=options.sleep,
         redact=redactor_for(env),
+        throttle=_throttle(runner_cfg, concurrency),
+    )
+
+
+def _throttle(runner_cfg: RunnerConfig, concurrency: int) -> Throttle:
+    """Each model config gets its own: provider limits are per model."""
+    limit = runner_cfg.rate_limit
+    return Throttle(
+        concurrency,
+        requests_per_minute=limit.requests_per_minute if limit else None,
+        tokens_per_minute=limit.tokens_per_minute if limit else None,
+        sleep=cancel.sleep,
     )
 
 

@@ -21,6 +21,7 @@ from evalgate.redact import Redactor, redact_completion, redact_error
 from evalgate.results import CaseResult, Completion, RunResult, Trial
 from evalgate.retry import call_with_retries, retry_kind
 from evalgate.suite import Case
+from evalgate.throttle import Throttle, estimate_tokens
 
 ProgressHook = Callable[[CaseResult], None]
 
@@ -48,6 +49,8 @@ class ModelCaller:
     redact: Redactor = field(default_factory=Redactor)
     calls: int = 0
     retries: Counter[str] = field(default_factory=Counter)  # retried attempts by kind, and fallbacks
+    # paces attempts to the rate limits and backs off on 429s; shared by every worker of the run
+    throttle: Throttle | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def complete(self, case_id: str, prompt: str, system: str | None, trial: int = 0) -> Completion:
@@ -97,11 +100,30 @@ class ModelCaller:
         with self._lock:
             self.calls += 1
 
+        throttle = self.throttle
+        params = request.params
+        tokens = estimate_tokens(
+            prompt, system, params.get("max_tokens", params.get("max_completion_tokens"))
+        )
+
         def attempt() -> Completion:
+            ticket = throttle.acquire(tokens) if throttle is not None else None
             try:
-                return self.provider.complete(request)
+                answer = self.provider.complete(request)
             except ProviderError as exc:
+                if throttle is not None and ticket is not None:
+                    throttle.release(ticket, rate_limited=exc.status == 429, retry_after=exc.retry_after)
                 raise redact_error(exc, self.redact) from None
+            except BaseException:
+                if throttle is not None and ticket is not None:
+                    throttle.release(ticket)
+                raise
+            if throttle is not None and ticket is not None:
+                used = None
+                if answer.input_tokens is not None and answer.output_tokens is not None:
+                    used = answer.input_tokens + answer.output_tokens
+                throttle.release(ticket, used_tokens=used)
+            return answer
 
         completion = redact_completion(
             call_with_retries(

@@ -7,6 +7,7 @@ Anthropic messages wire formats, with fault injection. ``FakeProvider`` is an in
 from __future__ import annotations
 
 import json
+import math
 import threading
 import time
 from collections import deque
@@ -157,6 +158,9 @@ class FakeModelServer(Lifecycle):
         self._stopping = threading.Event()
         self._serving: Serving | None = None
         self._counter = 0
+        self._rate: tuple[int, float] | None = None
+        self._admitted: deque[float] = deque()
+        self.rate_limited = 0  # requests answered 429 by ``limit_rate``
 
     # lifecycle
 
@@ -215,6 +219,14 @@ class FakeModelServer(Lifecycle):
         """Answer the next requests normally, but only after ``seconds``."""
         self.fail_next(None, times=times, delay=seconds)
 
+    def limit_rate(self, requests: int, *, per_s: float = 60.0) -> None:
+        """Enforce a provider-style rate limit: a request beyond ``requests`` in any ``per_s`` seconds
+        gets 429 with ``Retry-After`` and ``retry-after-ms`` saying when a slot frees up."""
+        with self._lock:
+            self._rate = (requests, per_s)
+            self._admitted.clear()
+            self.rate_limited = 0
+
     @property
     def requests(self) -> list[ReceivedRequest]:
         """A snapshot of every request received so far."""
@@ -231,7 +243,13 @@ class FakeModelServer(Lifecycle):
             fault = self._faults.popleft() if self._faults else None
             self._counter += 1
             serial = self._counter
+            wait = self._over_rate() if fault is None else None
         anthropic = path in _ANTHROPIC_PATHS
+        if wait is not None:
+            told = {"Retry-After": str(math.ceil(wait)), "retry-after-ms": str(math.ceil(wait * 1000))}
+            message = "Rate limit reached for requests per minute. Please try again later."
+            self._error(handler, 429, message, anthropic=anthropic, headers=told)
+            return
         delay = self.latency + (fault.delay if fault else 0.0)
         if delay and self._stopping.wait(delay):
             return
@@ -277,6 +295,20 @@ class FakeModelServer(Lifecycle):
             else _openai_answer(serial, served, text, prompt_tokens, answer_tokens)
         )
         handler.send_body(200, json.dumps(payload))
+
+    def _over_rate(self) -> float | None:
+        """Seconds until a slot frees up when this request is over the rate limit, else None (admitted)."""
+        if self._rate is None:
+            return None
+        limit, window = self._rate
+        now = time.monotonic()
+        while self._admitted and now - self._admitted[0] >= window:
+            self._admitted.popleft()
+        if len(self._admitted) < limit:
+            self._admitted.append(now)
+            return None
+        self.rate_limited += 1
+        return window - (now - self._admitted[0])
 
     def _validate(self, path: str, headers: Mapping[str, str], body: Any) -> tuple[int, str] | None:
         if path not in _OPENAI_PATHS + _ANTHROPIC_PATHS + _EMBEDDING_PATHS:

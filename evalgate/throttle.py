@@ -1,0 +1,126 @@
+"""Being polite to a provider's rate limits: request and token pacing, AIMD concurrency, global Retry-After.
+
+One ``Throttle`` is shared by every worker calling one model config. Before each attempt a worker asks
+for a slot (``acquire``) and hands it back with what happened (``release``):
+
+- ``requests_per_minute`` / ``tokens_per_minute`` pace the attempts: each one is given the earliest start
+  that keeps both rates (a token bucket that holds one request, so no burst can trip a limit enforced over
+  a window shorter than a minute). Tokens are estimated from the prompt (four characters a token) plus the
+  request's ``max_tokens``; when the server's usage arrives the difference is settled.
+- Concurrency is additive-increase, multiplicative-decrease: a 429 halves the number of calls allowed in
+  flight (once per congestion event, not once per 429 of the same burst), and every window of that many
+  successes adds one back, never above the configured ``concurrency``.
+- A 429's ``Retry-After`` pauses every worker, not only the one that got it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+_CHARS_PER_TOKEN = 4
+
+
+@dataclass(frozen=True, slots=True)
+class Ticket:
+    """One attempt's slot: when it was granted and what it was charged."""
+
+    epoch: int
+    tokens: int
+
+
+def estimate_tokens(prompt: str, system: str | None, max_tokens: object) -> int:
+    """A request's token cost before the server says: the prompt's length plus the answer's cap."""
+    text = len(prompt) + len(system or "")
+    answer = max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else 0
+    return max(1, text // _CHARS_PER_TOKEN) + max(0, answer)
+
+
+class Throttle:
+    """Shared by the workers of one run; every method is thread-safe."""
+
+    def __init__(
+        self,
+        concurrency: int,
+        *,
+        requests_per_minute: float | None = None,
+        tokens_per_minute: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.max_concurrency = concurrency
+        self.limit = concurrency
+        self._request_gap = 60.0 / requests_per_minute if requests_per_minute else 0.0
+        self._token_gap = 60.0 / tokens_per_minute if tokens_per_minute else 0.0
+        self._clock = clock
+        self._sleep = sleep
+        self._cond = threading.Condition()
+        self._in_flight = 0
+        self._epoch = 0
+        self._successes = 0
+        self._next_request = 0.0  # the earliest start the request rate allows
+        self._next_token = 0.0  # the earliest start the token rate allows
+        self._paused_until = 0.0  # a Retry-After, for everyone
+        self.rate_limited = 0
+        self.decreases = 0
+
+    def acquire(self, tokens: int = 0) -> Ticket:
+        """Wait for a free slot and for the pace; returns the ticket to hand back to ``release``."""
+        with self._cond:
+            while self._in_flight >= self.limit:
+                self._cond.wait()
+            self._in_flight += 1
+            now = self._clock()
+            start = max(now, self._next_request, self._next_token, self._paused_until)
+            if self._request_gap:
+                self._next_request = start + self._request_gap
+            if self._token_gap:
+                self._next_token = max(start, self._next_token) + tokens * self._token_gap
+            ticket = Ticket(self._epoch, tokens)
+        if start > now:
+            try:
+                self._sleep(start - now)
+            except BaseException:
+                self._give_back()
+                raise
+        return ticket
+
+    def release(
+        self,
+        ticket: Ticket,
+        *,
+        rate_limited: bool = False,
+        retry_after: float | None = None,
+        used_tokens: int | None = None,
+    ) -> None:
+        """Hand a slot back, saying whether the server rate-limited the attempt and what it really used."""
+        with self._cond:
+            self._in_flight -= 1
+            now = self._clock()
+            if used_tokens is not None and self._token_gap:
+                # settle the estimate: a larger real cost pushes the next start out, a smaller pulls it in
+                self._next_token = max(
+                    now, self._next_token + (used_tokens - ticket.tokens) * self._token_gap
+                )
+            if rate_limited:
+                self.rate_limited += 1
+                if retry_after:
+                    self._paused_until = max(self._paused_until, now + retry_after)
+                if ticket.epoch == self._epoch:  # the first 429 of this burst; the rest were sent with it
+                    self.limit = max(1, self.limit // 2)
+                    self._epoch += 1
+                    self._successes = 0
+                    self.decreases += 1
+            else:
+                self._successes += 1
+                if self._successes >= self.limit and self.limit < self.max_concurrency:
+                    self.limit += 1
+                    self._successes = 0
+            self._cond.notify_all()
+
+    def _give_back(self) -> None:
+        with self._cond:
+            self._in_flight -= 1
+            self._cond.notify_all()
