@@ -108,6 +108,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_canary(sub, with_config)
 
+    from evalgate.watchcli import add_parsers as add_watch
+
+    add_watch(sub, with_config)
+
     init = sub.add_parser("init", help="scaffold evalgate.yaml, a prompt and a suite")
     init.add_argument("directory", nargs="?", default=".", help="where to create the files")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
@@ -316,6 +320,13 @@ def cmd_canary(args: argparse.Namespace, out: Output) -> int:
     return dispatch(args, out)
 
 
+def cmd_watch(args: argparse.Namespace, out: Output) -> int:
+    """``evalgate pin|compare|drift|upgrade ...``."""
+    from evalgate.watchcli import dispatch
+
+    return dispatch(args, out)
+
+
 def cmd_init(args: argparse.Namespace, out: Output) -> int:
     """Scaffold a working project."""
     from evalgate.scaffold import scaffold
@@ -335,6 +346,7 @@ COMMANDS = {
     "lint": cmd_lint,
     "record": cmd_record,
     "init": cmd_init,
+    "pin": cmd_watch,
 }
 
 
