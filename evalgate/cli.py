@@ -347,6 +347,7 @@ COMMANDS = {
     "record": cmd_record,
     "init": cmd_init,
     "pin": cmd_watch,
+    "compare": cmd_watch,
 }
 
 

@@ -40,6 +40,9 @@ class Completion:
     finish_reason: str | None = None
     # the model declined to answer; ``text`` holds its refusal message
     refused: bool = False
+    # what the vendor says about the backend that answered (OpenAI's system_fingerprint); a change under
+    # the same model name is how a silent provider-side update shows up
+    system_fingerprint: str | None = None
 
     @property
     def truncated(self) -> bool:

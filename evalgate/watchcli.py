@@ -9,9 +9,15 @@ from __future__ import annotations
 import argparse
 import json
 from collections.abc import Callable
-from typing import Any, Protocol
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
 
-from evalgate.errors import EXIT_PASSED
+from evalgate.errors import EXIT_GATE_FAILED, EXIT_PASSED, ConfigError
+
+if TYPE_CHECKING:
+    from evalgate.compare import Rules, RunComparison
+    from evalgate.gate import Metric
+    from evalgate.results import RunResult
 
 
 class Printer(Protocol):
@@ -32,11 +38,61 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     pin_set.add_argument("name", help="the new pinned model, e.g. gpt-4o-2025-03-12")
     pin_set.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
 
+    compare = sub.add_parser("compare", help="compare two JSON reports of one suite (exit 1 on a regression)")
+    compare.add_argument("base", help="the earlier or reference report (evalgate run --json)")
+    compare.add_argument("head", help="the later or candidate report")
+    add_rules(compare)
+    fmt = compare.add_mutually_exclusive_group()
+    fmt.add_argument("--markdown", action="store_true", help="print Markdown")
+    fmt.add_argument("--json", action="store_true", help="print JSON")
+    compare.add_argument("--same-cases", action="store_true", help="not comparable unless the case ids match")
+
+
+def add_rules(p: argparse.ArgumentParser) -> None:
+    """The regression rules: from the config's gate section, overridable on the command line."""
+    p.add_argument(
+        "--config",
+        "-c",
+        default="evalgate.yaml",
+        help="evalgate.yaml whose gate.max_drop and gate.no_new_failures apply (used when it exists)",
+    )
+    p.add_argument(
+        "--max-drop", type=_fraction, help="regression when the pass rate drops more (0.05 or 5%%)"
+    )
+    p.add_argument("--no-new-failures", action="store_true", help="regression when a passing case fails")
+
+
+def _fraction(text: str) -> float:
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number like 0.05 or 5%") from None
+    if not 0 <= value <= 1:
+        raise argparse.ArgumentTypeError(f"'{text}' must be between 0 and 1 (or 0% and 100%)")
+    return value
+
+
+def rules_and_metric(args: argparse.Namespace) -> tuple[Rules, Metric | None]:
+    """The regression rules and metric: the config's gate (if the file exists), then the flags."""
+    from evalgate.compare import Rules
+
+    max_drop, no_new, metric = None, False, None
+    if Path(args.config).is_file():
+        from evalgate.config import load_config
+
+        gate = load_config(args.config).config.gate
+        max_drop, no_new, metric = gate.max_drop, gate.no_new_failures, gate.metric
+    if args.max_drop is not None:
+        max_drop = args.max_drop
+    return Rules(max_drop=max_drop, no_new_failures=no_new or args.no_new_failures), metric
+
 
 def dispatch(args: argparse.Namespace, out: Printer) -> int:
     """Run the parsed command."""
     if args.command == "pin":
         return cmd_pin_show(args, out) if args.pin_command == "show" else cmd_pin_set(args, out)
+    if args.command == "compare":
+        return cmd_compare(args, out)
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it
 
 
@@ -85,3 +141,52 @@ def cmd_pin_set(args: argparse.Namespace, out: Printer) -> int:
     for loc in edit.kept:
         out.say(f"kept {loc.spec}: {loc.value.short()}")
     return EXIT_PASSED
+
+
+def load_pair(
+    base_path: str, head_path: str, rules: Rules, metric: Metric | None, *, same_cases: bool = False
+) -> tuple[RunResult, RunResult, RunComparison]:
+    """Read two reports and compare them; ``ConfigError`` naming the differing cases if they cannot be."""
+    from evalgate.compare import NotComparable, compare_runs
+    from evalgate.gate import as_metric
+    from evalgate.merge import read_report
+
+    base, _ = read_report(Path(base_path))
+    head, head_verdict = read_report(Path(head_path))
+    chosen = metric or as_metric(head_verdict.metric)
+    try:
+        return base, head, compare_runs(base, head, metric=chosen, rules=rules, same_cases=same_cases)
+    except NotComparable as exc:
+        differing = _differing(exc.only_base, exc.only_head)
+        raise ConfigError(
+            f"{base_path} and {head_path} are not comparable: {exc}{differing}",
+            fix="compare two runs of the same suite (same case ids)",
+        ) from None
+
+
+def _differing(only_base: tuple[str, ...], only_head: tuple[str, ...], shown: int = 10) -> str:
+    parts = []
+    for label, ids in (("only in the base", only_base), ("only in the head", only_head)):
+        if ids:
+            more = f" and {len(ids) - shown} more" if len(ids) > shown else ""
+            parts.append(f"{label} ({len(ids)}): {', '.join(ids[:shown])}{more}")
+    return ("; " + "; ".join(parts)) if parts else ""
+
+
+def cmd_compare(args: argparse.Namespace, out: Printer) -> int:
+    """Compare two reports; exit 1 on a regression, 2 when they are not comparable."""
+    from evalgate.report.comparison import (
+        comparison_to_json,
+        render_comparison_markdown,
+        render_comparison_text,
+    )
+
+    rules, metric = rules_and_metric(args)
+    _, _, result = load_pair(args.base, args.head, rules, metric, same_cases=args.same_cases)
+    if args.json:
+        out.say(json.dumps(comparison_to_json(result), indent=2))
+    elif args.markdown:
+        out.say(render_comparison_markdown(result, args.base, args.head))
+    else:
+        out.say(render_comparison_text(result, args.base, args.head))
+    return EXIT_GATE_FAILED if result.regressed else EXIT_PASSED

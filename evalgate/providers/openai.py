@@ -124,6 +124,7 @@ def parse_chat_completion(
     usage = data.get("usage")
     usage = usage if isinstance(usage, dict) else {}
     served = data.get("model")
+    fingerprint = data.get("system_fingerprint")
     return Completion(
         text=text,
         model=served if isinstance(served, str) and served else request.model,
@@ -132,4 +133,5 @@ def parse_chat_completion(
         latency_ms=latency_ms,
         finish_reason=finish,
         refused=refused,
+        system_fingerprint=fingerprint if isinstance(fingerprint, str) and fingerprint else None,
     )

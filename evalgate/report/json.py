@@ -221,6 +221,8 @@ def _trial(t: Trial) -> dict[str, Any]:
             "fallback": done.fallback,
             "cached": done.cached,
         }
+        if done.system_fingerprint is not None:  # optional: only vendors that send one
+            completion["system_fingerprint"] = done.system_fingerprint
     out: dict[str, Any] = {
         "completion": completion,
         "checks": [_check(c) for c in t.checks],
@@ -276,6 +278,7 @@ def _read_trial(d: dict[str, Any]) -> Trial:
             cost_usd=done["cost_usd"],
             fallback=done["fallback"],
             cached=done["cached"],
+            system_fingerprint=done.get("system_fingerprint"),
         )
     return Trial(
         completion=completion,

@@ -152,6 +152,8 @@ class FakeModelServer(Lifecycle):
         self.api_key = api_key
         # returns the tool calls to answer a chat request with (OpenAI format), or None for a text answer
         self.tool_caller = tool_caller
+        # the OpenAI answers' system_fingerprint; set it to simulate a provider-side change of the backend
+        self.system_fingerprint = "fp_evalgate_fake"
         self._faults: deque[Fault] = deque()
         self._received: list[ReceivedRequest] = []
         self._lock = threading.Lock()
@@ -292,7 +294,7 @@ class FakeModelServer(Lifecycle):
         payload = (
             _anthropic_answer(serial, served, text, prompt_tokens, answer_tokens)
             if anthropic
-            else _openai_answer(serial, served, text, prompt_tokens, answer_tokens)
+            else _openai_answer(serial, served, text, prompt_tokens, answer_tokens, self.system_fingerprint)
         )
         handler.send_body(200, json.dumps(payload))
 
@@ -358,7 +360,7 @@ class FakeModelServer(Lifecycle):
 
 
 def _openai_answer(
-    serial: int, model: str, text: str, prompt_tokens: int, answer_tokens: int
+    serial: int, model: str, text: str, prompt_tokens: int, answer_tokens: int, fingerprint: str
 ) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-fake{serial:06d}",
@@ -378,7 +380,7 @@ def _openai_answer(
             "completion_tokens": answer_tokens,
             "total_tokens": prompt_tokens + answer_tokens,
         },
-        "system_fingerprint": "fp_evalgate_fake",
+        "system_fingerprint": fingerprint,
     }
 
 
