@@ -348,6 +348,7 @@ COMMANDS = {
     "init": cmd_init,
     "pin": cmd_watch,
     "compare": cmd_watch,
+    "drift": cmd_watch,
 }
 
 

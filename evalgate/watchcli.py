@@ -47,6 +47,28 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     fmt.add_argument("--json", action="store_true", help="print JSON")
     compare.add_argument("--same-cases", action="store_true", help="not comparable unless the case ids match")
 
+    drift = sub.add_parser("drift", help="judge a scheduled run against the last good one; keep the issue")
+    drift.add_argument("--report", required=True, help="this run's report (evalgate run --no-cache --json)")
+    source = drift.add_mutually_exclusive_group()
+    source.add_argument("--baseline", help="the last good report as a local file (absent: first run)")
+    source.add_argument("--baseline-artifact", help="fetch it: newest artifact of this name from a good run")
+    source.add_argument("--baseline-branch", help="read and write it as a file on this branch")
+    drift.add_argument("--branch", help="whose runs' artifacts count (default: the default branch)")
+    drift.add_argument(
+        "--baseline-token-env",
+        default="GITHUB_TOKEN",
+        help="env var with a token that may write the baseline branch (default GITHUB_TOKEN)",
+    )
+    drift.add_argument("--issue", action="store_true", help="open, update or close the drift issue")
+    drift.add_argument("--label", action="append", default=[], help="label of a new issue (repeatable)")
+    drift.add_argument("--assignee", action="append", default=[], help="assignee of a new issue (repeatable)")
+    drift.add_argument("--name", help="the config's name in the issue marker (default: --config)")
+    drift.add_argument("--run-url", help="link for this run (default: from GITHUB_SERVER_URL/..._RUN_ID)")
+    drift.add_argument("--commit", help="this run's commit (default: GITHUB_SHA)")
+    drift.add_argument("--save-baseline", help="when this run is good, copy its report here (to upload)")
+    drift.add_argument("--markdown", help="write the comparison as Markdown here")
+    add_rules(drift)
+
 
 def add_rules(p: argparse.ArgumentParser) -> None:
     """The regression rules: from the config's gate section, overridable on the command line."""
@@ -93,6 +115,8 @@ def dispatch(args: argparse.Namespace, out: Printer) -> int:
         return cmd_pin_show(args, out) if args.pin_command == "show" else cmd_pin_set(args, out)
     if args.command == "compare":
         return cmd_compare(args, out)
+    if args.command == "drift":
+        return cmd_drift(args, out)
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it
 
 
@@ -190,3 +214,95 @@ def cmd_compare(args: argparse.Namespace, out: Printer) -> int:
     else:
         out.say(render_comparison_text(result, args.base, args.head))
     return EXIT_GATE_FAILED if result.regressed else EXIT_PASSED
+
+
+def _csv(values: list[str]) -> tuple[str, ...]:
+    return tuple(v.strip() for item in values for v in item.split(",") if v.strip())
+
+
+def run_url(env: dict[str, str] | None = None) -> str | None:
+    """The current workflow run's URL, from the runner's environment."""
+    import os
+
+    env = dict(os.environ) if env is None else env
+    server, repo, run = env.get("GITHUB_SERVER_URL"), env.get("GITHUB_REPOSITORY"), env.get("GITHUB_RUN_ID")
+    return f"{server}/{repo}/actions/runs/{run}" if server and repo and run else None
+
+
+def cmd_drift(args: argparse.Namespace, out: Printer) -> int:
+    """Judge the report; exit 1 on a drop (or a failing gate), 0 when ok or only the identity changed."""
+    import os
+
+    from evalgate.driftwatch import DriftOptions, run_drift
+    from evalgate.ghactions import append_summary, write_outputs
+    from evalgate.report.comparison import render_comparison_markdown, render_comparison_text
+
+    rules, metric = rules_and_metric(args)
+    opts = DriftOptions(
+        report=Path(args.report),
+        config_name=args.name or args.config,
+        rules=rules,
+        metric=metric,
+        baseline=Path(args.baseline) if args.baseline else None,
+        baseline_artifact=args.baseline_artifact,
+        baseline_branch=args.baseline_branch,
+        branch=args.branch,
+        issue=args.issue,
+        labels=_csv(args.label),
+        assignees=_csv(args.assignee),
+        run_url=args.run_url or run_url(),
+        save_baseline=Path(args.save_baseline) if args.save_baseline else None,
+        commit=args.commit or os.environ.get("GITHUB_SHA") or None,
+    )
+    client = branch_client = None
+    if args.issue or args.baseline_artifact or args.baseline_branch:
+        from evalgate.githubwatch import client_from_env
+
+        client = client_from_env()
+        if (
+            args.baseline_branch
+            and os.environ.get(args.baseline_token_env)
+            and args.baseline_token_env != "GITHUB_TOKEN"
+        ):
+            branch_client = client_from_env(token_env=args.baseline_token_env)
+    try:
+        outcome = run_drift(opts, client, out.say, branch_client=branch_client)
+    finally:
+        for c in (client, branch_client):
+            if c is not None:
+                c.close()
+    finding, comparison = outcome.finding, outcome.comparison
+    if comparison is not None:
+        out.say(render_comparison_text(comparison, "last good", "this run"))
+    words = {
+        "ok": "within the margin",
+        "first": "first run: no baseline yet",
+        "identity": "model identity changed",
+        "drop": "DRIFT: quality dropped",
+    }
+    out.say(f"drift: {words[finding.kind]}" + "".join(f"\n  - {r}" for r in finding.reasons))
+    if outcome.issue_url:
+        out.say(f"drift issue {outcome.issue_action}: {outcome.issue_url}")
+    for note in outcome.notes:
+        out.say(note)
+    markdown = (
+        render_comparison_markdown(
+            comparison, "last good", "this run", title="Drift: this run vs the last good run"
+        )
+        if comparison is not None
+        else f"### Drift\n\n{words[finding.kind]}\n"
+    )
+    if args.markdown:
+        Path(args.markdown).write_text(markdown, encoding="utf-8")
+    summary, output = os.environ.get("GITHUB_STEP_SUMMARY"), os.environ.get("GITHUB_OUTPUT")
+    append_summary(Path(summary) if summary else None, markdown)
+    write_outputs(
+        Path(output) if output else None,
+        {
+            "status": finding.kind,
+            "good": "true" if finding.good else "false",
+            "issue-url": outcome.issue_url or "",
+            "issue-action": outcome.issue_action,
+        },
+    )
+    return EXIT_GATE_FAILED if finding.kind == "drop" else EXIT_PASSED

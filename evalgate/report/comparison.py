@@ -134,7 +134,7 @@ def render_comparison_markdown(
         out.append(f"**{heading} ({len(ids)})**")
         for case_id in ids[:_IDS_SHOWN]:
             why = reasons.get(case_id)
-            out.append(f"- `{md(case_id, 100)}`" + (f" — {md(why, 200)}" if why else ""))
+            out.append(f"- {md(case_id, 100)}" + (f" — {md(why, 200)}" if why else ""))
         if len(ids) > _IDS_SHOWN:
             out.append(f"- … and {len(ids) - _IDS_SHOWN} more")
         out.append("")

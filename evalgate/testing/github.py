@@ -21,6 +21,7 @@ from typing import Any, Self
 from urllib.parse import parse_qsl, unquote, urlencode, urlsplit
 
 from evalgate.changes import ChangedFile
+from evalgate.testing.github_watch import WatchRoutes
 from evalgate.testing.loopback import JsonHandler, Lifecycle, QuietServer, Serving, running
 
 BOT_LOGIN = "github-actions[bot]"
@@ -77,9 +78,13 @@ class _Handler(JsonHandler):
     def _any(self) -> None:
         body = self.read_json()
         status, payload, headers = self.server.fake._handle(self.command, self.path, self.headers, body)
-        data = b"" if payload is None else json.dumps(payload).encode("utf-8")
+        if isinstance(payload, bytes):  # an artifact zip
+            data, kind = payload, headers.pop("Content-Type", "application/octet-stream")
+        else:
+            data = b"" if payload is None else json.dumps(payload).encode("utf-8")
+            kind = "application/json; charset=utf-8"
         self.send_response(status)
-        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Type", kind)
         self.send_header("Content-Length", str(len(data)))
         for key, value in headers.items():
             self.send_header(key, value)
@@ -89,7 +94,7 @@ class _Handler(JsonHandler):
     do_GET = do_POST = do_PATCH = do_PUT = do_DELETE = _any
 
 
-class FakeGitHubServer(Lifecycle):
+class FakeGitHubServer(WatchRoutes, Lifecycle):
     """A loopback GitHub REST API for one repository, with fault injection; use as a context manager."""
 
     def __init__(
@@ -117,6 +122,7 @@ class FakeGitHubServer(Lifecycle):
         self._deployments: dict[int, dict[str, Any]] = {}
         self._reviews: dict[int, list[dict[str, Any]]] = {}
         self._serving: Serving | None = None
+        self._init_watch()  # issues, artifacts, refs, new pull requests
 
     # lifecycle
 
@@ -304,6 +310,7 @@ class FakeGitHubServer(Lifecycle):
             ("PUT", r"/contents/(.+)", self._put_contents),
             ("POST", r"/deployments", self._create_deployment),
             ("POST", r"/deployments/(\d+)/statuses", self._create_deployment_status),
+            *self._watch_routes(),
         ]
 
     # routes (called with the lock held)
