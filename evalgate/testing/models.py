@@ -360,7 +360,12 @@ class FakeModelServer(Lifecycle):
 
 
 def _openai_answer(
-    serial: int, model: str, text: str, prompt_tokens: int, answer_tokens: int, fingerprint: str
+    serial: int,
+    model: str,
+    text: str,
+    prompt_tokens: int,
+    answer_tokens: int,
+    fingerprint: str = "fp_evalgate_fake",
 ) -> dict[str, Any]:
     return {
         "id": f"chatcmpl-fake{serial:06d}",
