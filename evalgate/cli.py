@@ -349,6 +349,7 @@ COMMANDS = {
     "pin": cmd_watch,
     "compare": cmd_watch,
     "drift": cmd_watch,
+    "upgrade": cmd_watch,
 }
 
 

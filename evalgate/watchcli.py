@@ -69,6 +69,16 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     drift.add_argument("--markdown", help="write the comparison as Markdown here")
     add_rules(drift)
 
+    upgrade = sub.add_parser("upgrade", help="run the suite with the current and a candidate pin; open a PR")
+    with_config(upgrade)
+    upgrade.add_argument("candidate", help="the candidate pinned model, e.g. gpt-4o-2025-03-12")
+    upgrade.add_argument("--pr", action="store_true", help="open a pull request when the candidate passes")
+    upgrade.add_argument("--base", help="the pull request's base branch (default: the default branch)")
+    upgrade.add_argument("--cache", action="store_true", help="reuse cached answers (default: fresh ones)")
+    upgrade.add_argument("--markdown", help="write the comparison (the PR body) here")
+    upgrade.add_argument("--json", dest="json_path", help="write the comparison as JSON here")
+    upgrade.add_argument("--token-env", default="GITHUB_TOKEN", help="env var holding the token for --pr")
+
 
 def add_rules(p: argparse.ArgumentParser) -> None:
     """The regression rules: from the config's gate section, overridable on the command line."""
@@ -117,6 +127,8 @@ def dispatch(args: argparse.Namespace, out: Printer) -> int:
         return cmd_compare(args, out)
     if args.command == "drift":
         return cmd_drift(args, out)
+    if args.command == "upgrade":
+        return cmd_upgrade(args, out)
     raise AssertionError(f"unknown command {args.command}")  # pragma: no cover - argparse rejects it
 
 
@@ -306,3 +318,46 @@ def cmd_drift(args: argparse.Namespace, out: Printer) -> int:
         },
     )
     return EXIT_GATE_FAILED if finding.kind == "drop" else EXIT_PASSED
+
+
+def cmd_upgrade(args: argparse.Namespace, out: Printer) -> int:
+    """Both pins side by side; with ``--pr`` a pin-only pull request when the candidate passes the gate."""
+    import os
+
+    from evalgate.ghactions import append_summary, write_outputs
+    from evalgate.report.comparison import comparison_to_json, render_comparison_text
+    from evalgate.upgrade import body, open_pull, run_side_by_side
+
+    if args.pr:  # fail before the expensive runs when the GitHub part cannot work
+        from evalgate.githubwatch import client_from_env
+
+        client_from_env(token_env=args.token_env).close()
+    result = run_side_by_side(Path(args.config), args.candidate, use_cache=args.cache, say=out.say)
+    out.say(
+        render_comparison_text(result.comparison, f"current {result.edit.old}", f"candidate {args.candidate}")
+    )
+    gate = "passed" if result.verdict.passed else "failed"
+    out.say(f"candidate gate: {gate}" + "".join(f"\n  - {r}" for r in result.verdict.reasons))
+    text = body(result, run_url())
+    if args.markdown:
+        Path(args.markdown).write_text(text, encoding="utf-8")
+    if args.json_path:
+        data = {
+            "gate": gate,
+            "reasons": list(result.verdict.reasons),
+            **comparison_to_json(result.comparison),
+        }
+        Path(args.json_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
+    url, opened = "", False
+    if args.pr and result.verdict.passed:
+        from evalgate.githubwatch import client_from_env
+
+        with client_from_env(token_env=args.token_env) as client:
+            url, opened = open_pull(result, client, base=args.base, text=text)
+        out.say(f"pull request {'opened' if opened else 'already open'}: {url}")
+    elif args.pr:
+        out.say("no pull request: the candidate fails the gate (the comparison is in the job summary)")
+    summary, output = os.environ.get("GITHUB_STEP_SUMMARY"), os.environ.get("GITHUB_OUTPUT")
+    append_summary(Path(summary) if summary else None, text)
+    write_outputs(Path(output) if output else None, {"gate": gate, "pr-url": url})
+    return EXIT_PASSED if result.verdict.passed else EXIT_GATE_FAILED

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,16 @@ from evalgate.report.escape import clean, md
 
 _IDS_SHOWN = 20
 _IDENTITY_ROWS = 10
+
+
+def code(text: str, limit: int = 200) -> str:
+    """A code span GitHub shows literally, whatever backticks the text holds."""
+    text = clean(text, limit).replace("<!--", "<\u200b!--")
+    if not text:
+        return "*(empty)*"
+    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
 
 
 def pt(delta: float) -> str:
@@ -32,7 +43,7 @@ def _money(base: float | None, head: float | None) -> tuple[str, str, str]:
     if base is None or head is None:
         return b, h, "—"
     diff = head - base
-    rel = f" ({diff / base * 100:+.0f}%)" if base else ""
+    rel = f" ({diff / base * 100:+.0f}%)".replace("-", "−") if base else ""
     sign = "+" if diff >= 0 else "−"
     return b, h, f"{sign}{fmt_usd(abs(diff))}{rel}"
 
@@ -43,7 +54,7 @@ def _latency(base: float | None, head: float | None) -> tuple[str, str, str]:
     if base is None or head is None:
         return b, h, "—"
     diff = head - base
-    rel = f" ({diff / base * 100:+.0f}%)" if base else ""
+    rel = f" ({diff / base * 100:+.0f}%)".replace("-", "−") if base else ""
     return b, h, f"{'+' if diff >= 0 else '−'}{fmt_ms(abs(diff))}{rel}"
 
 
