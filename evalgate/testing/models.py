@@ -279,7 +279,7 @@ class FakeModelServer(Lifecycle):
         calls = self.tool_caller(body) if self.tool_caller is not None and not anthropic else None
         if calls:
             served = self.served_models.get(str(body.get("model")), str(body.get("model")))
-            payload = _openai_answer(serial, served, "", 1, 1)
+            payload = _openai_answer(serial, served, "", 1, 1, self.system_fingerprint)
             choice = payload["choices"][0]
             choice["message"]["content"] = None
             choice["message"]["tool_calls"] = calls
