@@ -221,22 +221,21 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
 
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
-    """Everything but the model calls."""
-    from evalgate.evaluation import lint_pins, load_project, plan
+    """Everything but the model calls; every error in every file in one run."""
+    from evalgate.validation import find_problems, render_problems
 
-    project = load_project(args.config)
-    plan(project, project.cases)
+    findings = find_problems(args.config)
+    project = findings.project
+    if findings.errors or project is None:
+        for line in render_problems(findings.errors):
+            out.warn(line)
+        return EXIT_USAGE
     canary = ""
     if project.loaded.config.canary is not None:
         from evalgate.canary.plan import load_plan
 
         rollout = load_plan(project.loaded.path)
         canary = f", canary plan with {len(rollout.stages)} stages"
-    findings = lint_pins(project.loaded)
-    for finding in findings:
-        out.warn(f"error: {finding.render()}")
-    if findings:
-        return EXIT_USAGE
     suites = len({c.suite for c in project.cases})
     out.say(
         f"ok: {project.loaded.file}: {len(project.cases)} cases in {suites} suite files, "

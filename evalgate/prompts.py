@@ -24,7 +24,7 @@ CHAT_SUFFIXES = (".json", ".yaml", ".yml")
 class PromptLibrary:
     """The named templates of one config, compiled once."""
 
-    def __init__(self, loaded: LoadedConfig) -> None:
+    def __init__(self, loaded: LoadedConfig, errors: list[ConfigError] | None = None) -> None:
         # sandboxed: a template is text a pull request may write, and a plain Environment lets
         # {{ ''.__class__.__mro__ }} reach arbitrary Python, with the job's secrets in reach
         self._env = jinja2.sandbox.SandboxedEnvironment(
@@ -37,10 +37,17 @@ class PromptLibrary:
         self._templates: dict[str, jinja2.Template] = {}
         self._systems: dict[str, jinja2.Template] = {}
         self._files: dict[str, str] = {}
+        self.broken: set[str] = set()  # prompts that failed to load (only when collecting errors)
         for name, rel in loaded.config.prompts.items():
             path = loaded.resolve(rel)
             self._files[name] = rel
-            self._templates[name] = self._compile(loaded, name, rel, path)
+            try:
+                self._templates[name] = self._compile(loaded, name, rel, path)
+            except ConfigError as exc:
+                if errors is None:
+                    raise
+                errors.append(exc)
+                self.broken.add(name)
 
     def _compile(self, loaded: LoadedConfig, name: str, rel: str, path: Path) -> jinja2.Template:
         try:

@@ -162,11 +162,13 @@ def load_suite(
     display: str | None = None,
     cache_dir: Path | None = None,
     prompts: Sequence[str] = (),
+    errors: list[ConfigError] | None = None,
 ) -> list[Case]:
     """Load one suite file; every problem is a ``ConfigError`` with file and line.
 
     ``prompts`` are the config's prompt names: a case with neither ``input`` nor ``prompt`` runs against
-    each of them (or against the suite's ``defaults.prompts``).
+    each of them (or against the suite's ``defaults.prompts``). With ``errors``, a bad case is added to
+    it and loading goes on with the next one (``validate`` reports every problem in one run).
     """
     shown = display or str(path)
     defaults, sources = _sources(path, shown, cache_dir)
@@ -183,16 +185,22 @@ def load_suite(
                 if data_file and "id" not in data:
                     data["id"] = f"{stem_id(source.path)}-{index + 1}"
             for one in _per_prompt(data, targets) if isinstance(data, dict) else [data]:
-                if isinstance(one, dict):
-                    one = render_check_vars(one, file=source.file, line=line)
-                spec = validate(
-                    CaseSpec,
-                    source.doc,
-                    file=source.file,
-                    data=one,
-                    prefix=loc,
-                    expect="a case mapping with 'id' and 'checks'",
-                )
+                try:
+                    if isinstance(one, dict):
+                        one = render_check_vars(one, file=source.file, line=line)
+                    spec = validate(
+                        CaseSpec,
+                        source.doc,
+                        file=source.file,
+                        data=one,
+                        prefix=loc,
+                        expect="a case mapping with 'id' and 'checks'",
+                    )
+                except ConfigError as exc:
+                    if errors is None:
+                        raise
+                    errors.append(exc)
+                    continue
                 cases.append(Case(spec=spec, suite=source.file, line=line))
     return cases
 
@@ -216,25 +224,53 @@ def discover(patterns: list[str], root: Path) -> list[Path]:
 
 
 def load_suites(
-    patterns: list[str], root: Path, *, cache_dir: Path | None = None, prompts: Sequence[str] = ()
+    patterns: list[str],
+    root: Path,
+    *,
+    cache_dir: Path | None = None,
+    prompts: Sequence[str] = (),
+    errors: list[ConfigError] | None = None,
 ) -> list[Case]:
-    """Load every suite; duplicate case ids across files are an error naming both places."""
+    """Load every suite; duplicate case ids across files are an error naming both places.
+
+    With ``errors``, every problem in every file is added to it instead of stopping at the first.
+    """
+
+    def fail(exc: ConfigError) -> None:
+        if errors is None:
+            raise exc
+        errors.append(exc)
+
+    paths: dict[Path, None] = {}
+    for pattern in patterns:
+        try:
+            paths.update(dict.fromkeys(discover([pattern], root)))
+        except ConfigError as exc:
+            fail(exc)
     cases: list[Case] = []
     seen: dict[str, Case] = {}
-    for path in discover(patterns, root):
+    for path in paths:
         try:
             display = str(path.relative_to(root.resolve()))
         except ValueError:
             display = str(path)
-        for case in load_suite(path, display=display, cache_dir=cache_dir, prompts=prompts):
+        try:
+            loaded = load_suite(path, display=display, cache_dir=cache_dir, prompts=prompts, errors=errors)
+        except ConfigError as exc:
+            fail(exc)
+            continue
+        for case in loaded:
             if case.id in seen:
                 first = seen[case.id]
-                raise ConfigError(
-                    f"duplicate case id '{case.id}' (first defined at {first.suite}:{first.line})",
-                    file=case.suite,
-                    line=case.line,
-                    fix="case ids must be unique across all suites; rename one",
+                fail(
+                    ConfigError(
+                        f"duplicate case id '{case.id}' (first defined at {first.suite}:{first.line})",
+                        file=case.suite,
+                        line=case.line,
+                        fix="case ids must be unique across all suites; rename one",
+                    )
                 )
+                continue
             seen[case.id] = case
             cases.append(case)
     return cases

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import json
+import re
 import types
 import typing
 from pathlib import Path
@@ -290,8 +290,9 @@ def describe(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | No
     if kind == "extra_forbidden":
         key = str(loc[-1]) if loc else "?"
         allowed = allowed_keys(model, loc[:-1])
-        close = difflib.get_close_matches(key, allowed, n=1)
-        fix = f"did you mean '{close[0]}'?" if close else None
+        from evalgate.hints import key_hint
+
+        fix = key_hint(key, allowed)
         if allowed:
             listing = "allowed keys: " + ", ".join(sorted(allowed))
             fix = f"{fix} {listing}" if fix else listing
@@ -300,9 +301,12 @@ def describe(model: type[BaseModel], error: ErrorDetails) -> tuple[str, str | No
         return f"missing required key '{loc[-1]}'" if loc else "missing required value", None
     if kind == "union_tag_invalid":
         ctx = error.get("ctx") or {}
+        from evalgate.hints import type_hint
+
+        expected = re.findall(r"'([^']+)'", str(ctx.get("expected_tags", "")))
         return (
             f"unknown {ctx.get('discriminator', 'type').strip(chr(39))} '{ctx.get('tag')}'",
-            f"use one of: {ctx.get('expected_tags')}",
+            type_hint(str(ctx.get("tag")), expected),
         )
     if kind == "union_tag_not_found":
         ctx = error.get("ctx") or {}

@@ -227,3 +227,14 @@ def test_bad_jsonl_line_names_its_line(tmp_path: Path) -> None:
     _write(tmp_path, {"s.jsonl": '{"input": "a"}\n{"input": \n'})
     with pytest.raises(Exception, match=r"s.jsonl:2: invalid JSON"):
         load_suite(tmp_path / "s.jsonl", display="s.jsonl")
+
+
+def test_check_templates_are_sandboxed(tmp_path: Path) -> None:
+    escape = "{{ cycler.__init__.__globals__.os }}"
+    _write(
+        tmp_path,
+        {"s.yaml": f'cases:\n  - {{id: a, input: x, checks: [{{type: contains, value: "{escape}"}}]}}\n'},
+    )
+    with pytest.raises(Exception, match="template error in a check") as info:
+        load_suite(tmp_path / "s.yaml", display="s.yaml")
+    assert "unsafe" in str(info.value)

@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 import jinja2
+import jinja2.sandbox
 
 from evalgate.errors import ConfigError
 
@@ -17,7 +18,11 @@ _TEMPLATE = re.compile(r"\{\{\s*[A-Za-z_]|\{%")
 
 @functools.cache
 def _env() -> jinja2.Environment:
-    return jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    # sandboxed: check values are text a pull request may write; a plain Environment would let
+    # {{ ''.__class__.__mro__ }} reach arbitrary Python
+    return jinja2.sandbox.SandboxedEnvironment(
+        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
+    )
 
 
 def render_text(text: str, variables: dict[str, Any]) -> str:
