@@ -104,6 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     merge.add_argument("--all", dest="show_all", action="store_true", help="list passing cases too")
 
+    view = sub.add_parser("view", help="write a self-contained HTML report to browse a JSON report")
+    view.add_argument("report", help="a JSON report written by 'evalgate run --json' or the Action")
+    view.add_argument("--output", "-o", help="HTML file to write (default: the report's name with .html)")
+
     from evalgate.canary.cli import add_parser as add_canary
 
     add_canary(sub, with_config)
@@ -312,6 +316,21 @@ def cmd_merge(args: argparse.Namespace, out: Output) -> int:
     return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
 
 
+def cmd_view(args: argparse.Namespace, out: Output) -> int:
+    """Render a JSON report as one HTML file that works from file:// (no server, no CDN)."""
+    import json
+
+    from evalgate.merge import read_report
+    from evalgate.report.html import render_html
+
+    source = Path(args.report)
+    read_report(source)  # a clear error, with the file and the field, for anything that is not a v1 report
+    target = Path(args.output) if args.output else source.with_suffix(".html")
+    _write(str(target), render_html(json.loads(source.read_text(encoding="utf-8"))))
+    out.say(f"wrote {target} (open file://{target.resolve().as_posix()})")
+    return EXIT_PASSED
+
+
 def cmd_canary(args: argparse.Namespace, out: Output) -> int:
     """``evalgate canary ...``."""
     from evalgate.canary.cli import dispatch
@@ -340,6 +359,7 @@ def cmd_init(args: argparse.Namespace, out: Output) -> int:
 COMMANDS = {
     "run": cmd_run,
     "merge": cmd_merge,
+    "view": cmd_view,
     "canary": cmd_canary,
     "validate": cmd_validate,
     "lint": cmd_lint,

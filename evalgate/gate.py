@@ -66,6 +66,8 @@ class Comparison:
     base_total: int = 0
     base_cost_usd: float | None = None
     base_latency_p95_ms: float | None = None
+    # the base's results of the cases whose status changed, for side-by-side views
+    base_cases: tuple[CaseResult, ...] = ()
 
 
 def fmt_pct(rate: float, digits: int = 1) -> str:
@@ -225,6 +227,9 @@ def compare(
         base_total=base_total,
         base_cost_usd=base_totals.cost_usd,
         base_latency_p95_ms=base_totals.latency_p95_ms,
+        base_cases=tuple(
+            base[i] for key in ("newly_failing", "flaky", "fixed") for i in buckets[key] if i in base
+        ),
     )
 
 

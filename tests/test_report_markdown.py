@@ -247,7 +247,7 @@ def test_details_shrink_then_stop_and_the_cut_comment_links_the_full_report() ->
     assert "r" * 1200 in out
     assert "r" * 1201 not in out
     assert "more characters in the full report" in out
-    assert "[the full report](https://gh.test/run/1#artifacts)" in out
+    assert "the HTML report among [this run's artifacts](https://gh.test/run/1#artifacts)" in out
     out = render_markdown(run, verdict, max_chars=8_000, report_url="https://gh.test/run/1#artifacts")
     assert len(out) <= 8_000
     assert out.count("| f") == 15  # every table row still fits
@@ -287,7 +287,7 @@ def test_small_limit_falls_back_to_a_hard_cut_that_keeps_the_marker() -> None:
     out = render_markdown(run, verdict, marker=MARKER, max_chars=1_000)
     assert len(out) <= 1_000
     assert out.startswith(MARKER + "\n")
-    assert out.endswith("is in the full report (the run's `evalgate-report` artifact).")
+    assert out.endswith("is in the HTML report (`evalgate view` on the JSON report).")
 
 
 def test_max_chars_below_the_minimum_is_rejected() -> None:

@@ -197,6 +197,10 @@ def _comparison(c: Comparison) -> dict[str, Any]:
         "unchanged_passing": list(c.unchanged_passing),
         "new": list(c.new),
         "removed": list(c.removed),
+        "base_cases": [
+            {"id": b.id, "status": b.status, "response": b.response, "checks": [_check(k) for k in b.checks]}
+            for b in c.base_cases
+        ],
     }
 
 

@@ -284,7 +284,11 @@ def _totals_line(run: RunResult, comparison: Comparison | None = None) -> str:
 
 def _cut_note(url: str | None) -> str:
     safe = safe_url(url) if url else None
-    where = f"[the full report]({safe})" if safe else "the full report (the run's `evalgate-report` artifact)"
+    where = (
+        f"the HTML report among [this run's artifacts]({safe})"
+        if safe
+        else "the HTML report (`evalgate view` on the JSON report)"
+    )
     return f"> ✂️ Cut to fit GitHub's comment limit: every case, prompt and answer is in {where}."
 
 
