@@ -8,6 +8,7 @@ the result.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import sys
 from collections.abc import Mapping
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 State = Literal["pending", "success", "failure", "error"]
 REPORT_PATH = ".evalgate/report.json"
+HTML_REPORT_PATH = ".evalgate/report.html"  # next to the JSON: one upload-artifact step takes both
 
 
 @dataclass
@@ -328,12 +330,16 @@ def _run(session: Session) -> int:
 def publish(outcome: Outcome, session: Session) -> int:
     from evalgate.fsutil import atomic_write
     from evalgate.report import render_json, render_plain
+    from evalgate.report.html import render_html
 
     inputs, ctx, workdir, sha, log = session.inputs, session.ctx, session.workdir, session.sha, session.log
 
     root = workdir / Path(inputs.config).parent
     report = workdir / REPORT_PATH
-    atomic_write(report, render_json(outcome.run, outcome.verdict, outcome.comparison))
+    report_text = render_json(outcome.run, outcome.verdict, outcome.comparison)
+    atomic_write(report, report_text)
+    html_report = workdir / HTML_REPORT_PATH
+    atomic_write(html_report, render_html(json.loads(report_text)))
 
     marker = comment_marker(session)
     comment_url = post_comment(session, _comment_body(outcome, ctx, marker, sha, root), marker)
@@ -349,6 +355,7 @@ def publish(outcome: Outcome, session: Session) -> int:
             "pass-rate": f"{outcome.verdict.value:.4f}",
             "gate": "passed" if outcome.verdict.passed else "failed",
             "report": _workspace_path(report, ctx),
+            "html-report": _workspace_path(html_report, ctx),
             "comment-url": comment_url,
             "changed-prompts": "\n".join(policy.prompt_files) if policy else "",
             "changed-pins": "\n".join(

@@ -415,6 +415,11 @@ def test_new_failures_vs_base_are_named(tmp_path: Path, github: FakeGitHubServer
     final = _latest(github, ws.head, "ai-eval-gate/eval")
     assert "1 new failure vs base" in final["description"]
     assert "Newly failing" in github.comments(PR)[0]["body"]
+    # the HTML report sits next to the JSON one, with the base's answer beside the new one
+    assert result.outputs["html-report"] == ".evalgate/report.html"
+    page = (ws.repo / result.outputs["html-report"]).read_text()
+    assert "Call us." in page
+    assert "On the base <span class=muted>· passed</span>" in page
 
 
 def test_push_sets_a_status_without_commenting(tmp_path: Path, github: FakeGitHubServer) -> None:

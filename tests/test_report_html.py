@@ -35,7 +35,13 @@ def case(
     check = CheckResult("icontains", passed, 1.0 if passed else 0.0, reason)
     done = Completion(answer, "gpt-x-2024-01-01", latency_ms=120.0, input_tokens=10, output_tokens=5)
     return CaseResult(
-        case_id, suite, 3, (Trial(done, (check,)),), tags=tags, prompt=f"Prompt of {case_id}", vars={"q": case_id}
+        case_id,
+        suite,
+        3,
+        (Trial(done, (check,)),),
+        tags=tags,
+        prompt=f"Prompt of {case_id}",
+        vars={"q": case_id},
     )
 
 
@@ -102,7 +108,7 @@ def test_each_case_shows_prompt_vars_answer_and_every_check() -> None:
 def test_base_answers_are_shown_side_by_side_for_changed_cases() -> None:
     page = render_html(report(BASE))
     assert "Changes vs base" in page
-    assert "Newly failing (1): <a href=\"#case=refund_policy\">refund_policy</a>" in page
+    assert 'Newly failing (1): <a href="#case=refund_policy">refund_policy</a>' in page
     block = page.split('data-id="refund_policy"', 1)[1].split("</details>", 1)[0]
     assert "<div class=cols>" in block
     assert "On the base <span class=muted>· passed</span>" in block

@@ -232,7 +232,12 @@ def _case(
         body += ["<h3>Error</h3>", f"<pre class=error>{_e(case['error'])}</pre>"]
     answer = _answer(case, replayed)
     if base is not None:
-        body += ["<div class=cols>", f"<section>{answer}</section>", f"<section>{_base(base)}</section>", "</div>"]
+        body += [
+            "<div class=cols>",
+            f"<section>{answer}</section>",
+            f"<section>{_base(base)}</section>",
+            "</div>",
+        ]
     else:
         body.append(answer)
     body += _checks(case["checks"])
@@ -284,7 +289,9 @@ def _base(base: Mapping[str, Any]) -> str:
         f"<li>{'✔' if c['passed'] else '✘'} {_e(c['type'])}: {_e(c['reason'])}</li>" for c in base["checks"]
     )
     answer = base.get("response")
-    shown = f"<pre class=base-answer>{_e(answer)}</pre>" if answer is not None else "<p class=muted>no answer</p>"
+    shown = (
+        f"<pre class=base-answer>{_e(answer)}</pre>" if answer is not None else "<p class=muted>no answer</p>"
+    )
     return f"<h3>On the base <span class=muted>· {_e(status)}</span></h3>{shown}<ul>{checks}</ul>"
 
 
