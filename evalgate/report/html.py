@@ -192,7 +192,8 @@ def _filters(cases: Sequence[Mapping[str, Any]], newly: set[str]) -> list[str]:
         '<label>Suite <select name="suite"><option value="">any</option>',
         *(f'<option value="{_e(s)}">{_e(s)}</option>' for s in suites),
         "</select></label>",
-        '<input type="search" name="q" placeholder="Search ids, prompts, answers, reasons" aria-label="Search">',
+        '<input type="search" name="q" placeholder="Search ids, prompts, answers, reasons"'
+        ' aria-label="Search">',
         f'<span id="shown">{len(cases)} cases</span>',
         "</form>",
     ]
@@ -252,7 +253,7 @@ def _case(
 
 
 def _representative(case: Mapping[str, Any]) -> Mapping[str, Any] | None:
-    trials = case["trial_results"]
+    trials: Sequence[Mapping[str, Any]] = case["trial_results"]
     if case["status"] != "passed":
         for trial in trials:
             if trial["error"] is not None or not all(c["passed"] for c in trial["checks"]):
@@ -280,7 +281,8 @@ def _answer(case: Mapping[str, Any], replayed: bool) -> str:
         facts.append("cached")
     if done["fallback"]:
         facts.append("fallback model")
-    return f"<h3>Answer <span class=muted>· {' · '.join(facts)}</span></h3><pre class=answer>{_e(done['text'])}</pre>"
+    head = f"<h3>Answer <span class=muted>· {' · '.join(facts)}</span></h3>"
+    return f"{head}<pre class=answer>{_e(done['text'])}</pre>"
 
 
 def _base(base: Mapping[str, Any]) -> str:

@@ -34,7 +34,8 @@ display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center;z-index:1}
 #filters input[type=search]{min-width:240px;padding:4px 8px}
 #shown{color:var(--muted);margin-left:auto}
 details.case{border:1px solid var(--line);border-radius:6px;margin:6px 0;background:var(--bg)}
-details.case>summary{padding:6px 10px;cursor:pointer;display:flex;gap:10px;flex-wrap:wrap;align-items:baseline}
+details.case>summary{padding:6px 10px;cursor:pointer;display:flex;gap:10px;flex-wrap:wrap;
+align-items:baseline}
 details.case[open]>summary{border-bottom:1px solid var(--line);background:var(--panel)}
 details.case .body{padding:4px 12px 10px}
 .badge{font-weight:600;white-space:nowrap}.failed>summary .badge{color:var(--red)}
@@ -44,7 +45,8 @@ details.case .body{padding:4px 12px 10px}
 border-radius:10px;padding:0 6px;font-size:12px;color:var(--muted)}
 .new{background:var(--redbg);color:var(--red);border-radius:10px;padding:0 6px;font-size:12px;font-weight:600}
 .fixed{background:var(--greenbg);color:var(--green);border-radius:10px;padding:0 6px;font-size:12px}
-.cols{display:grid;grid-template-columns:1fr 1fr;gap:12px}@media (max-width:800px){.cols{grid-template-columns:1fr}}
+.cols{display:grid;grid-template-columns:1fr 1fr;gap:12px}
+@media (max-width:800px){.cols{grid-template-columns:1fr}}
 td.ok{color:var(--green)}td.bad{color:var(--red)}td.na{color:var(--muted)}
 a{color:var(--blue)}footer{color:var(--muted);margin:24px auto}
 """
