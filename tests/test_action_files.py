@@ -35,7 +35,7 @@ INPUT_DEFAULTS = {
     "commit": "",
     "trusted-label": "evalgate:trusted",
 }
-OUTPUTS = {"pass-rate", "gate", "report", "comment-url", "changed-prompts", "changed-pins"}
+OUTPUTS = {"pass-rate", "gate", "report", "html-report", "comment-url", "changed-prompts", "changed-pins"}
 # What the shell must never see as ${{ }}: attacker-controlled event data and caller inputs.
 UNTRUSTED_IN_RUN = re.compile(r"\$\{\{[^}]*\b(github\.event|github\.head_ref|inputs\.)")
 
