@@ -204,7 +204,14 @@ def _keep_issue(
     )
     if existing is None:
         title = issue_title(opts.config_name, run.model, finding, comparison)
-        made = client.create_issue(title, body, labels=opts.labels, assignees=opts.assignees)
+        made, _ = client.create_issue(
+            title,
+            body,
+            marker=marker(opts.config_name),
+            author=opts.author,
+            labels=opts.labels,
+            assignees=opts.assignees,
+        )
         outcome.issue_url, outcome.issue_action = made.url, "opened"
         return
     client.edit_issue(existing.number, body=body)

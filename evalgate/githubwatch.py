@@ -43,14 +43,14 @@ class WatchClient(GitHubClient):
 
     def find_issue(self, marker: str, author: str | None) -> IssueRef | None:
         """The oldest open issue whose body starts with ``marker`` (and, if given, by ``author``)."""
+        return self._read("list open issues", lambda: self._find(marker, author))
+
+    def _find(self, marker: str, author: str | None) -> IssueRef | None:
         # PyGithub accepts a login string for creator, though its annotation says NamedUser
         creator: Any = author or NotSet
-        issues = self._read(
-            "list open issues", lambda: list(self._repo.get_issues(state="open", creator=creator))
-        )
         ours = [
             i
-            for i in issues
+            for i in self._repo.get_issues(state="open", creator=creator)
             if i.pull_request is None
             and (i.body or "").startswith(marker)
             and author in (None, i.user.login if i.user is not None else None)
@@ -61,16 +61,37 @@ class WatchClient(GitHubClient):
         return IssueRef(first.number, first.html_url, first.body or "", first.title)
 
     def create_issue(
-        self, title: str, body: str, *, labels: Sequence[str] = (), assignees: Sequence[str] = ()
-    ) -> IssueRef:
-        """Open an issue; returns it."""
-        made = self._write(
-            "create issue",
-            lambda: self._repo.create_issue(
-                title=title, body=body, labels=list(labels), assignees=list(assignees)
-            ),
+        self,
+        title: str,
+        body: str,
+        *,
+        marker: str,
+        author: str | None,
+        labels: Sequence[str] = (),
+        assignees: Sequence[str] = (),
+    ) -> tuple[IssueRef, bool]:
+        """Open an issue whose body starts with ``marker``; (the issue, whether this call created it).
+
+        Every attempt lists first, so retrying a create whose response was lost finds it instead of
+        opening a second one.
+        """
+
+        def attempt() -> tuple[IssueRef, bool]:
+            found = self._guard("list open issues", lambda: self._find(marker, author))
+            if found is not None:
+                return found, False
+            made = self._guard(
+                "create issue",
+                lambda: self._repo.create_issue(
+                    title=title, body=body, labels=list(labels), assignees=list(assignees)
+                ),
+                write=True,
+            )
+            return IssueRef(made.number, made.html_url, made.body or "", made.title), True
+
+        return call_with_retries(
+            attempt, max_attempts=self._max_attempts, describe="create issue", sleep=self._sleep
         )
-        return IssueRef(made.number, made.html_url, made.body or "", made.title)
 
     def edit_issue(
         self, number: int, *, body: str | None = None, state: str | None = None, reason: str | None = None

@@ -234,3 +234,20 @@ def test_a_first_run_that_fails_its_gate_opens_an_issue(
     assert "the suite fails its gate: pass rate 50.0% (20/40) is below the threshold 70.0%" in issue["body"]
     assert json.loads(json.dumps(outputs(tmp_path)))["good"] == "false"
     capsys.readouterr()
+
+
+def test_a_create_whose_answer_is_lost_is_not_repeated(
+    github: FakeGitHubServer,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    github.add_artifact("evalgate-drift", {"report.json": report(GOOD)})
+    # the gateway times out after GitHub created the issue: the retry must find it, not open another
+    github.fail_next("POST", "/issues", 502, committed=True)
+    github.fail_next("PATCH", "/issues/", 500)
+    assert drift(tmp_path, monkeypatch, report(DROPPED), 700) == 1
+    assert len(github.issues()) == 1
+    assert drift(tmp_path, monkeypatch, report(DROPPED), 701) == 1  # the edit is retried too
+    assert len(read_history(github.issues()[0]["body"])) == 2
+    capsys.readouterr()

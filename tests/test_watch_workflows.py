@@ -29,6 +29,7 @@ def test_drift_workflow_runs_fresh_and_keeps_only_good_baselines() -> None:
     runs = step_runs(job)
     assert 'evalgate run --config "$CONFIG" --no-cache --json drift-report.json' in runs
     assert "--baseline-token-env BASELINE_TOKEN" in runs
+    assert 'ARTIFACT="evalgate-drift-${safe}"' in runs  # one baseline artifact per config
     upload = next(s for s in job["steps"] if s.get("uses", "").startswith("actions/upload-artifact@"))
     assert upload["if"] == "steps.drift.outputs.good == 'true' && inputs.baseline-branch == ''"
     assert set(workflow["on"]["workflow_call"]["secrets"]) == {
