@@ -53,6 +53,7 @@ class PinFiles:
     primary: str
     locations: tuple[PinLocation, ...]
     texts: Mapping[str, str | None]
+    config_dir: Path
 
 
 def read_pins(loaded: LoadedConfig, root: Path | None = None) -> PinFiles:
@@ -61,7 +62,7 @@ def read_pins(loaded: LoadedConfig, root: Path | None = None) -> PinFiles:
     specs = list(dict.fromkeys(parse_pin_spec(text) for text in loaded.config.policy.model_pins))
     texts = {spec.file: _read(root / spec.file) for spec in specs}
     locations = tuple(locate(spec, texts[spec.file]) for spec in specs)
-    return PinFiles(root, loaded.config.model.name, locations, texts)
+    return PinFiles(root, loaded.config.model.name, locations, texts, loaded.root)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,11 +84,20 @@ def plan_set(pins: PinFiles, new: str, allow: Mapping[str, str] | None = None) -
     holding = [loc for loc in pins.locations if loc.value.state == "set" and loc.value.value == pins.primary]
     if not holding:
         listed = ", ".join(str(loc.spec) for loc in pins.locations) or "(none)"
+        fix = f"list where the pin lives, relative to the repository root {pins.root}"
+        if pins.config_dir != pins.root and all(loc.value.state == "absent" for loc in pins.locations):
+            rel = (
+                pins.config_dir.relative_to(pins.root).as_posix()
+                if pins.config_dir.is_relative_to(pins.root)
+                else None
+            )
+            if rel:
+                fix += f", e.g. {rel}/evalgate.yaml#model.name (or pass --root {rel})"
         raise ConfigError(
             f"no policy.model_pins location holds the current pin '{pins.primary}' (model.name); "
             f"locations: {listed}",
             where="policy.model_pins",
-            fix="list where the pin lives, e.g. evalgate.yaml#model.name (relative to the repository root)",
+            fix=fix,
         )
     files: dict[str, str] = {}
     for file in dict.fromkeys(loc.spec.file for loc in holding):

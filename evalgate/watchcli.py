@@ -32,9 +32,11 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     verbs = pin.add_subparsers(dest="pin_command", required=True, parser_class=type(pin))
     show = verbs.add_parser("show", help="list every pin location with its value")
     with_config(show)
+    show.add_argument("--root", help="what the locations are relative to (default: the git top level)")
     show.add_argument("--json", action="store_true", help="print JSON")
     pin_set = verbs.add_parser("set", help="replace the primary pin (model.name) wherever it is pinned")
     with_config(pin_set)
+    pin_set.add_argument("--root", help="what the locations are relative to (default: the git top level)")
     pin_set.add_argument("name", help="the new pinned model, e.g. gpt-4o-2025-03-12")
     pin_set.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
 
@@ -137,7 +139,7 @@ def cmd_pin_show(args: argparse.Namespace, out: Printer) -> int:
     from evalgate.config import load_config
     from evalgate.pinfiles import read_pins
 
-    pins = read_pins(load_config(args.config))
+    pins = read_pins(load_config(args.config), Path(args.root).resolve() if args.root else None)
     if args.json:
         rows = [
             {
@@ -163,7 +165,7 @@ def cmd_pin_set(args: argparse.Namespace, out: Printer) -> int:
     from evalgate.pinfiles import plan_set, read_pins, write_edit
 
     loaded = load_config(args.config)
-    pins = read_pins(loaded)
+    pins = read_pins(loaded, Path(args.root).resolve() if args.root else None)
     if args.name == pins.primary:
         out.say(f"already pinned to {args.name}; nothing to change")
         return EXIT_PASSED

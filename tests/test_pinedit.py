@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -188,3 +189,17 @@ def test_a_yaml_anchor_is_refused_because_aliases_share_it() -> None:
         replace_value(text, "f.yaml", "b", "y-2025-01-01")
     with pytest.raises(ConfigError, match="anchor or alias"):
         apply(text, "f.yaml", ["a"], "y-2025-01-01", others=["b"])
+
+
+def test_a_config_below_the_repository_root_gets_a_hint_and_root_works(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the pin locations are written relative to the config's folder, but pins resolve from the git root
+    outer = project / "outer"
+    shutil.copytree(project, outer / "bot", ignore=shutil.ignore_patterns("outer"))
+    subprocess.run(["git", "init", "-q", str(outer)], check=True)
+    monkeypatch.chdir(outer / "bot")
+    assert main(["pin", "set", "gpt-4o-2025-03-12"]) == 2
+    assert "e.g. bot/evalgate.yaml#model.name (or pass --root bot)" in capsys.readouterr().err
+    assert main(["pin", "set", "gpt-4o-2025-03-12", "--root", "."]) == 0
+    assert "changed app/settings.toml#ai.model" in capsys.readouterr().out
