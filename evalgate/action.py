@@ -29,15 +29,20 @@ from evalgate.errors import (
     UsageError,
 )
 from evalgate.gate import Comparison, compare, decide, fmt_pct, fmt_pct_short
+from evalgate.gatechange import GateChanges
 from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
-from evalgate.pullrequest import baseline_cases, classify_change, pr_changes
+from evalgate.pullrequest import classify_change, pr_changes
 from evalgate.results import GateVerdict, RunResult
 
 if TYPE_CHECKING:
     from evalgate.evaluation import Project
+    from evalgate.gatechange import GateChange
+    from evalgate.gateowners import GateChangeVerdict
     from evalgate.github import GitHubClient
     from evalgate.gitlocal import LocalGit
     from evalgate.policy import PolicyVerdict
+    from evalgate.prsides import Sides
+    from evalgate.results import CaseResult
 
 State = Literal["pending", "success", "failure", "error"]
 REPORT_PATH = ".evalgate/report.json"
@@ -96,6 +101,8 @@ class Outcome:
     comparison: Comparison | None
     policy: PolicyVerdict | None
     notes: tuple[str, ...] = ()
+    gate: GateChangeVerdict | None = None
+    review_warning: str | None = None
 
 
 def _github(inputs: ActionInputs, ctx: RunnerContext, log: Log) -> GitHubClient | None:
@@ -140,8 +147,21 @@ def _comment_body(outcome: Outcome, ctx: RunnerContext, marker: str | None, sha:
     def suite_url(suite: str, line: int) -> str | None:
         return ctx.blob_url(sha, _workspace_path(root / suite, ctx), line)
 
-    sections = [outcome.policy.markdown()] if outcome.policy is not None else []
+    from evalgate.report.gatechanges import gate_changes_markdown, review_markdown
+
+    def change_url(change: GateChange) -> str | None:
+        if change.suite is None:
+            return None
+        at = outcome.gate.changes.base_sha if outcome.gate is not None and change.on_base else sha
+        return ctx.blob_url(at, _workspace_path(root / change.suite, ctx), change.line)
+
+    sections = []
+    if outcome.gate is not None:
+        sections.append(gate_changes_markdown(outcome.gate, change_url))
+    sections.append(review_markdown(outcome.review_warning))
+    sections += [outcome.policy.markdown()] if outcome.policy is not None else []
     sections += [f"> {note}" for note in outcome.notes]
+    sections = [section for section in sections if section]
     return render_markdown(
         outcome.run,
         outcome.verdict,
@@ -190,26 +210,6 @@ def _annotations(outcome: Outcome, root: Path, ctx: RunnerContext) -> list[str]:
             f"evalgate: {len(failing) - ANNOTATIONS_SHOWN} more failing cases are in the step summary"
         )
     return lines
-
-
-def _evaluate(
-    inputs: ActionInputs, ctx: RunnerContext, workdir: Path, log: Log
-) -> tuple[Project | None, RunResult, GateVerdict]:
-    from evalgate.evaluation import RunOptions, execute, load_project
-    from evalgate.merge import read_report
-    from evalgate.progress import CaseProgress
-
-    if inputs.results:
-        # the fork-safe second stage publishes what the first stage measured; it never runs PR code
-        path = Path(inputs.results)
-        run, verdict = read_report(path if path.is_absolute() else ctx.workspace / path)
-        return None, run, verdict
-    project = load_project(_relative(workdir / inputs.config))
-    with CaseProgress(len(project.cases), interactive=False) as progress:
-        run, verdict = execute(
-            project, project.cases, RunOptions(threshold=inputs.threshold, on_case=progress)
-        )
-    return project, run, verdict
 
 
 @dataclass(frozen=True)
@@ -276,11 +276,9 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
 
 
 def _run(session: Session) -> int:
-    from evalgate.config import PolicyConfig, load_config
     from evalgate.gitlocal import LocalGit
 
-    inputs, ctx, workdir, pr, log = session.inputs, session.ctx, session.workdir, session.pr, session.log
-
+    ctx = session.ctx
     git: LocalGit | None = None
     if (ctx.workspace / ".git").exists():
         git = LocalGit(ctx.workspace)
@@ -289,42 +287,105 @@ def _run(session: Session) -> int:
         from evalgate.stage2action import run_stage2
 
         return run_stage2(session, git)
+    return _run_here(session, git)
 
-    project, run, verdict = _evaluate(inputs, ctx, workdir, log)
-    config_path = workdir / inputs.config
-    loaded = (
-        project.loaded
-        if project is not None
-        else (load_config(config_path) if config_path.is_file() else None)
-    )
 
-    policy = None
+def _run_here(session: Session, git: LocalGit | None) -> int:
+    """Evaluate the checked-out workspace (a PR's merge commit, or a push) against the base's bar."""
+    from evalgate.evaluation import RunOptions, execute, load_project
+    from evalgate.merge import read_report
+    from evalgate.progress import CaseProgress
+    from evalgate.prsides import pr_sides
+
+    inputs, ctx, workdir, pr, log = session.inputs, session.ctx, session.workdir, session.pr, session.log
+    head = load_project(_relative(workdir / inputs.config))
+    runner = head.loaded.config.runner
+    options = RunOptions(cache_dir=head.loaded.resolve(runner.cache_dir) if runner.cache else None)
+    project, sides, notes = head, None, []
     if pr is not None:
-        policy_cfg = loaded.config.policy if loaded is not None else PolicyConfig()
-        allow = {a.model: a.reason for a in loaded.config.pins.allow} if loaded is not None else {}
-        policy = classify_change(policy_cfg, pr_changes(git, session.gh, pr), allow)
-        session.statuses.set("policy", "success" if policy.passed else "failure", policy.description())
-        log.info(f"evalgate: change policy: {policy.description()}")
-
-    notes: list[str] = []
-    comparison = None
-    if project is not None:
-        base_cases, note = baseline_cases(
-            inputs.baseline, ctx.workspace, git, pr, project, say=log.info, warn=log.warn
+        sides = pr_sides(
+            git,
+            pr,
+            ctx.workspace,
+            head,
+            run_base=inputs.baseline == "auto" and not inputs.results,
+            options=options,
+            say=log.info,
         )
-        if note:
-            notes.append(note)
-        if base_cases is not None:
-            comparison = compare(run.cases, base_cases, metric=project.loaded.config.gate.metric)
-            verdict = decide(
-                run.cases,
-                project.loaded.config.gate,
-                threshold_override=inputs.threshold,
-                baseline=base_cases,
+        project = sides.project
+        if sides.note:
+            notes.append(sides.note)
+    if inputs.results:
+        # saved results (e.g. merged shards) are judged here, by the bar this run trusts
+        path = Path(inputs.results)
+        run, _ = read_report(path if path.is_absolute() else ctx.workspace / path)
+    else:
+        with CaseProgress(len(project.cases), interactive=False) as progress:
+            run, _ = execute(
+                project, project.cases, replace(options, threshold=inputs.threshold, on_case=progress)
             )
+    base_cases = sides.base_cases if sides is not None else None
+    if base_cases is None and inputs.baseline not in ("auto", "none"):
+        base_cases = _saved_baseline(inputs.baseline, ctx.workspace)
+        notes.append(f"baseline: {inputs.baseline}")
+    return judge_and_publish(session, git, project, run, base_cases, sides, tuple(notes))
+
+
+def _saved_baseline(choice: str, workspace: Path) -> tuple[CaseResult, ...]:
+    from evalgate.merge import read_report
+
+    path = Path(choice)
+    run, _ = read_report(path if path.is_absolute() else workspace / path)
+    return run.cases
+
+
+def judge_and_publish(
+    session: Session,
+    git: LocalGit | None,
+    project: Project,
+    run: RunResult,
+    base_cases: tuple[CaseResult, ...] | None,
+    sides: Sides | None,
+    notes: tuple[str, ...],
+) -> int:
+    """The change policy, the gate changes and the verdict, all by the base's bar; then publish."""
+    from evalgate.prsides import gate_verdict, stale_review
+
+    inputs, pr, log = session.inputs, session.pr, session.log
+    bar = project.loaded.config  # already the base's bar on a pull request
+    policy = gate = None
+    if pr is not None:
+        allow = {a.model: a.reason for a in bar.pins.allow}
+        policy = classify_change(bar.policy, pr_changes(git, session.gh, pr), allow)
+        base = sides.base if sides is not None else None
+        changes = sides.changes if sides is not None else GateChanges()
+        gate = gate_verdict(changes, base, policy, session.gh, pr, log.warn)
+        state, description = policy_status(policy, gate)
+        session.statuses.set("policy", state, description)
+        log.info(f"evalgate: change policy: {description}")
+    comparison = None
+    if base_cases is not None:
+        comparison = compare(run.cases, base_cases, metric=bar.gate.metric)
+    verdict = decide(run.cases, bar.gate, threshold_override=inputs.threshold, baseline=base_cases)
     verdict = _apply_policy(verdict, policy, inputs)
-    outcome = Outcome(run=run, verdict=verdict, comparison=comparison, policy=policy, notes=tuple(notes))
+    if gate is not None and not gate.passed:
+        verdict = replace(verdict, passed=False, reasons=(*verdict.reasons, *gate.reasons))
+    warning = stale_review(sides.base if sides is not None else None)
+    if warning:
+        log.warn(warning)
+    outcome = Outcome(run, verdict, comparison, policy, notes, gate, warning)
     return publish(outcome, session)
+
+
+def policy_status(policy: PolicyVerdict, gate: GateChangeVerdict) -> tuple[State, str]:
+    """The ``<ctx>/policy`` status: the prompt/pin policy's verdict, then the gate changes'."""
+    if not policy.passed:
+        return "failure", policy.description()
+    if not gate.passed:
+        return "failure", gate.description()
+    if gate.changes:
+        return "success", gate.description()
+    return "success", policy.description()
 
 
 def publish(outcome: Outcome, session: Session) -> int:

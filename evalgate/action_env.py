@@ -10,6 +10,8 @@ from typing import Any
 
 from evalgate.errors import UsageError
 
+# events whose payload carries the pull request; a submitted review re-runs the gate (owners' approval)
+PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
 MAX_EVENT_BYTES = 10 * 1024 * 1024  # GitHub's own event payloads are far smaller
 TRUE = ("true", "True", "TRUE")
 FALSE = ("false", "False", "FALSE")
@@ -143,7 +145,7 @@ class RunnerContext:
     def pull_request(self) -> PullRequest | None:
         """The PR this run is about, from a pull_request(-like) event."""
         pr = self.event.get("pull_request")
-        if not isinstance(pr, dict) or self.event_name not in ("pull_request", "pull_request_target"):
+        if not isinstance(pr, dict) or self.event_name not in PR_EVENTS:
             return None
         try:
             return PullRequest(

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
 from evalgate.errors import UsageError
+from evalgate.gatechange import GateChanges
 
 if TYPE_CHECKING:
     from evalgate.action_env import PullRequest
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     from evalgate.evaluation import Project, RunOptions
     from evalgate.github import GitHubClient
     from evalgate.gitlocal import LocalGit
-    from evalgate.results import CaseResult, GateVerdict, RunResult
+    from evalgate.results import CaseResult, RunResult
     from evalgate.suite import Case
 
 MAX_INPUT_BYTES = 10 * 1024 * 1024  # results and event files a stage reads from an artifact
@@ -203,12 +204,11 @@ class Stage2:
     sort: FileSort
     trusted: bool
     blocked: tuple[tuple[str, str], ...]  # (file, why) that stopped the evaluation; empty when it ran
-    project: Project | None = None
+    project: Project | None = None  # what ran: the head's suites and prompts, held to the base's bar
     run: RunResult | None = None
-    verdict: GateVerdict | None = None
+    base: Project | None = None
     base_cases: tuple[CaseResult, ...] | None = None
-    base_loaded: LoadedConfig | None = None
-    changed: tuple[ChangedFile, ...] = ()
+    changes: GateChanges = field(default_factory=GateChanges)
 
 
 def evaluate(
@@ -228,6 +228,7 @@ def evaluate(
     (python check functions, schema files) must already be named on the base.
     """
     from evalgate.evaluation import execute, load_project
+    from evalgate.prsides import bar_project
 
     for what, sha in (("head", pr.head_sha), ("base", pr.base_sha)):
         if not git.has_commit(sha):
@@ -240,33 +241,33 @@ def evaluate(
     trusted = trusted_label in pr.labels
     with git.worktree(base) as tree:
         config_path = tree / config_rel
-        base_loaded = None
+        base_project = head = None
         if not config_path.is_file():
             sort = FileSort((), ((config_rel, "the eval config (the PR adds it)"),), ())
             blocked = sort.executable
         else:
             base_project = load_project(config_path)
-            base_loaded = base_project.loaded
-            sort = sort_files(changed, base_loaded, base_project.cases, config_rel)
+            sort = sort_files(changed, base_project.loaded, base_project.cases, config_rel)
             blocked = sort.executable
             if not blocked:
                 overlay(git, tree, pr.head_sha, sort.data)
-                project = load_project(config_path)
-                blocked = tuple(new_references(base_project.cases, project.cases))
+                head = load_project(config_path)
+                blocked = tuple(new_references(base_project.cases, head.cases))
         if blocked and not trusted:
-            return Stage2(sort, trusted, blocked, base_loaded=base_loaded, changed=changed)
-        base_cases = _base_run(git, base, config_rel, options, say) if baseline and base_loaded else None
+            return Stage2(sort, trusted, blocked, base=base_project)
+        base_cases = _base_run(git, base, config_rel, options, say) if baseline and base_project else None
         if trusted:
             say(f"evalgate: the PR carries '{trusted_label}': evaluating its head {pr.head_sha[:12]} in full")
             with git.worktree(pr.head_sha) as head_tree:
-                project = load_project(head_tree / config_rel)
-                run, verdict = execute(project, project.cases, options)
+                project, changes = bar_project(base_project, load_project(head_tree / config_rel))
+                run, _ = execute(project, project.cases, options)
         else:
-            say(
-                f"evalgate: evaluating the PR's suites and prompts at {pr.head_sha[:12]} with the base's code"
-            )
-            run, verdict = execute(project, project.cases, options)
-    return Stage2(sort, trusted, (), project, run, verdict, base_cases, base_loaded, changed)
+            assert head is not None
+            project, changes = bar_project(base_project, head)
+            say(f"evalgate: evaluating the PR's suites and prompts ({pr.head_sha[:12]}) on the base's code")
+            run, _ = execute(project, project.cases, options)
+    changes = replace(changes, base_sha=base)
+    return Stage2(sort, trusted, (), project, run, base_project, base_cases, changes)
 
 
 def _base_run(

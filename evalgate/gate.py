@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 from collections.abc import Callable, Iterable, Sequence
@@ -36,6 +37,12 @@ class GateConfig(Strict):
     no_new_failures: bool = False
     max_drop: Fraction | None = None
     max_unchecked: Annotated[int, Field(ge=0)] | None = None
+    # who may approve a change to the bar (GitHub logins), and when they last reviewed it; both are read
+    # from the PR's base commit by the Action (see evalgate.gatechange)
+    owners: list[
+        Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+(\[bot\])?$")]
+    ] = Field(default_factory=list)
+    reviewed: datetime.date | None = None
 
 
 @dataclass(frozen=True, slots=True)

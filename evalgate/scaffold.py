@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from pathlib import Path
 
 from evalgate.errors import UsageError
@@ -24,6 +25,10 @@ suites: ["evals/*.yaml"]
 gate:
   threshold: 0.85                  # share of cases that must pass
   metric: cases
+  # The bar is a quality decision: on a pull request the Action reads this section from the base branch,
+  # and a PR that changes it needs an approving review from one of these GitHub logins.
+  owners: [your-github-login]
+  reviewed: {today}              # when the owners last checked the threshold; warned about after 90 days
 
 runner:
   concurrency: 8
@@ -88,7 +93,10 @@ def scaffold(directory: Path, *, force: bool = False) -> list[Path]:
         names = ", ".join(str(p) for p in existing)
         raise UsageError(f"refusing to overwrite {names}", fix="use --force, or run init in an empty folder")
     created = []
+    today = datetime.datetime.now(datetime.UTC).date().isoformat()
     for rel, text in FILES.items():
+        if rel == "evalgate.yaml":
+            text = text.replace("{today}", today)
         path = directory / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evalgate.action import Outcome, Session, comment_marker, post_comment, publish
+from evalgate.action import Session, comment_marker, judge_and_publish, post_comment
 from evalgate.errors import EXIT_GATE_FAILED, UsageError
 from evalgate.forkstage import NEEDS_MAINTAINER, Stage2, evaluate, maintainer_markdown
 from evalgate.ghactions import append_summary, write_outputs
@@ -19,8 +19,7 @@ _FILES_SHOWN = 20
 def run_stage2(session: Session, git: LocalGit | None) -> int:
     """Stage 2 of the fork-safe setup; returns the exit code."""
     from evalgate.evaluation import RunOptions
-    from evalgate.gate import compare, decide
-    from evalgate.pullrequest import classify_change
+    from evalgate.prsides import Sides
 
     inputs, ctx, pr, log = session.inputs, session.ctx, session.pr, session.log
     assert pr is not None
@@ -45,31 +44,10 @@ def run_stage2(session: Session, git: LocalGit | None) -> int:
         return _needs_maintainer(result, session)
     assert result.project is not None
     assert result.run is not None
-    assert result.verdict is not None
-    project, run, verdict = result.project, result.run, result.verdict
-
-    trusted_cfg = result.base_loaded.config if result.base_loaded is not None else project.loaded.config
-    allow = {a.model: a.reason for a in trusted_cfg.pins.allow}
-    base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
-    changes = (list(result.changed), lambda p: git.show(base, p), lambda p: git.show(pr.head_sha, p))
-    policy = classify_change(trusted_cfg.policy, changes, allow)
-    session.statuses.set("policy", "success" if policy.passed else "failure", policy.description())
-
-    comparison = None
-    if result.base_cases is not None:
-        comparison = compare(run.cases, result.base_cases, metric=project.loaded.config.gate.metric)
-        verdict = decide(
-            run.cases,
-            project.loaded.config.gate,
-            threshold_override=inputs.threshold,
-            baseline=result.base_cases,
-        )
-    if not policy.passed and inputs.fail_on_mixed_change:
-        from dataclasses import replace
-
-        verdict = replace(verdict, passed=False, reasons=(*verdict.reasons, *policy.reasons))
-    outcome = Outcome(run=run, verdict=verdict, comparison=comparison, policy=policy, notes=_notes(result))
-    return publish(outcome, session)
+    sides = Sides(result.project, result.base, result.changes, result.base_cases, None)
+    return judge_and_publish(
+        session, git, result.project, result.run, result.base_cases, sides, _notes(result)
+    )
 
 
 def _notes(result: Stage2) -> tuple[str, ...]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import json
 import shutil
 from pathlib import Path
@@ -26,6 +27,15 @@ def test_init_scaffolds_a_project_that_runs_offline(
     assert report["total"] == 3
     assert report["gate"]["passed"] is True
     capsys.readouterr()
+
+
+def test_init_names_the_gate_owners_and_the_review_date(tmp_path: Path) -> None:
+    from evalgate.config import load_config
+
+    assert main(["init", str(tmp_path)]) == 0
+    gate = load_config(tmp_path / "evalgate.yaml").config.gate
+    assert gate.owners == ["your-github-login"]
+    assert gate.reviewed == datetime.datetime.now(datetime.UTC).date()
 
 
 def test_init_refuses_to_overwrite(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

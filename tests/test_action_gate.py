@@ -1,0 +1,197 @@
+"""The bar comes from the base commit: attacks that weaken the gate in the PR itself, owners' approval and
+the review date, through entrypoint.py as a subprocess over real git against the loopback GitHub fake."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from evalgate.testing import FakeGitHubServer
+from tests.test_action_entrypoint import (
+    CONFIG,
+    GOOD,
+    PR,
+    SUITE,
+    Workspace,
+    _latest,
+    _recordings,
+    base_files,
+    make_workspace,
+    run_action,
+)
+
+BAD = {k: "I do not know." for k in GOOD}
+OWNED = CONFIG.format(model="gpt-4o-2024-08-06").replace(
+    "  threshold: 0.75\n", "  threshold: 0.75\n  owners: [alice, carol]\n"
+)
+
+
+@pytest.fixture
+def github() -> Iterator[FakeGitHubServer]:
+    with FakeGitHubServer("octo/repo", token="test-token") as server:
+        yield server
+
+
+def _pr(gh: FakeGitHubServer, ws: Workspace, *files: str) -> None:
+    gh.add_pull(PR, ws.head, ws.base, list(files))
+
+
+def test_a_lowered_threshold_in_the_pr_is_not_the_bar(tmp_path: Path, github: FakeGitHubServer) -> None:
+    # attack 3a: the PR set threshold: 0.0 and passed with 0.0% (0/4) ≥ 0%
+    head = {
+        "evalgate.yaml": CONFIG.format(model="gpt-4o-2024-08-06").replace("0.75", "0.0"),
+        "recordings.yaml": _recordings(BAD),
+    }
+    ws = make_workspace(tmp_path, base_files(), head)
+    _pr(github, ws, "evalgate.yaml", "recordings.yaml")
+    result = run_action(ws, github, baseline="none")
+    assert result.code == 1, result.stdout
+    assert _latest(github, ws.head, "ai-eval-gate/eval")["description"].startswith("0.0% (0/4) < 75%")
+    policy = _latest(github, ws.head, "ai-eval-gate/policy")
+    assert policy["state"] == "failure"
+    assert policy["description"].startswith("gate change (1 item) needs an owner's approval")
+    body = github.comments(PR)[0]["body"]
+    assert "Gate changes: ❌ needs an owner's approval" in body
+    assert "| `gate.threshold` | `0.75` | `0.0` |" in body
+
+
+def test_emptied_policy_does_not_hide_a_mixed_change_to_an_unpinned_model(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    # attack 3b: the PR emptied policy.prompt_paths and model_pins while changing a prompt and the pin
+    config = CONFIG.format(model="gpt-4o-2024-08-06")
+    config = config.replace('  prompt_paths: ["prompts/**"]\n', "  prompt_paths: []\n")
+    config = config.replace(
+        '  model_pins: ["evalgate.yaml#model.name", "config.yaml#ai.model"]\n', "  model_pins: []\n"
+    )
+    head = {
+        "evalgate.yaml": config,
+        "prompts/answer.md": "Answer briefly the customer question about {{ q }}.\n",
+        "config.yaml": "ai:\n  model: gpt-4o\n  temperature: 0\n",
+    }
+    ws = make_workspace(tmp_path, base_files(), head)
+    _pr(github, ws, *head)
+    result = run_action(ws, github, baseline="none")
+    assert result.code == 1
+    policy = _latest(github, ws.head, "ai-eval-gate/policy")
+    assert policy["state"] == "failure"
+    assert policy["description"].startswith("mixed:")
+    body = github.comments(PR)[0]["body"]
+    assert "`policy.prompt_paths`" in body
+    assert "without a version" in body
+    assert result.outputs["changed-prompts"] == "prompts/answer.md"
+
+
+def test_deleting_a_failing_required_case_is_a_gate_change(tmp_path: Path, github: FakeGitHubServer) -> None:
+    # attack 3c: the PR deleted a failing `required: true` case and the comment only said "1 removed"
+    suite = SUITE.replace("    vars: {q: refunds}\n", "    vars: {q: refunds}\n    required: true\n")
+    base = base_files(
+        **{"evals/support.yaml": suite, "recordings.yaml": _recordings({**GOOD, "refund": "No."})}
+    )
+    without_refund = "cases:\n" + suite.split("  - id: hours\n", 1)[1]
+    ws = make_workspace(
+        tmp_path, base, {"evals/support.yaml": "cases:\n  - id: hours\n" + without_refund[7:]}
+    )
+    _pr(github, ws, "evals/support.yaml")
+    result = run_action(ws, github, baseline="none")
+    assert result.code == 1, result.stdout
+    assert _latest(github, ws.head, "ai-eval-gate/policy")["state"] == "failure"
+    assert _latest(github, ws.head, "ai-eval-gate/eval")["state"] == "failure"
+    body = github.comments(PR)[0]["body"]
+    assert (
+        f"case [refund](https://github.example/octo/repo/blob/{ws.base}/evals/support.yaml#L2) — deleted"
+        in body
+    )
+    assert "`required case`" in body
+
+
+def test_a_loosened_check_is_listed_and_the_base_check_still_applies(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    suite = SUITE.replace('{type: icontains, value: "9am"}', "{type: max_words, value: 3}")
+    ws = make_workspace(
+        tmp_path,
+        base_files(**{"evals/support.yaml": suite}),
+        {"evals/support.yaml": suite.replace("value: 3}", "value: 50}")},
+    )
+    _pr(github, ws, "evals/support.yaml")
+    result = run_action(ws, github, baseline="none")
+    body = github.comments(PR)[0]["body"]
+    assert "case [hours]" in body
+    assert "— loosened" in body
+    assert '| `{"type": "max_words", "value": 3}` | `{"type": "max_words", "value": 50}` |' in body
+    # "We are open 9am to 5pm." has 6 words: the base's max_words 3 still fails it
+    assert _latest(github, ws.head, "ai-eval-gate/eval")["description"].startswith("75.0% (3/4)")
+    assert result.code == 1
+
+
+def test_an_owner_approval_on_the_head_accepts_a_gate_change_shipped_alone(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    base = base_files(**{"evalgate.yaml": OWNED})
+    ws = make_workspace(tmp_path, base, {"evalgate.yaml": OWNED.replace("0.75", "0.7")})
+    _pr(github, ws, "evalgate.yaml")
+
+    def policy() -> tuple[str, str]:
+        # a submitted review re-runs the gate (the example workflows trigger on pull_request_review)
+        result = run_action(ws, github, baseline="none", event="pull_request_review")
+        status = _latest(github, ws.head, "ai-eval-gate/policy")
+        assert (result.code == 0) == (status["state"] == "success")
+        return status["state"], status["description"]
+
+    assert policy() == ("failure", "gate change (1 item) needs an owner's approval: alice, carol")
+    github.add_review(PR, "mallory", "APPROVED", ws.head)  # not an owner
+    github.add_review(PR, "alice", "APPROVED", ws.base)  # an owner, on another commit
+    assert policy()[0] == "failure"
+    github.add_review(PR, "carol", "APPROVED", ws.head)
+    assert policy() == ("success", "gate change (1 item) approved by carol")
+    assert "Gate changes: ✅ approved by `carol`" in github.comments(PR)[0]["body"]
+    github.add_review(PR, "carol", "CHANGES_REQUESTED", ws.head)
+    assert policy()[0] == "failure"
+
+
+def test_an_approved_gate_change_with_a_prompt_change_still_fails(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    head = {
+        "evalgate.yaml": OWNED.replace("0.75", "0.7"),
+        "prompts/answer.md": "Answer the customer's question about {{ q }}.\n",
+    }
+    ws = make_workspace(tmp_path, base_files(**{"evalgate.yaml": OWNED}), head)
+    _pr(github, ws, *head)
+    github.add_review(PR, "alice", "APPROVED", ws.head)
+    result = run_action(ws, github, baseline="none")
+    assert result.code == 1
+    policy = _latest(github, ws.head, "ai-eval-gate/policy")
+    assert (
+        policy["description"]
+        == "gate change (1 item) approved by alice, but shipped with prompt or pin changes"
+    )
+    assert "Gate changes: ❌ not shipped alone" in github.comments(PR)[0]["body"]
+
+
+@pytest.mark.parametrize(("age_days", "warned"), [(400, True), (30, False)])
+def test_a_stale_gate_review_date_warns_but_never_fails(
+    tmp_path: Path, github: FakeGitHubServer, age_days: int, warned: bool
+) -> None:
+    reviewed = datetime.datetime.now(datetime.UTC).date() - datetime.timedelta(days=age_days)
+    config = OWNED.replace("  owners:", f"  reviewed: {reviewed.isoformat()}\n  owners:")
+    ws = make_workspace(tmp_path, base_files(**{"evalgate.yaml": config}), {"README.md": "docs\n"})
+    _pr(github, ws, "README.md")
+    result = run_action(ws, github, baseline="none")
+    assert result.code == 0
+    body = github.comments(PR)[0]["body"]
+    assert (f"threshold last reviewed {age_days} days ago by alice, carol" in body) is warned
+
+
+def test_a_pr_that_adds_the_config_introduces_the_gate(tmp_path: Path, github: FakeGitHubServer) -> None:
+    files = base_files()
+    ws = make_workspace(tmp_path, {"README.md": "hi\n"}, files)
+    _pr(github, ws, *files)
+    # adding prompts and pins at once is a mixed change of its own; the gate itself is not in question
+    result = run_action(ws, github, fail_on_mixed_change="false")
+    assert result.code == 0, result.stdout
+    assert "Gate: introduced by this pull request" in github.comments(PR)[0]["body"]
