@@ -89,6 +89,23 @@ def call_with_retries(
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    # The first attempt runs bare: almost every call succeeds at once, and building the tenacity
+    # machinery costs more CPU than a loopback HTTP call. Only a retryable failure brings the policy in,
+    # with that failure replayed as its first attempt, so counting, waits and messages are unchanged.
+    try:
+        return fn()
+    except EvalgateError as exc:
+        if not exc.retryable:
+            raise
+        first: EvalgateError | None = exc
+    calls = fn
+
+    def replay_then_call() -> T:
+        nonlocal first
+        if first is not None:
+            failed, first = first, None
+            raise failed
+        return calls()
 
     def do_sleep(seconds: float) -> None:
         (sleep or _sleep)(seconds)
@@ -102,7 +119,7 @@ def call_with_retries(
         reraise=True,
     )
     try:
-        return retrying(fn)
+        return retrying(replay_then_call)
     except EvalgateError as exc:
         if not exc.retryable:
             raise

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from queue import SimpleQueue
+from typing import Any
 
 from evalgate.cache import UNCACHEABLE_PROVIDERS, DiskCache, cache_key
 from evalgate.checks import CheckContext, run_checks
@@ -135,10 +136,14 @@ class ModelCaller:
             ),
             self.redact,
         )
+        changes: dict[str, Any] = {}
         if completion.cost_usd is None and self.prices:
-            cost = cost_usd(self.prices, model, completion.input_tokens, completion.output_tokens)
-            completion = replace(completion, cost_usd=cost)
-        completion = replace(completion, fallback=fallback)
+            tokens_in, tokens_out = completion.input_tokens, completion.output_tokens
+            changes["cost_usd"] = cost_usd(self.prices, model, tokens_in, tokens_out)
+        if completion.fallback != fallback:
+            changes["fallback"] = fallback
+        if changes:  # one copy at most: dataclasses.replace is not cheap at 10,000 calls
+            completion = replace(completion, **changes)
         if cache is not None:
             cache.put(key, completion)
         return completion

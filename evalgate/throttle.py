@@ -56,7 +56,10 @@ class Throttle:
         self._token_gap = 60.0 / tokens_per_minute if tokens_per_minute else 0.0
         self._clock = clock
         self._sleep = sleep
-        self._cond = threading.Condition()
+        # plain lock for the fast path (a Condition's own ``with`` is a Python-level call), the
+        # condition over the same lock only for the rare wait for a slot
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._in_flight = 0
         self._epoch = 0
         self._successes = 0
@@ -68,7 +71,7 @@ class Throttle:
 
     def acquire(self, tokens: int = 0) -> Ticket:
         """Wait for a free slot and for the pace; returns the ticket to hand back to ``release``."""
-        with self._cond:
+        with self._lock:
             while self._in_flight >= self.limit:
                 self._cond.wait()
             self._in_flight += 1
@@ -96,7 +99,7 @@ class Throttle:
         used_tokens: int | None = None,
     ) -> None:
         """Hand a slot back, saying whether the server rate-limited the attempt and what it really used."""
-        with self._cond:
+        with self._lock:
             self._in_flight -= 1
             now = self._clock()
             if used_tokens is not None and self._token_gap:
@@ -118,9 +121,10 @@ class Throttle:
                 if self._successes >= self.limit and self.limit < self.max_concurrency:
                     self.limit += 1
                     self._successes = 0
-            self._cond.notify_all()
+            if self._in_flight < self.limit:
+                self._cond.notify(self.limit - self._in_flight)  # the freed slot, and a new one if any
 
     def _give_back(self) -> None:
-        with self._cond:
+        with self._lock:
             self._in_flight -= 1
-            self._cond.notify_all()
+            self._cond.notify()

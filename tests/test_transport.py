@@ -13,7 +13,7 @@ import pytest
 from evalgate.errors import ProviderError
 from evalgate.providers._deadline import Attempt
 from evalgate.providers._http import _charset, post_json
-from evalgate.providers._transport import BodyTooLarge, Transport, _proxy_for
+from evalgate.providers._transport import BodyTooLarge, Transport, _parse_header_lines, _proxy_for
 
 ANSWER = json.dumps({"choices": [{"message": {"content": "hi"}}]}).encode()
 
@@ -183,3 +183,43 @@ def test_post_json_turns_an_unencodable_body_into_a_clear_non_retryable_error() 
 )
 def test_the_body_encoding_is_read_from_content_type(content_type: str, charset: str | None) -> None:
     assert _charset({"content-type": content_type}) == charset
+
+
+def test_response_headers_are_parsed_without_the_email_package() -> None:
+    lines = [
+        b"Content-Type: application/json\r\n",
+        b"Retry-After: 7\r\n",
+        b"X-Long: first\r\n",
+        b"\tcontinued\r\n",
+        b"Set-Cookie: a=1\r\n",
+        b"set-cookie: b=2\r\n",
+        b"\r\n",
+    ]
+    headers = _parse_header_lines(lines)
+    assert headers.get("retry-after") == "7"
+    assert headers.get("CONTENT-TYPE") == "application/json"
+    assert headers.get("x-long") == "first continued"
+    assert headers.get_all("Set-Cookie") == ["a=1", "b=2"]
+    assert headers.get("missing", "none") == "none"
+
+
+def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
+    def chunked(conn: socket.socket, heads: list[bytes]) -> None:
+        with conn:
+            heads.append(_read_request(conn))
+            conn.sendall(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
+            )
+            heads.append(_read_request(conn))
+            conn.sendall(b"HTTP/1.0 429 Too Many Requests\r\nRetry-After: 3\r\n\r\nslow down")
+
+    with raw_server(chunked) as (port, _):
+        transport = Transport(f"http://127.0.0.1:{port}/v1")
+        with Attempt(5) as attempt:
+            first = transport.post(b"{}", {}, attempt, 1000)
+        with Attempt(5) as attempt:
+            second = transport.post(b"{}", {}, attempt, 1000)
+        transport.close()
+    assert (first.status, first.body) == (200, b"abcde")
+    assert (second.status, second.reason, second.body) == (429, "Too Many Requests", b"slow down")
+    assert second.headers["retry-after"] == "3"

@@ -86,7 +86,8 @@ class _Watchdog:
     """One daemon thread for all attempts: a heap of deadlines, woken when an earlier one arrives."""
 
     def __init__(self) -> None:
-        self._cond = threading.Condition()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._heap: list[tuple[float, int, Attempt]] = []
         self._live: set[int] = set()
         self._ids = itertools.count()
@@ -95,7 +96,7 @@ class _Watchdog:
         cancel.on_cancel(self.cancel_all)
 
     def add(self, attempt: Attempt) -> None:
-        with self._cond:
+        with self._lock:
             ident = next(self._ids)
             self._live.add(ident)
             self._by_attempt[id(attempt)] = ident
@@ -112,7 +113,7 @@ class _Watchdog:
             attempt.fire(by_cancel=True)
 
     def discard(self, attempt: Attempt) -> None:
-        with self._cond:
+        with self._lock:
             ident = self._by_attempt.pop(id(attempt), None)
             if ident is not None:
                 self._live.discard(ident)

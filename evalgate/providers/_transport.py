@@ -50,6 +50,88 @@ class Response:
         self.body = body
 
 
+class _Headers:
+    """Response headers without the ``email`` package: ``http.client`` parses every response's headers
+    with ``email.feedparser``, which is about a third of the client's CPU per call."""
+
+    __slots__ = ("_by_name", "_pairs")
+
+    def __init__(self, pairs: list[tuple[str, str]]) -> None:
+        self._pairs = pairs
+        self._by_name: dict[str, list[str]] = {}
+        for name, value in pairs:
+            self._by_name.setdefault(name.lower(), []).append(value)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        values = self._by_name.get(name.lower())
+        return values[0] if values else default
+
+    def get_all(self, name: str, default: list[str] | None = None) -> list[str] | None:
+        return self._by_name.get(name.lower(), default)
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._pairs)
+
+
+def _parse_header_lines(lines: list[bytes]) -> _Headers:
+    pairs: list[tuple[str, str]] = []
+    for raw in lines:
+        line = raw.decode("iso-8859-1").rstrip("\r\n")
+        if not line:
+            continue
+        if line[0] in " \t" and pairs:  # an obsolete folded continuation of the previous header
+            name, value = pairs[-1]
+            pairs[-1] = (name, f"{value} {line.strip()}")
+            continue
+        name, sep, value = line.partition(":")
+        if sep:
+            pairs.append((name.strip(), value.strip()))
+    return _Headers(pairs)
+
+
+class _Response(http.client.HTTPResponse):
+    """``HTTPResponse`` with ``begin`` as in CPython 3.11-3.13, headers parsed by ``_parse_header_lines``."""
+
+    def begin(self) -> None:
+        if self.headers is not None:
+            return
+        while True:
+            version, status, reason = self._read_status()
+            if status != http.client.CONTINUE:
+                break
+            http.client._read_headers(self.fp)  # skip a 100's headers
+        self.code = self.status = status
+        self.reason = reason.strip()
+        if version in ("HTTP/1.0", "HTTP/0.9"):
+            self.version = 10
+        elif version.startswith("HTTP/1."):
+            self.version = 11
+        else:
+            raise http.client.UnknownProtocol(version)
+        headers = _parse_header_lines(http.client._read_headers(self.fp))
+        self.headers = self.msg = headers
+        encoding = headers.get("transfer-encoding")
+        self.chunked = bool(encoding and encoding.lower() == "chunked")
+        self.chunk_left = None
+        self.will_close = self._check_close()
+        self.length = None
+        length = headers.get("content-length")
+        if length and not self.chunked:
+            try:
+                self.length = int(length)
+            except ValueError:
+                self.length = None
+            else:
+                if self.length < 0:
+                    self.length = None
+        if status in (http.client.NO_CONTENT, http.client.NOT_MODIFIED) or 100 <= status < 200:
+            self.length = 0
+        if self._method == "HEAD":
+            self.length = 0
+        if not self.will_close and not self.chunked and self.length is None:
+            self.will_close = True
+
+
 class Transport:
     """POSTs to one URL over per-thread keep-alive connections; ``close`` closes them all."""
 
@@ -134,6 +216,7 @@ class Transport:
                 conn.set_tunnel(self.host, self.port, headers=self._proxy[2])
         else:
             conn = http.client.HTTPConnection(host, port)
+        conn.response_class = _Response
         self._local.conn = conn
         with self._lock:
             self._open.add(conn)
