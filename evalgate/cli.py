@@ -22,7 +22,7 @@ from evalgate.errors import (
 from evalgate.progress import CaseProgress
 
 if TYPE_CHECKING:
-    from evalgate.evaluation import Selection
+    from evalgate.evaluation import Project, Selection
     from evalgate.results import GateVerdict, RunResult
 
 DEFAULT_CONFIG = "evalgate.yaml"
@@ -195,9 +195,15 @@ def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict
 
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
     """Run, report, decide."""
-    from evalgate.evaluation import RunOptions, execute, load_project, select
+    from evalgate.evaluation import fewer_collections, load_project
 
-    project = load_project(args.config)
+    with fewer_collections():  # the run and its reports allocate much and make no cycles
+        return _run(args, out, load_project(args.config))
+
+
+def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
+    from evalgate.evaluation import RunOptions, execute, select
+
     cases = select(project.cases, _selection(args))
     if not cases:
         raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -241,6 +243,35 @@ def _throttle(runner_cfg: RunnerConfig, concurrency: int) -> Throttle:
     )
 
 
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Keep the cyclic collector off the loaded project and out of the per-case path.
+
+    A run allocates a few small objects per case and makes almost no cycles, but every collection of
+    the oldest generation walks everything alive, the loaded suites and plan included: about a sixth of
+    the CPU of a 10,000-case run. Objects alive now are frozen (never walked), and young collections
+    happen ten times less often; both are undone on the way out.
+    """
+    global _collections_tuned
+    if _collections_tuned:  # nested: freeze what was loaded since; the outermost one undoes it all
+        gc.freeze()
+        yield
+        return
+    _collections_tuned = True
+    threshold = gc.get_threshold()
+    gc.freeze()
+    gc.set_threshold(max(threshold[0], 7_000), *threshold[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*threshold)
+        gc.unfreeze()
+        _collections_tuned = False
+
+
+_collections_tuned = False
+
+
 def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tuple[RunResult, GateVerdict]:
     """Run the selected cases and decide the gate."""
     loaded = project.loaded
@@ -253,9 +284,10 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
     )
     started, started_at = time.monotonic(), now_iso()
     try:
-        results: list[CaseResult] = Runner(
-            caller=caller, judge=judge, concurrency=concurrency, on_case=options.on_case
-        ).run(planned)
+        with fewer_collections():
+            results: list[CaseResult] = Runner(
+                caller=caller, judge=judge, concurrency=concurrency, on_case=options.on_case
+            ).run(planned)
     finally:
         caller.provider.close()
         if judge is not None:
