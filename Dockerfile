@@ -17,8 +17,9 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # 2.39 series; the glob lets Debian security updates in. The workspace is owned by another uid than root,
 # so without safe.directory every git command fails with "dubious ownership"; --system because the runner
 # replaces HOME (and with it any --global config) at run time.
+# nodejs: javascript checks (promptfoo's JavaScript asserts) run in one Node.js worker; bookworm's 18.x.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends 'git=1:2.39.*' \
+    && apt-get install -y --no-install-recommends 'git=1:2.39.*' 'nodejs=18.*' \
     && rm -rf /var/lib/apt/lists/* \
     && git config --system --add safe.directory '*'
 

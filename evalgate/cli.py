@@ -22,6 +22,7 @@ from evalgate.errors import (
 from evalgate.progress import CaseProgress
 
 if TYPE_CHECKING:
+    from evalgate.config import LoadedConfig
     from evalgate.evaluation import Project, Selection
     from evalgate.results import GateVerdict, RunResult
 
@@ -81,8 +82,30 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     run.add_argument("--all", dest="show_all", action="store_true", help="list passing cases too")
 
+    run.add_argument(
+        "--model", help="for a promptfoo config: the pinned model, e.g. openai:gpt-4o-2024-11-20"
+    )
+    run.add_argument("--judge", help="for a promptfoo config: the pinned grader model (PROVIDER:NAME)")
+    run.add_argument(
+        "--allow-unpinned",
+        action="store_true",
+        help="accept model aliases, with a warning (local exploration)",
+    )
+
     validate = sub.add_parser("validate", help="check config, suites and prompt rendering; no model calls")
     with_config(validate)
+    validate.add_argument("--allow-unpinned", action="store_true", help="report unpinned models as warnings")
+    validate.add_argument("--model", help="for a promptfoo config: the pinned model (PROVIDER:NAME)")
+    validate.add_argument("--judge", help="for a promptfoo config: the pinned grader model (PROVIDER:NAME)")
+
+    importer = sub.add_parser("import", help="convert another tool's config into an evalgate project")
+    kinds = importer.add_subparsers(dest="kind", required=True, parser_class=_Parser)
+    promptfoo = kinds.add_parser("promptfoo", help="a promptfooconfig.yaml")
+    promptfoo.add_argument("source", help="the promptfoo config file")
+    promptfoo.add_argument("--model", help="the pinned model to run, e.g. openai:gpt-4o-2024-11-20")
+    promptfoo.add_argument("--judge", help="the pinned grader model (PROVIDER:NAME)")
+    promptfoo.add_argument("--output", "-o", help="folder to write the project to (default: the config's)")
+    promptfoo.add_argument("--force", action="store_true", help="overwrite existing files")
 
     lint = sub.add_parser("lint", help="reject unpinned model names")
     with_config(lint)
@@ -196,9 +219,24 @@ def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
     """Run, report, decide."""
     from evalgate.evaluation import fewer_collections, load_project
+    from evalgate.promptfoo.inmemory import native_config
 
-    with fewer_collections():  # the run and its reports allocate much and make no cycles
-        return _run(args, out, load_project(args.config))
+    with native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config:
+        project = load_project(config)
+        if args.allow_unpinned:
+            _warn_unpinned(project.loaded, out)
+        with fewer_collections():  # the run and its reports allocate much and make no cycles
+            return _run(args, out, project)
+
+
+def _warn_unpinned(loaded: LoadedConfig, out: Output) -> None:
+    from evalgate.evaluation import lint_pins
+
+    for finding in lint_pins(loaded):
+        out.warn(
+            f"warning: {finding.render()}; running anyway (--allow-unpinned): these results are not "
+            "reproducible and the Action never accepts them"
+        )
 
 
 def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
@@ -217,6 +255,7 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
                 use_cache=not args.no_cache,
                 threshold=args.threshold,
                 on_case=progress,
+                allow_unpinned=args.allow_unpinned,
             ),
         )
     _write_reports(args, run, verdict)
@@ -232,9 +271,38 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
 
 def cmd_validate(args: argparse.Namespace, out: Output) -> int:
     """Everything but the model calls; every error in every file in one run."""
+    from evalgate.promptfoo.inmemory import native_config
+
+    with native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config:
+        return _validate(config, args.allow_unpinned, out)
+
+
+def cmd_import(args: argparse.Namespace, out: Output) -> int:
+    """``evalgate import promptfoo CONFIG``: write a native project and list what did not carry over."""
+    from evalgate.promptfoo.importer import convert, write_project
+
+    source = Path(args.source)
+    if not source.is_file():
+        raise UsageError(f"{args.source} not found", fix="pass the path of a promptfooconfig.yaml")
+    output = Path(args.output) if args.output else source.parent
+    imported = convert(source, output=output, model=args.model, judge=args.judge)
+    for path in write_project(imported, output, force=args.force):
+        out.say(f"wrote {path}")
+    out.say(f"imported {imported.cases} cases and {imported.prompts} prompts from {source}")
+    if imported.dropped:
+        out.say(f"not carried over ({len(imported.dropped)}):")
+        for line in imported.render_dropped():
+            out.say(f"  {line}")
+    out.say(f"next: evalgate run --config {output / 'evalgate.yaml'}")
+    return EXIT_PASSED
+
+
+def _validate(config: str, allow_unpinned: bool, out: Output) -> int:
     from evalgate.validation import find_problems, render_problems
 
-    findings = find_problems(args.config)
+    findings = find_problems(config, allow_unpinned=allow_unpinned)
+    for warning in findings.warnings:
+        out.warn(f"warning: {warning} (--allow-unpinned)")
     project = findings.project
     if findings.errors or project is None:
         for line in render_problems(findings.errors):
@@ -371,6 +439,7 @@ COMMANDS = {
     "lint": cmd_lint,
     "record": cmd_record,
     "init": cmd_init,
+    "import": cmd_import,
     "pin": cmd_watch,
     "compare": cmd_watch,
     "drift": cmd_watch,

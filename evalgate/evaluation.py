@@ -198,6 +198,7 @@ class RunOptions:
 
     concurrency: int | None = None
     use_cache: bool = True
+    allow_unpinned: bool = False  # local exploration only; the CLI warns, the Action never sets it
     threshold: float | None = None
     env: Mapping[str, str] | None = None
     sleep: Callable[[float], None] | None = None
@@ -275,7 +276,8 @@ _collections_tuned = False
 def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tuple[RunResult, GateVerdict]:
     """Run the selected cases and decide the gate."""
     loaded = project.loaded
-    require_pins(loaded)
+    if not options.allow_unpinned:
+        require_pins(loaded)
     planned = plan(project, cases)
     concurrency = options.concurrency or loaded.config.runner.concurrency
     caller = _caller(loaded.config.model, loaded, options, concurrency)

@@ -7,6 +7,7 @@ A ``.txt`` (or any other) file is one template. A ``.json``/``.yaml``/``.yml`` f
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +35,8 @@ class PromptLibrary:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # promptfoo's Nunjucks 'dump' filter, so imported templates render the same
+        self._env.filters["dump"] = _dump
         self._templates: dict[str, jinja2.Template] = {}
         self._systems: dict[str, jinja2.Template] = {}
         self._files: dict[str, str] = {}
@@ -159,3 +162,7 @@ class PromptLibrary:
 
 def _vars(values: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in values.items()}
+
+
+def _dump(value: Any, indent: int | None = None) -> str:
+    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)

@@ -20,6 +20,7 @@ class Findings:
 
     project: Project | None
     errors: tuple[ConfigError, ...]
+    warnings: tuple[str, ...] = ()
 
 
 def _collect_project(loaded: LoadedConfig, errors: list[ConfigError]) -> Project:
@@ -47,15 +48,19 @@ def _collect_project(loaded: LoadedConfig, errors: list[ConfigError]) -> Project
     return project
 
 
-def find_problems(config_path: str | os.PathLike[str]) -> Findings:
-    """Load everything, collecting errors instead of stopping at the first."""
+def find_problems(config_path: str | os.PathLike[str], *, allow_unpinned: bool = False) -> Findings:
+    """Load everything, collecting errors instead of stopping at the first.
+
+    With ``allow_unpinned``, unpinned model names are warnings instead of errors.
+    """
     try:
         loaded = load_config(config_path)
     except ConfigError as exc:
         return Findings(None, (exc,))
     errors: list[ConfigError] = []
     project = _collect_project(loaded, errors)
-    for finding in lint_pins(loaded):
+    warnings = [f.render() for f in lint_pins(loaded)] if allow_unpinned else []
+    for finding in [] if allow_unpinned else lint_pins(loaded):
         errors.append(
             ConfigError(
                 finding.message, file=finding.file, line=finding.line, where=finding.where, fix=finding.fix
@@ -68,7 +73,7 @@ def find_problems(config_path: str | os.PathLike[str]) -> Findings:
             load_plan(loaded.path)
         except ConfigError as exc:
             errors.append(exc)
-    return Findings(project, tuple(errors))
+    return Findings(project, tuple(errors), tuple(warnings))
 
 
 def render_problems(errors: tuple[ConfigError, ...], limit: int = MAX_LINES) -> list[str]:

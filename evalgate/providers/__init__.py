@@ -20,6 +20,13 @@ if TYPE_CHECKING:
 __all__ = ["PROVIDERS", "BuildContext", "ModelRequest", "Provider", "ProviderFactory", "build_provider"]
 
 
+# where the vendors' own SDKs (and promptfoo) look for a base URL when none is configured
+BASE_URL_ENVS: dict[str, tuple[str, ...]] = {
+    "openai": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+    "anthropic": ("ANTHROPIC_BASE_URL",),
+}
+
+
 @dataclass(frozen=True)
 class BuildContext:
     """What a factory may need besides the model config."""
@@ -28,13 +35,26 @@ class BuildContext:
     concurrency: int
     env: Mapping[str, str]
 
+    def base_url(self, cfg: ModelConfig) -> str | None:
+        """``cfg.base_url`` with ``${NAME}`` filled in, else the vendor's conventional variable
+        (``OPENAI_BASE_URL`` / ``OPENAI_API_BASE``, ``ANTHROPIC_BASE_URL``), else ``None`` (the default)."""
+        from evalgate.providers.http import expand_env
+
+        if cfg.base_url:
+            return expand_env(cfg.base_url, self.env, where="model.base_url")
+        for name in BASE_URL_ENVS.get(cfg.provider, ()):
+            value = self.env.get(name, "").strip()
+            if value:
+                return value
+        return None
+
     def api_key(self, cfg: ModelConfig, default_env: str) -> str | None:
         """The key from ``cfg.api_key_env`` (or the vendor default); ``None`` only for loopback servers."""
         name = cfg.api_key_env or default_env
         value = self.env.get(name, "").strip()
         if value:
             return value
-        if is_loopback(cfg.base_url):
+        if is_loopback(self.base_url(cfg)):
             return None  # local OpenAI-compatible servers (vLLM, Ollama, our fake) usually want no key
         raise ConfigError(
             f"environment variable {name} is not set",
@@ -72,7 +92,7 @@ def _vendor(cls: type[VendorProvider], cfg: ModelConfig, ctx: BuildContext) -> P
     return cls(
         secrets=[*secrets_in_env(ctx.env), *header_secrets],
         api_key=ctx.api_key(cfg, cls.default_key_env),
-        base_url=cfg.base_url,
+        base_url=ctx.base_url(cfg),
         key_env=cfg.api_key_env or cls.default_key_env,
         timeout_s=cfg.timeout_s,
         concurrency=ctx.concurrency,

@@ -1,0 +1,161 @@
+"""promptfoo's ``prompts:`` as evalgate prompt files: inline text, ``file://`` text split on ``---``,
+JSON/YAML chat message lists, globs, and labelled prompt objects."""
+
+from __future__ import annotations
+
+import glob
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+_SPLIT = re.compile(r"^---[ \t]*$", re.MULTILINE)
+_SLUG = re.compile(r"[^A-Za-z0-9_-]+")
+_TEXT_SUFFIXES = {".txt", ".md", ".j2", ".jinja", ".njk", ".tmpl", ".prompt", ""}
+
+Note = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """One prompt file to write: its name in ``prompts:``, its path and its content."""
+
+    name: str
+    path: str
+    content: str
+
+
+def slug(text: str, fallback: str) -> str:
+    """A prompt or case name made of letters, digits, '-' and '_'."""
+    cleaned = _SLUG.sub("_", text.strip()).strip("_-")[:60]
+    return cleaned or fallback
+
+
+def _chat(messages: Any) -> list[dict[str, str]] | None:
+    if not isinstance(messages, list) or not messages:
+        return None
+    if all(isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages):
+        return [{"role": m["role"], "content": str(m["content"])} for m in messages]
+    return None
+
+
+class PromptSet:
+    """Collects converted prompts with unique names; unsupported ones go to ``note``."""
+
+    def __init__(self, base: Path, note: Note) -> None:
+        self.base = base
+        self.note = note
+        self.prompts: list[Prompt] = []
+
+    def _name(self, wanted: str) -> str:
+        taken = {p.name for p in self.prompts}
+        name, n = wanted, 2
+        while name in taken:
+            name, n = f"{wanted}_{n}", n + 1
+        return name
+
+    def add_text(self, text: str, label: str | None) -> None:
+        chat = None
+        if text.lstrip().startswith("["):
+            try:
+                chat = _chat(json.loads(text))
+            except json.JSONDecodeError:
+                chat = None
+        if chat is not None:
+            self.add_chat(chat, label)
+            return
+        name = self._name(slug(label or "", f"prompt{len(self.prompts) + 1}"))
+        self.prompts.append(Prompt(name, f"prompts/{name}.txt", text))
+
+    def add_chat(self, messages: list[dict[str, str]], label: str | None) -> None:
+        roles = [m["role"] for m in messages]
+        if roles.count("user") != 1 or any(r not in ("system", "user") for r in roles):
+            self.note(
+                f"prompt {label or len(self.prompts) + 1}: a chat with roles {roles} is not carried over; "
+                "evalgate sends system messages and one user message"
+            )
+            return
+        name = self._name(slug(label or "", f"prompt{len(self.prompts) + 1}"))
+        self.prompts.append(Prompt(name, f"prompts/{name}.json", json.dumps(messages, indent=2) + "\n"))
+
+    def add_file(self, ref: str, label: str | None) -> None:
+        rel = ref.removeprefix("file://")
+        rel, _, function = rel.partition(":") if re.search(r"\.(py|js|ts|cjs|mjs):", rel) else (rel, "", "")
+        pattern = str(self.base / rel)
+        paths = (
+            sorted(Path(p) for p in glob.glob(pattern, recursive=True))
+            if glob.has_magic(rel)
+            else [Path(pattern)]
+        )
+        if not paths or not all(p.is_file() for p in paths):
+            self.note(f"prompt file '{ref}' not found (relative to the promptfoo config)")
+            return
+        for path in paths:
+            self._one_file(path, label if len(paths) == 1 else None, function)
+
+    def _one_file(self, path: Path, label: str | None, function: str) -> None:
+        suffix = path.suffix.lower()
+        if suffix in (".py", ".js", ".ts", ".cjs", ".mjs"):
+            shown = f"{path.name}:{function}" if function else path.name
+            self.note(f"prompt function {shown} is not carried over; render its output into a template")
+            return
+        text = path.read_text(encoding="utf-8")
+        stem = label or path.stem
+        if suffix in (".json", ".yaml", ".yml"):
+            data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
+            chat = _chat(data)
+            if chat is not None:
+                self.add_chat(chat, stem)
+            elif isinstance(data, list) and all(isinstance(x, str) for x in data):
+                for i, item in enumerate(data, 1):
+                    self.add_text(item, f"{stem}_{i}")
+            else:
+                self.note(f"prompt file {path.name} is neither a chat message list nor a list of prompts")
+            return
+        if suffix == ".jsonl":
+            for i, line in enumerate(x for x in text.splitlines() if x.strip()):
+                chat = _chat(json.loads(line))
+                if chat is not None:
+                    self.add_chat(chat, f"{stem}_{i + 1}")
+            return
+        parts = [p.strip("\n") for p in _SPLIT.split(text)]
+        parts = [p for p in parts if p.strip()]
+        for i, part in enumerate(parts, 1):
+            self.add_text(part, stem if len(parts) == 1 else f"{stem}_{i}")
+
+
+def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
+    """Every prompt of promptfoo's ``prompts:`` value, in order."""
+    found = PromptSet(base, note)
+    items: list[Any]
+    if raw is None:
+        items = []
+    elif isinstance(raw, str):
+        items = [raw]
+    elif isinstance(raw, dict):
+        items = [{"id": k, "label": v} for k, v in raw.items()]
+    else:
+        items = list(raw)
+    for item in items:
+        if isinstance(item, str):
+            if item.startswith("file://"):
+                found.add_file(item, None)
+            else:
+                found.add_text(item, None)
+        elif isinstance(item, dict):
+            label = item.get("label") if isinstance(item.get("label"), str) else None
+            if isinstance(item.get("raw"), str):
+                found.add_text(item["raw"], label or item.get("id"))
+            elif isinstance(item.get("id"), str) and item["id"].startswith("file://"):
+                found.add_file(item["id"], label)
+            elif isinstance(item.get("id"), str):
+                found.add_text(item["id"], label)
+            else:
+                note(f"prompt {item!r} has neither 'raw' nor a file:// 'id'")
+        else:
+            note(f"prompt {item!r} is not text or a prompt object")
+    return found.prompts
