@@ -11,12 +11,19 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from evalgate.action_env import ActionInputs, PullRequest, RunnerContext, read_context, read_inputs
+from evalgate.action_env import (
+    ActionInputs,
+    PullRequest,
+    RunnerContext,
+    cache_root,
+    read_context,
+    read_inputs,
+)
 from evalgate.errors import (
     EXIT_GATE_FAILED,
     EXIT_INFRA,
@@ -32,9 +39,11 @@ from evalgate.gate import Comparison, compare, decide, fmt_pct, fmt_pct_short
 from evalgate.gatechange import GateChanges
 from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
 from evalgate.pullrequest import classify_change, pr_changes
+from evalgate.report.escape import md
 from evalgate.results import GateVerdict, RunResult
 
 if TYPE_CHECKING:
+    from evalgate.changes import ChangedFile
     from evalgate.evaluation import Project
     from evalgate.gatechange import GateChange
     from evalgate.gateowners import GateChangeVerdict
@@ -225,6 +234,7 @@ class Session:
     statuses: Statuses
     log: Log
     stage2: bool = False  # the fork-safe report stage (workflow_run)
+    cache: Path | None = None  # the response and parse caches, outside the workspace
 
 
 def run_action(env: Mapping[str, str], log: Log) -> int:
@@ -232,6 +242,7 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     inputs = read_inputs(env)
     ctx = read_context(env, inputs)
     workdir = (ctx.workspace / inputs.working_directory).resolve()
+    cache = cache_root(inputs, env, ctx.workspace)
     gh = _github(inputs, ctx, log)
     stage2 = ctx.event_name == "workflow_run"
     if stage2:
@@ -268,7 +279,7 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     statuses = Statuses(gh, sha, inputs.status_context, ctx.run_url, log)
     statuses.set("eval", "pending", "running the eval suite")
     try:
-        return _run(Session(inputs, ctx, workdir, pr, sha, gh, statuses, log, stage2))
+        return _run(Session(inputs, ctx, workdir, pr, sha, gh, statuses, log, stage2, cache))
     except BaseException as exc:
         state: State = "failure" if isinstance(exc, ConfigError) else "error"
         statuses.set("eval", state, f"evalgate could not run: {str(exc).splitlines()[0][:100]}")
@@ -298,9 +309,8 @@ def _run_here(session: Session, git: LocalGit | None) -> int:
     from evalgate.prsides import pr_sides
 
     inputs, ctx, workdir, pr, log = session.inputs, session.ctx, session.workdir, session.pr, session.log
-    head = load_project(_relative(workdir / inputs.config))
-    runner = head.loaded.config.runner
-    options = RunOptions(cache_dir=head.loaded.resolve(runner.cache_dir) if runner.cache else None)
+    head = load_project(_relative(workdir / inputs.config), cache_dir=session.cache)
+    options = RunOptions(cache_dir=session.cache)
     project, sides, notes = head, None, []
     if pr is not None:
         sides = pr_sides(
@@ -356,7 +366,18 @@ def judge_and_publish(
     policy = gate = None
     if pr is not None:
         allow = {a.model: a.reason for a in bar.pins.allow}
-        policy = classify_change(bar.policy, pr_changes(git, session.gh, pr), allow)
+        changed = pr_changes(git, session.gh, pr)
+        policy = classify_change(bar.policy, changed, allow)
+        planted = cache_files(changed[0], [project, *([sides.base] if sides and sides.base else [])], session)
+        if planted:
+            shown = ", ".join(md(name, 120) for name in planted[:20])
+            more = f" and {len(planted) - 20} more" if len(planted) > 20 else ""
+            notes = (
+                *notes,
+                f"Ignored: this pull request adds or changes {len(planted)} cache file(s) ({shown}{more}). "
+                "The Action's caches live outside the workspace, so nothing the PR commits stands in for "
+                "a model answer.",
+            )
         base = sides.base if sides is not None else None
         changes = sides.changes if sides is not None else GateChanges()
         gate = gate_verdict(changes, base, policy, session.gh, pr, log.warn)
@@ -375,6 +396,17 @@ def judge_and_publish(
         log.warn(warning)
     outcome = Outcome(run, verdict, comparison, policy, notes, gate, warning)
     return publish(outcome, session)
+
+
+def cache_files(files: Sequence[ChangedFile], projects: Sequence[Project], session: Session) -> list[str]:
+    """The PR's changed files that lie in a config's cache folder or under ``.evalgate/``."""
+    prefixes = {".evalgate/"}
+    for project in projects:
+        runner = project.loaded.config.runner
+        folder = session.workdir / Path(session.inputs.config).parent / runner.cache_dir
+        prefixes.add(_workspace_path(folder, session.ctx).rstrip("/") + "/")
+    names = [f.filename for f in files] + [f.previous_filename for f in files if f.previous_filename]
+    return sorted({name for name in names if any(name.startswith(p) for p in prefixes)})
 
 
 def policy_status(policy: PolicyVerdict, gate: GateChangeVerdict) -> tuple[State, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,6 +54,7 @@ class ActionInputs:
     commit: str | None = None
     results: str | None = None
     trusted_label: str = "evalgate:trusted"
+    cache_dir: str | None = None
 
 
 def read_inputs(env: Mapping[str, str]) -> ActionInputs:
@@ -94,7 +96,27 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
         commit=commit,
         results=_input(env, "results") or None,
         trusted_label=_input(env, "trusted-label", "evalgate:trusted") or "evalgate:trusted",
+        cache_dir=_input(env, "cache-dir") or None,
     )
+
+
+def cache_root(inputs: ActionInputs, env: Mapping[str, str], workspace: Path) -> Path:
+    """Where the Action keeps its response and parse caches: never inside the workspace.
+
+    Everything in the workspace is the pull request's, so a cache there would let it commit answers that
+    stand in for the model's. The default is ``$RUNNER_TEMP/evalgate-cache``; a workflow that keeps the
+    cache between runs restores it with ``actions/cache`` and passes that path as ``cache-dir``.
+    """
+    raw = inputs.cache_dir or str(Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "evalgate-cache")
+    path = Path(raw).expanduser()
+    path = (path if path.is_absolute() else workspace / path).resolve()
+    if path == workspace or path.is_relative_to(workspace):
+        raise UsageError(
+            f"input 'cache-dir' ({raw}) lies inside the workspace, where a pull request could commit "
+            "cache entries that stand in for model answers",
+            fix="use a path outside it, e.g. ${{ runner.temp }}/evalgate-cache (restored with actions/cache)",
+        )
+    return path
 
 
 @dataclass(frozen=True)

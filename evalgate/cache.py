@@ -56,6 +56,7 @@ class DiskCache:
         try:
             data = json.loads(self._path(key).read_text(encoding="utf-8"))
             completion = Completion(**data["completion"])
+            _check_types(completion)
         except (OSError, ValueError, KeyError, TypeError):
             self.misses += 1
             return None
@@ -66,3 +67,20 @@ class DiskCache:
         """Store a completion atomically; a failed write only costs a future cache miss."""
         payload = json.dumps({"v": CACHE_FORMAT, "completion": asdict(replace(completion, cached=False))})
         atomic_write(self._path(key), payload)
+
+
+def _check_types(completion: Completion) -> None:
+    """Raise ``TypeError`` unless every field has its type: a mistyped entry is a miss, never an answer."""
+    numbers = (completion.latency_ms, completion.cost_usd, completion.input_tokens, completion.output_tokens)
+    ok = (
+        isinstance(completion.text, str)
+        and isinstance(completion.model, str)
+        and all(n is None or (isinstance(n, int | float) and not isinstance(n, bool)) for n in numbers)
+        and isinstance(completion.fallback, bool)
+        and isinstance(completion.refused, bool)
+        and all(
+            s is None or isinstance(s, str) for s in (completion.finish_reason, completion.system_fingerprint)
+        )
+    )
+    if not ok:
+        raise TypeError("cache entry with mistyped fields")

@@ -61,11 +61,15 @@ class PinFinding:
         return f"{location}: {self.where}: {self.message} ({self.fix})"
 
 
-def load_project(config_path: str | os.PathLike[str]) -> Project:
-    """Load and validate the config, every suite and every prompt template."""
+def load_project(config_path: str | os.PathLike[str], *, cache_dir: Path | None = None) -> Project:
+    """Load and validate the config, every suite and every prompt template.
+
+    ``cache_dir`` replaces ``runner.cache_dir`` for the parse cache (the Action keeps its caches outside
+    the workspace, where a pull request cannot plant entries).
+    """
     loaded = load_config(config_path)
     runner = loaded.config.runner
-    cache_dir = loaded.resolve(runner.cache_dir) if runner.cache else None
+    cache_dir = (cache_dir or loaded.resolve(runner.cache_dir)) if runner.cache else None
     cases = load_suites(
         loaded.config.suites, loaded.root, cache_dir=cache_dir, prompts=list(loaded.config.prompts)
     )

@@ -246,12 +246,12 @@ def evaluate(
             sort = FileSort((), ((config_rel, "the eval config (the PR adds it)"),), ())
             blocked = sort.executable
         else:
-            base_project = load_project(config_path)
+            base_project = load_project(config_path, cache_dir=options.cache_dir)
             sort = sort_files(changed, base_project.loaded, base_project.cases, config_rel)
             blocked = sort.executable
             if not blocked:
                 overlay(git, tree, pr.head_sha, sort.data)
-                head = load_project(config_path)
+                head = load_project(config_path, cache_dir=options.cache_dir)
                 blocked = tuple(new_references(base_project.cases, head.cases))
         if blocked and not trusted:
             return Stage2(sort, trusted, blocked, base=base_project)
@@ -259,7 +259,8 @@ def evaluate(
         if trusted:
             say(f"evalgate: the PR carries '{trusted_label}': evaluating its head {pr.head_sha[:12]} in full")
             with git.worktree(pr.head_sha) as head_tree:
-                project, changes = bar_project(base_project, load_project(head_tree / config_rel))
+                full = load_project(head_tree / config_rel, cache_dir=options.cache_dir)
+                project, changes = bar_project(base_project, full)
                 run, _ = execute(project, project.cases, options)
         else:
             assert head is not None
@@ -277,7 +278,7 @@ def _base_run(
 
     say(f"evalgate: evaluating the base commit {base[:12]} for comparison")
     with git.worktree(base) as tree:
-        project = load_project(tree / config_rel)
+        project = load_project(tree / config_rel, cache_dir=options.cache_dir)
         run, _ = execute(project, project.cases, options)
     return run.cases
 

@@ -75,7 +75,7 @@ def pr_sides(
         base_project = None
         if config_path.is_file():
             try:
-                base_project = load_project(config_path)
+                base_project = load_project(config_path, cache_dir=options.cache_dir)
             except ConfigError as exc:
                 raise ConfigError(
                     f"the base commit {base[:12]}'s eval config does not load, so the bar this PR is held "

@@ -37,7 +37,7 @@ def run_stage2(session: Session, git: LocalGit | None) -> int:
         config_rel,
         trusted_label=inputs.trusted_label,
         baseline=inputs.baseline == "auto",
-        options=RunOptions(threshold=inputs.threshold),
+        options=RunOptions(threshold=inputs.threshold, cache_dir=session.cache),
         say=log.info,
     )
     if result.blocked:

@@ -180,6 +180,7 @@ def run_action(
         "GIT_CONFIG_GLOBAL": str(ws.tmp / "gitconfig"),
         "GITHUB_ACTIONS": "true",
         "GITHUB_WORKSPACE": str(ws.repo),
+        "RUNNER_TEMP": str(ws.tmp / "runner-temp"),  # where the Action keeps its caches
         "GITHUB_EVENT_NAME": event,
         "GITHUB_EVENT_PATH": str(ws.event(event)),
         "GITHUB_SHA": "f" * 40,  # the test merge commit: statuses must never target it

@@ -34,6 +34,7 @@ INPUT_DEFAULTS = {
     "event-name": "",
     "commit": "",
     "trusted-label": "evalgate:trusted",
+    "cache-dir": "",
 }
 OUTPUTS = {"pass-rate", "gate", "report", "html-report", "comment-url", "changed-prompts", "changed-pins"}
 # What the shell must never see as ${{ }}: attacker-controlled event data and caller inputs.

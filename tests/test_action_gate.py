@@ -6,10 +6,12 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from evalgate.testing import FakeGitHubServer
+from evalgate.evaluation import RunOptions, execute, load_project
+from evalgate.testing import FakeGitHubServer, FakeModelServer
 from tests.test_action_entrypoint import (
     CONFIG,
     GOOD,
@@ -195,3 +197,54 @@ def test_a_pr_that_adds_the_config_introduces_the_gate(tmp_path: Path, github: F
     result = run_action(ws, github, fail_on_mixed_change="false")
     assert result.code == 0, result.stdout
     assert "Gate: introduced by this pull request" in github.comments(PR)[0]["body"]
+
+
+def test_cache_files_the_pr_commits_never_stand_in_for_answers(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    # attack 4: answer files under .evalgate/cache/ made the gate pass with zero model calls
+    answers = {"good": True}
+
+    def model(body: dict[str, Any]) -> str:
+        return "Refunds within 30 days; open 9am; hello; {}" if answers["good"] else "I cannot help."
+
+    with FakeModelServer(model) as models:
+        files = base_files(**{"evalgate.yaml": _live(models)})
+        # what the PR commits: the cache a good model would have left, made with evalgate itself
+        scratch = tmp_path / "scratch"
+        for rel, text in files.items():
+            assert text is not None
+            (scratch / rel).parent.mkdir(parents=True, exist_ok=True)
+            (scratch / rel).write_text(text)
+        project = load_project(scratch / "evalgate.yaml")
+        execute(project, project.cases, RunOptions())
+        planted = {
+            p.relative_to(scratch).as_posix(): p.read_text() for p in (scratch / ".evalgate").rglob("*.json")
+        }
+        assert planted
+        answers["good"] = False
+        before = len(models.requests)
+        ws = make_workspace(tmp_path, files, dict(planted))
+        _pr(github, ws, *planted)
+        result = run_action(ws, github, baseline="none")
+        assert len(models.requests) - before == 4  # every case asked the live model
+    assert result.code == 1
+    assert _latest(github, ws.head, "ai-eval-gate/eval")["description"].startswith("0.0% (0/4)")
+    body = github.comments(PR)[0]["body"]
+    assert f"Ignored: this pull request adds or changes {len(planted)} cache file(s)" in body
+
+
+def test_a_cache_dir_inside_the_workspace_is_refused(tmp_path: Path, github: FakeGitHubServer) -> None:
+    ws = make_workspace(tmp_path, base_files(), {"README.md": "x\n"})
+    _pr(github, ws, "README.md")
+    result = run_action(ws, github, cache_dir=".evalgate/cache")
+    assert result.code == 2
+    assert "lies inside the workspace" in result.stdout
+
+
+def _live(models: FakeModelServer) -> str:
+    return (
+        CONFIG.format(model="gpt-4o-2024-08-06")
+        .replace("  provider: replay\n", f"  provider: openai\n  base_url: {models.openai_base_url}\n")
+        .replace("  responses: recordings.yaml\n", "")
+    )

@@ -52,3 +52,21 @@ def test_corrupt_entry_is_a_miss_not_a_crash(tmp_path: Path) -> None:
     (tmp_path / "cd").mkdir()
     (tmp_path / "cd" / f"{key}.json").write_text("{not json")
     assert cache.get(key) is None
+
+
+def test_mistyped_entry_is_a_miss(tmp_path: Path) -> None:
+    import json
+
+    cache = DiskCache(tmp_path)
+    key = "ab" + "0" * 62
+    for completion in (
+        {"text": 5, "model": "m"},
+        {"text": "hi", "model": "m", "latency_ms": "fast"},
+        {"text": "hi", "model": "m", "fallback": "no"},
+        {"text": "hi", "model": ["m"]},
+    ):
+        path = tmp_path / "ab" / f"{key}.json"
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(json.dumps({"v": 1, "completion": completion}))
+        assert cache.get(key) is None, completion
+    assert cache.misses == 4
