@@ -246,11 +246,19 @@ def test_reusable_workflow_interface() -> None:
         "OPENAI_API_KEY": False,
         "ANTHROPIC_API_KEY": False,
     }
+    assert call["inputs"]["baseline"]["default"] == "auto"
     assert {name: out["value"] for name, out in call["outputs"].items()} == {
         "pass-rate": "${{ jobs.merge.outputs.pass-rate }}",
         "gate": "${{ jobs.merge.outputs.gate }}",
+        "comment-url": "${{ jobs.merge.outputs.comment-url }}",
     }
     assert list(workflow["jobs"]) == ["plan", "shard", "merge"]
+    # the merged run is published by the action itself, like a single job: comment, statuses, comparison
+    merge = workflow["jobs"]["merge"]
+    assert merge["permissions"] == {"contents": "read", "pull-requests": "write", "statuses": "write"}
+    (publish,) = [s for s in merge["steps"] if s.get("uses", "").startswith("org/ai-eval-gate@")]
+    assert publish["with"]["results"] == "shards/report.json"
+    assert publish["with"]["baseline"] == "${{ steps.merge.outputs.baseline }}"
 
 
 def test_fork_safe_report_runs_no_pr_code() -> None:
