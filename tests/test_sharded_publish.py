@@ -119,10 +119,15 @@ def sharded(tmp_path_factory: pytest.TempPathFactory) -> Workspace:
     return ws
 
 
-def _publish(ws: Workspace, github: FakeGitHubServer, baseline: str) -> Result:
+def _publish(ws: Workspace, github: FakeGitHubServer, baseline: str, threshold: str = "") -> Result:
+    """The publish step: the action's entrypoint with the inputs that step gives it."""
     publish = _step("merge", "Publish")
     assert publish["with"]["results"] == "shards/report.json"
-    return run_action(ws, github, results=publish["with"]["results"], baseline=baseline)
+    assert publish["with"]["threshold"] == "${{ inputs.threshold }}"
+    inputs = {"results": publish["with"]["results"], "baseline": baseline}
+    if threshold:
+        inputs["threshold"] = threshold
+    return run_action(ws, github, **inputs)
 
 
 @pytest.fixture
@@ -160,7 +165,7 @@ def test_a_failing_merged_run_fails_the_status_and_the_job(
 ) -> None:
     ws = sharded
     github.add_pull(PR, ws.head, ws.base, files=["recordings.yaml"])
-    result = _publish(ws, github, _merge(ws, ws.tmp, threshold="90%"))
+    result = _publish(ws, github, _merge(ws, ws.tmp, threshold="90%"), threshold="90%")
     assert result.code == 1
     assert _latest(github, ws.head, "ai-eval-gate/eval")["state"] == "failure"
     assert result.outputs["gate"] == "failed"
