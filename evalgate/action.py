@@ -35,7 +35,7 @@ from evalgate.errors import (
     GitHubPermissionError,
     UsageError,
 )
-from evalgate.gate import Comparison, compare, decide, fmt_pct, fmt_pct_short
+from evalgate.gate import Comparison, decide, fmt_pct, fmt_pct_short
 from evalgate.gatechange import GateChanges
 from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
 from evalgate.pullrequest import classify_change, pr_changes
@@ -386,7 +386,10 @@ def judge_and_publish(
         log.info(f"evalgate: change policy: {description}")
     comparison = None
     if base_cases is not None:
-        comparison = compare(run.cases, base_cases, metric=bar.gate.metric)
+        from evalgate.compare import base_comparison  # the same code as `evalgate compare`
+
+        comparison, line = base_comparison(run.cases, base_cases, bar.gate)
+        notes = (*notes, line) if line else notes
     verdict = decide(run.cases, bar.gate, threshold_override=inputs.threshold, baseline=base_cases)
     verdict = _apply_policy(verdict, policy, inputs)
     if gate is not None and not gate.passed:

@@ -21,7 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from statistics import NormalDist
 
-from evalgate.gate import Comparison, Metric, check_counts, compare, fmt_pct, pass_rate, totals
+from evalgate.gate import (
+    Comparison,
+    GateConfig,
+    Metric,
+    base_rule_reasons,
+    check_counts,
+    compare,
+    pass_rate,
+    totals,
+)
 from evalgate.results import CaseResult, RunResult
 
 CONFIDENCE = 0.95
@@ -146,44 +155,64 @@ def compare_runs(
     same_cases: bool = False,
 ) -> RunComparison:
     """Compare ``head`` with ``base``; ``NotComparable`` when they are not runs of one suite."""
-    comparable(base.cases, head.cases, same_cases=same_cases)
-    rules = rules or Rules()
-    moves = compare(head.cases, base.cases, metric=metric)
-    base_sums, head_sums = totals(base.cases), totals(head.cases)
-    result = RunComparison(
-        metric=metric,
+    return compare_cases(
+        base.cases,
+        head.cases,
         base_model=base.model,
         head_model=head.model,
-        base_rate=pass_rate(base.cases, metric),
-        head_rate=pass_rate(head.cases, metric),
-        cases=moves,
-        score=score_delta(base.cases, head.cases, metric, confidence),
+        metric=metric,
+        rules=rules,
+        confidence=confidence,
+        same_cases=same_cases,
+    )
+
+
+def compare_cases(
+    base: Sequence[CaseResult],
+    head: Sequence[CaseResult],
+    *,
+    base_model: str = "",
+    head_model: str = "",
+    metric: Metric = "cases",
+    rules: Rules | None = None,
+    confidence: float = CONFIDENCE,
+    same_cases: bool = False,
+    default_significance: bool = True,
+) -> RunComparison:
+    """``compare_runs`` for bare case results (the Action's base run); ``default_significance=False``
+    applies only the configured rules, as the gate does."""
+    comparable(base, head, same_cases=same_cases)
+    rules = rules or Rules()
+    base_sums, head_sums = totals(base), totals(head)
+    result = RunComparison(
+        metric=metric,
+        base_model=base_model,
+        head_model=head_model,
+        base_rate=pass_rate(base, metric),
+        head_rate=pass_rate(head, metric),
+        cases=compare(head, base, metric=metric),
+        score=score_delta(base, head, metric, confidence),
         base_cost_usd=base_sums.cost_usd,
         head_cost_usd=head_sums.cost_usd,
         base_p95_ms=base_sums.latency_p95_ms,
         head_p95_ms=head_sums.latency_p95_ms,
-        identity_changes=identity_changes(base.cases, head.cases),
+        identity_changes=identity_changes(base, head),
     )
-    return replace(result, reasons=tuple(regression_reasons(result, rules)))
+    reasons = regression_reasons(result, rules, default_significance=default_significance)
+    return replace(result, reasons=tuple(reasons))
 
 
 def regression_reasons(
     result: RunComparison, rules: Rules, *, default_significance: bool = True
 ) -> list[str]:
     """The gate's base-comparison rules applied to a comparison; empty when nothing regressed."""
-    reasons: list[str] = []
-    if rules.no_new_failures:
-        broken = result.cases.newly_failing
-        if len(broken) == 1:
-            reasons.append(f"case {broken[0]} passed on the base but fails now")
-        elif broken:
-            reasons.append(f"{len(broken)} cases that passed on the base fail now: {_ids(broken)}")
-    drop = -result.rate_delta
-    if rules.max_drop is not None and drop > rules.max_drop + _EPS:
-        reasons.append(
-            f"pass rate dropped {drop * 100:.1f} pt from {fmt_pct(result.base_rate[0])} on the base to "
-            f"{fmt_pct(result.head_rate[0])}, more than the allowed {rules.max_drop * 100:.1f} pt"
-        )
+    reasons = base_rule_reasons(
+        result.cases.newly_failing,
+        result.base_rate[0] if result.base_rate[2] else None,
+        result.head_rate[0],
+        max_drop=rules.max_drop,
+        no_new_failures=rules.no_new_failures,
+    )
     score = result.score
     if default_significance and rules.max_drop is None and score is not None and score.significant_drop:
         reasons.append(
@@ -308,6 +337,28 @@ def identity_summary(changes: Sequence[IdentityChange]) -> list[tuple[str, str, 
     return [(b, h, n) for (b, h), n in sorted(counts.items(), key=lambda kv: -kv[1])]
 
 
-def _ids(ids: Sequence[str], shown: int = 10) -> str:
-    head = ", ".join(ids[:shown])
-    return head if len(ids) <= shown else f"{head} and {len(ids) - shown} more"
+def base_comparison(
+    head: Sequence[CaseResult], base: Sequence[CaseResult], gate: GateConfig
+) -> tuple[Comparison, str | None]:
+    """The Action's comparison with the base run, and one line for the PR comment (paired delta, identity).
+
+    Only the configured rules count here (the gate decides with ``decide(..., baseline=...)``); a base
+    that is not a run of the same suite still gets the per-case moves, without a paired delta.
+    """
+    try:
+        result = compare_cases(base, head, metric=gate.metric, default_significance=False)
+    except NotComparable as exc:
+        return compare(head, base, metric=gate.metric), f"base comparison without a paired delta: {exc}"
+    parts = []
+    if result.score is not None:
+        s = result.score
+        delta = f"{s.delta * 100:+.1f} pt [{s.low * 100:+.1f}, {s.high * 100:+.1f}]".replace("-", "−")
+        parts.append(f"score vs base {delta} ({int(CONFIDENCE * 100)}% CI, {s.cases} paired cases)")
+    moved = identity_summary(result.identity_changes)
+    if moved:
+        from evalgate.report.escape import md  # the line is Markdown; model ids come from the server
+
+        n = len(result.identity_changes)
+        before, after = md(moved[0][0], 120), md(moved[0][1], 120)
+        parts.append(f"model identity changed on {n} case{'s' if n != 1 else ''}: {before} → {after}")
+    return result.cases, "; ".join(parts) or None

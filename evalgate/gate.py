@@ -313,20 +313,36 @@ def _budget_reasons(cases: Sequence[CaseResult], config: GateConfig) -> list[str
 def _baseline_reasons(
     cases: Sequence[CaseResult], baseline: Sequence[CaseResult], config: GateConfig, value: float
 ) -> list[str]:
+    broken = compare(cases, baseline).newly_failing if config.no_new_failures else ()
+    base_value = pass_rate(baseline, config.metric)[0] if baseline else None
+    return base_rule_reasons(
+        broken, base_value, value, max_drop=config.max_drop, no_new_failures=config.no_new_failures
+    )
+
+
+def base_rule_reasons(
+    newly_failing: Sequence[str],
+    base_value: float | None,
+    value: float,
+    *,
+    max_drop: float | None,
+    no_new_failures: bool,
+) -> list[str]:
+    """The base-comparison rules, one sentence per broken rule (also ``evalgate compare``'s rules)."""
     out = []
-    if config.no_new_failures:
-        broken = compare(cases, baseline).newly_failing
-        if len(broken) == 1:
-            out.append(f"case {broken[0]} passed on the base but fails now")
-        elif broken:
-            out.append(f"{len(broken)} cases that passed on the base fail now: {_id_list(broken)}")
-    if config.max_drop is not None and baseline:
-        base_value = pass_rate(baseline, config.metric)[0]
+    if no_new_failures:
+        if len(newly_failing) == 1:
+            out.append(f"case {newly_failing[0]} passed on the base but fails now")
+        elif newly_failing:
+            out.append(
+                f"{len(newly_failing)} cases that passed on the base fail now: {_id_list(newly_failing)}"
+            )
+    if max_drop is not None and base_value is not None:
         drop = base_value - value
-        if drop > config.max_drop + _EPS:
+        if drop > max_drop + _EPS:
             out.append(
                 f"pass rate dropped {drop * 100:.1f} pt from {fmt_pct(base_value)} on the base to "
-                f"{fmt_pct(value)}, more than the allowed {config.max_drop * 100:.1f} pt"
+                f"{fmt_pct(value)}, more than the allowed {max_drop * 100:.1f} pt"
             )
     return out
 

@@ -502,3 +502,15 @@ def test_second_stage_refuses_an_event_for_another_commit(tmp_path: Path, github
     assert result.code == 2
     assert "is not the workflow run's head" in result.stdout
     assert github.comments(PR) == []
+
+
+def test_the_base_comparison_names_a_model_identity_change(tmp_path: Path, github: FakeGitHubServer) -> None:
+    # a pin-only PR: the same answers from another model; the comment says who answers now
+    head = {"evalgate.yaml": CONFIG.format(model="gpt-4o-2024-11-20")}
+    ws = make_workspace(tmp_path, base_files(), head)
+    _pull(github, ws, ["evalgate.yaml"])
+    result = run_action(ws, github)
+    assert result.code == 0
+    body = github.comments(PR)[0]["body"]
+    assert "score vs base +0.0 pt [+0.0, +0.0] (95% CI, 4 paired cases)" in body
+    assert "model identity changed on 4 cases: gpt-4o-2024-08-06 → gpt-4o-2024-11-20" in body

@@ -194,3 +194,24 @@ def test_openai_system_fingerprint_reaches_the_report_and_the_comparison(
     data = json.loads(capsys.readouterr().out)
     assert len(data["identity_changes"]) == 3
     assert data["identity_changes"][0]["head"]["fingerprints"] == ["fp_changed_backend"]
+
+
+def test_the_action_base_comparison_is_the_compare_code() -> None:
+    from evalgate.compare import base_comparison
+
+    base = [case(f"c{i}", [True], fp="fp_a") for i in range(40)]
+    head = [case(f"c{i}", [i >= 10], fp="<b>fp</b>") for i in range(40)]
+    moves, line = base_comparison(head, base, GateConfig(no_new_failures=True))
+    assert moves.newly_failing == tuple(f"c{i}" for i in range(10))
+    assert line is not None
+    assert line.startswith("score vs base −25.0 pt [−39.0, −11.0] (95% CI, 40 paired cases)")
+    # the server-reported model id and fingerprint are made inert in the Markdown note
+    assert line.endswith("gpt-4o-2024-11-20 (fp\\_a) → gpt-4o-2024-11-20 (&lt;b&gt;fp&lt;/b&gt;)")
+    # the gate's reasons and compare's are one implementation
+    gate_reasons = decide(head, GateConfig(threshold=0, no_new_failures=True), baseline=base).reasons
+    assert gate_reasons == compare_runs(run(base), run(head), rules=Rules(no_new_failures=True)).reasons[:1]
+    other = [case(f"x{i}", [True]) for i in range(40)]
+    moves, line = base_comparison(other, base, GateConfig())
+    assert moves.new == tuple(f"x{i}" for i in range(40))
+    assert line is not None
+    assert line.startswith("base comparison without a paired delta: the reports share 0 of 80 case ids")
