@@ -129,8 +129,9 @@ def comparable(base: Sequence[CaseResult], head: Sequence[CaseResult], *, same_c
     """Raise ``NotComparable`` when the two case sets are too different to be the same suite."""
     base_ids = list(dict.fromkeys(c.id for c in base))
     head_ids = list(dict.fromkeys(c.id for c in head))
-    only_base = [i for i in base_ids if i not in set(head_ids)]
-    only_head = [i for i in head_ids if i not in set(base_ids)]
+    head_set, base_set = set(head_ids), set(base_ids)
+    only_base = [i for i in base_ids if i not in head_set]
+    only_head = [i for i in head_ids if i not in base_set]
     union = len(base_ids) + len(only_head)
     shared = len(base_ids) - len(only_base)
     if not union:

@@ -75,7 +75,10 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     with_config(upgrade)
     upgrade.add_argument("candidate", help="the candidate pinned model, e.g. gpt-4o-2025-03-12")
     upgrade.add_argument("--pr", action="store_true", help="open a pull request when the candidate passes")
-    upgrade.add_argument("--base", help="the pull request's base branch (default: the default branch)")
+    upgrade.add_argument(
+        "--base",
+        help="the pull request's base branch (default: the branch of this workflow run, else the default)",
+    )
     upgrade.add_argument("--cache", action="store_true", help="reuse cached answers (default: fresh ones)")
     upgrade.add_argument("--markdown", help="write the comparison (the PR body) here")
     upgrade.add_argument("--json", dest="json_path", help="write the comparison as JSON here")
@@ -355,7 +358,11 @@ def cmd_upgrade(args: argparse.Namespace, out: Printer) -> int:
         from evalgate.githubwatch import client_from_env
 
         with client_from_env(token_env=args.token_env) as client:
-            url, opened = open_pull(result, client, base=args.base, text=text)
+            # the branch the workflow was dispatched on is what ran: the PR goes back into it
+            dispatched = (
+                os.environ.get("GITHUB_REF_NAME") if os.environ.get("GITHUB_REF_TYPE") == "branch" else None
+            )
+            url, opened = open_pull(result, client, base=args.base or dispatched, text=text)
         out.say(f"pull request {'opened' if opened else 'already open'}: {url}")
     elif args.pr:
         out.say("no pull request: the candidate fails the gate (the comparison is in the job summary)")

@@ -72,7 +72,7 @@ def test_a_passing_candidate_gets_a_pull_request_changing_only_the_pin(
     [pull] = github.created_pulls()
     assert pull["title"] == f"Model upgrade: {CURRENT} → {GOOD_CANDIDATE}"
     assert pull["head"]["ref"] == f"evalgate/model-upgrade/{GOOD_CANDIDATE}"
-    assert pull["base"]["ref"] == "main"
+    assert pull["base"]["ref"] == "main"  # the default branch, outside a workflow run
     # the branch holds the tested commit's file with only the pin's value changed; the fallback stays
     branch = github.branch_files(pull["head"]["ref"])
     assert branch["evalgate.yaml"] == before.replace(
@@ -132,3 +132,17 @@ def test_without_a_token_the_pr_mode_fails_before_running(
     assert main(["upgrade", GOOD_CANDIDATE, "--pr"]) == 2
     assert "needs GITHUB_TOKEN" in capsys.readouterr().err
     assert models.requests == []
+
+
+def test_the_pull_request_goes_back_into_the_dispatched_branch(
+    repo: tuple[Path, FakeModelServer, FakeGitHubServer],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, _, github = repo
+    github.add_branch("release-2", "b" * 40)
+    monkeypatch.setenv("GITHUB_REF_NAME", "release-2")
+    monkeypatch.setenv("GITHUB_REF_TYPE", "branch")
+    assert main(["upgrade", GOOD_CANDIDATE, "--pr"]) == 0
+    assert github.created_pulls()[0]["base"]["ref"] == "release-2"
+    capsys.readouterr()
