@@ -43,6 +43,7 @@ def test_model_upgrade_workflow_opens_the_pr_only_through_the_cli() -> None:
     workflow = load(".github/workflows/model-upgrade.yml")
     inputs = workflow["on"]["workflow_call"]["inputs"]
     assert inputs["candidate"]["required"] is True
+    assert workflow["on"]["workflow_dispatch"]["inputs"]["candidate"]["required"] is True
     job = workflow["jobs"]["upgrade"]
     assert job["permissions"] == {"contents": "write", "pull-requests": "write"}
     assert 'upgrade "$CANDIDATE" --config "$CONFIG" --pr --token-env PR_TOKEN' in step_runs(job)
