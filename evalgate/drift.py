@@ -141,8 +141,6 @@ def issue_body(
 ) -> str:
     """The issue body: status, the comparison with the last good run, the table of runs, the history."""
     status = "🔻 quality dropped" if finding.kind == "drop" else "🔀 model identity changed"
-    if finding.kind == "ok":
-        status = "✅ back within the margin"
     out = [
         marker(config),
         f"## {status}: {md(config, 120)} on {md(run.model, 120)}",
@@ -221,8 +219,16 @@ def closing_comment(
     link = f" ([run]({safe_url(url)}))" if url and safe_url(url) else ""
     bad = sum(1 for r in rows if r.kind == "drop")
     delta = f", {pt(comparison.rate_delta)} vs the last good run" if comparison is not None else ""
+    identity = ""
+    if comparison is not None and comparison.identity_changes:
+        b, h, n = identity_summary(comparison.identity_changes)[0]
+        identity = (
+            f" The model behind the pin is not the last good run's ({md(b, 120)} → {md(h, 120)} on {n} "
+            "cases); quality held."
+        )
+    rate = fmt_pct(rows[0].pass_rate) if rows else "?"
     return (
-        f"✅ Back within the margin: pass rate {fmt_pct(rows[0].pass_rate) if rows else '?'}{delta}{link}. "
+        f"✅ Back within the margin: pass rate {rate}{delta}{link}.{identity} "
         f"Closing after {len(rows)} recorded run{'s' if len(rows) != 1 else ''} ({bad} with a drop). "
         "This run is the new baseline; a new issue opens if it drifts again."
     )

@@ -216,7 +216,7 @@ def _keep_issue(
         return
     client.edit_issue(existing.number, body=body)
     outcome.issue_url, outcome.issue_action = existing.url, "updated"
-    if finding.kind == "ok":
+    if finding.good:  # back within the margin; an identity change is named in the comment
         client.comment(existing.number, closing_comment(run, comparison, rows, opts.run_url))
         client.edit_issue(existing.number, state="closed", reason="completed")
         outcome.issue_action = "closed"
