@@ -51,6 +51,7 @@ if TYPE_CHECKING:
     from evalgate.gitlocal import LocalGit
     from evalgate.policy import PolicyVerdict
     from evalgate.prsides import Sides
+    from evalgate.readiness import Item as ReadinessItem
     from evalgate.results import CaseResult
 
 State = Literal["pending", "success", "failure", "error"]
@@ -112,6 +113,7 @@ class Outcome:
     notes: tuple[str, ...] = ()
     gate: GateChangeVerdict | None = None
     review_warning: str | None = None
+    readiness: tuple[ReadinessItem, ...] = ()
 
 
 def _github(inputs: ActionInputs, ctx: RunnerContext, log: Log) -> GitHubClient | None:
@@ -171,6 +173,8 @@ def _comment_body(outcome: Outcome, ctx: RunnerContext, marker: str | None, sha:
     sections += [outcome.policy.markdown()] if outcome.policy is not None else []
     sections += [f"> {note}" for note in outcome.notes]
     sections = [section for section in sections if section]
+    from evalgate.report.markdown import render_readiness
+
     return render_markdown(
         outcome.run,
         outcome.verdict,
@@ -179,6 +183,7 @@ def _comment_body(outcome: Outcome, ctx: RunnerContext, marker: str | None, sha:
         suite_url=suite_url,
         marker=marker,
         sections=sections,
+        readiness=render_readiness([item.to_dict() for item in outcome.readiness]) or None,
     )
 
 
@@ -397,7 +402,9 @@ def judge_and_publish(
     warning = stale_review(sides.base if sides is not None else None)
     if warning:
         log.warn(warning)
-    outcome = Outcome(run, verdict, comparison, policy, notes, gate, warning)
+    items = _readiness(session, project, run, verdict, comparison)
+    verdict = _require(verdict, items)
+    outcome = Outcome(run, verdict, comparison, policy, notes, gate, warning, tuple(items))
     return publish(outcome, session)
 
 
@@ -410,6 +417,34 @@ def cache_files(files: Sequence[ChangedFile], projects: Sequence[Project], sessi
         prefixes.add(_workspace_path(folder, session.ctx).rstrip("/") + "/")
     names = [f.filename for f in files] + [f.previous_filename for f in files if f.previous_filename]
     return sorted({name for name in names if any(name.startswith(p) for p in prefixes)})
+
+
+def _readiness(
+    session: Session, project: Project, run: RunResult, verdict: GateVerdict, comparison: Comparison | None
+) -> list[ReadinessItem]:
+    from evalgate.readiness import assess
+    from evalgate.readiness_facts import gather
+
+    facts = gather(
+        project,
+        gh=session.gh if session.pr is not None else None,
+        sha=session.sha,
+        status_context=session.inputs.status_context,
+        run_url=session.ctx.run_url,
+        warn=session.log.warn,
+    )
+    return assess(run, verdict, comparison, facts)
+
+
+def _require(verdict: GateVerdict, items: list[ReadinessItem]) -> GateVerdict:
+    """Readiness items listed in ``gate.require`` fail the gate when they do not pass."""
+    from evalgate.readiness import failures
+
+    reasons = failures(items)
+    if not reasons:
+        return verdict
+    kept = verdict.reasons if not verdict.passed else ()
+    return replace(verdict, passed=False, reasons=(*kept, *reasons))
 
 
 def policy_status(policy: PolicyVerdict, gate: GateChangeVerdict) -> tuple[State, str]:
@@ -432,7 +467,8 @@ def publish(outcome: Outcome, session: Session) -> int:
 
     root = workdir / Path(inputs.config).parent
     report = workdir / REPORT_PATH
-    report_text = render_json(outcome.run, outcome.verdict, outcome.comparison)
+    readiness = [item.to_dict() for item in outcome.readiness] or None
+    report_text = render_json(outcome.run, outcome.verdict, outcome.comparison, readiness)
     atomic_write(report, report_text)
     html_report = workdir / HTML_REPORT_PATH
     atomic_write(html_report, render_html(json.loads(report_text)))

@@ -37,6 +37,20 @@ class GateConfig(Strict):
     no_new_failures: bool = False
     max_drop: Fraction | None = None
     max_unchecked: Annotated[int, Field(ge=0)] | None = None
+    # readiness items that must pass, not just be shown (the Action enforces them; see evalgate.readiness)
+    require: list[
+        Literal[
+            "code_tests",
+            "prompt_rendering",
+            "schema_validation",
+            "eval_pass_rate",
+            "security_suite",
+            "cost_regression",
+            "latency_regression",
+            "rollback_plan",
+            "observability",
+        ]
+    ] = Field(default_factory=list)
     # who may approve a change to the bar (GitHub logins), and when they last reviewed it; both are read
     # from the PR's base commit by the Action (see evalgate.gatechange)
     owners: list[

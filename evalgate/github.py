@@ -16,6 +16,7 @@ import urllib3
 
 from evalgate.changes import ChangedFile, PullInfo, Review
 from evalgate.errors import GitHubError, GitHubPermissionError
+from evalgate.readiness import CodeCheck
 from evalgate.retry import RETRY_AFTER_CAP_S, call_with_retries
 
 try:
@@ -242,6 +243,30 @@ class GitHubClient:
 
         return self._read(f"list reviews of #{number}", fetch)
 
+    def code_checks(self, sha: str, *, skip_context: str, skip_url: str | None) -> list[CodeCheck]:
+        """The head commit's other checks: its check runs and combined statuses, without our own.
+
+        ``skip_context`` is our status prefix (``ai-eval-gate/``); ``skip_url`` the current workflow run,
+        whose jobs (this one included, still running) are not "other" checks.
+        """
+        commit = self._repo.get_commit(sha)
+
+        def fetch() -> list[CodeCheck]:
+            found = []
+            for run in commit.get_check_runs():
+                url = run.details_url or run.html_url or ""
+                if skip_url and url.startswith(skip_url.rstrip("/") + "/"):
+                    continue
+                found.append(CodeCheck(run.name, _check_state(run.status, run.conclusion)))
+            for status in commit.get_combined_status().statuses:
+                if status.context.startswith(skip_context):
+                    continue
+                state = {"success": "success", "pending": "pending"}.get(status.state, "failure")
+                found.append(CodeCheck(status.context, state))  # type: ignore[arg-type]
+            return found
+
+        return self._read(f"list the checks of {sha[:12]}", fetch)
+
     def put_file(self, path: str, text: str, *, message: str, branch: str, sha: str | None = None) -> str:
         """Commit ``text`` to ``path`` on ``branch`` via the contents API; returns the commit sha.
 
@@ -328,6 +353,16 @@ class GitHubClient:
             raise _translate(exc, describe, write=write) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise GitHubError(f"{describe}: no response from GitHub: {exc}", retryable=True) from None
+
+
+def _check_state(status: str, conclusion: str | None) -> Literal["success", "failure", "pending", "neutral"]:
+    if status != "completed":
+        return "pending"
+    if conclusion in ("success",):
+        return "success"
+    if conclusion in ("neutral", "skipped"):
+        return "neutral"
+    return "failure"  # failure, cancelled, timed_out, action_required, stale
 
 
 def _translate(exc: GithubException, describe: str, *, write: bool) -> GitHubError:

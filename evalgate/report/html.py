@@ -19,7 +19,7 @@ from evalgate.report.html_assets import CSS, SCRIPT
 
 _ICON = {"passed": "✔", "failed": "✘", "error": "⚠", "unchecked": "–"}
 # text symbols rather than emoji: they render without an emoji font (headless browsers, locked-down desktops)
-_STATE = {"pass": ("✔", "ok"), "fail": ("✘", "bad"), "not_configured": ("○", "na")}
+_STATE = {"pass": ("✔", "ok"), "fail": ("✘", "bad"), "not_configured": ("○", "na"), "pending": ("◌", "na")}
 _FAILING = ("failed", "error")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import cache
 from importlib import resources
@@ -24,7 +24,10 @@ _MESSAGE_CHARS = 200
 
 
 def to_json_dict(
-    run: RunResult, verdict: GateVerdict, comparison: Comparison | None = None
+    run: RunResult,
+    verdict: GateVerdict,
+    comparison: Comparison | None = None,
+    readiness: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The report as plain JSON-ready data (schema version 1, see ``schemas/report.schema.json``)."""
     metric = as_metric(verdict.metric)
@@ -54,14 +57,20 @@ def to_json_dict(
         "notes": list(run.notes),
         **({} if run.retries is None else {"retries": dict(run.retries)}),
         "comparison": None if comparison is None else _comparison(comparison),
+        **({} if readiness is None else {"readiness": [dict(item) for item in readiness]}),
         "cases": [_case(c) for c in run.cases],
     }
 
 
-def render_json(run: RunResult, verdict: GateVerdict, comparison: Comparison | None = None) -> str:
+def render_json(
+    run: RunResult,
+    verdict: GateVerdict,
+    comparison: Comparison | None = None,
+    readiness: Sequence[Mapping[str, Any]] | None = None,
+) -> str:
     """The report as compact JSON text (ASCII-only, so any byte-oriented writer can store it)."""
     # compact on purpose: with indent, json falls back to its pure-Python encoder (10x slower)
-    return json.dumps(to_json_dict(run, verdict, comparison), separators=(",", ":")) + "\n"
+    return json.dumps(to_json_dict(run, verdict, comparison, readiness), separators=(",", ":")) + "\n"
 
 
 def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, GateVerdict]:

@@ -9,7 +9,8 @@ more than 100.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any
 
 from evalgate import __version__
 from evalgate.gate import (
@@ -38,7 +39,7 @@ from evalgate.report.mdblocks import (
 from evalgate.report.terminal import retry_text
 from evalgate.results import CaseResult, GateVerdict, RunResult
 
-__all__ = ["MIN_CHARS", "SuiteUrl", "render_markdown"]
+__all__ = ["MIN_CHARS", "SuiteUrl", "render_markdown", "render_readiness"]
 
 MIN_CHARS = 1_000
 _REASONS_SHOWN = 20
@@ -309,3 +310,24 @@ def _fit(text: str, marker: str | None, max_chars: int, note: str) -> str:
     cut = text.rfind("\n", 0, max_chars - len(tail))
     body = text[: cut if cut > (len(marker) if marker else 0) else max_chars - len(tail)]
     return body + tail
+
+
+_READINESS_ICON = {"pass": "✅", "fail": "❌", "not_configured": "⚪", "pending": "⏳"}
+
+
+def render_readiness(items: Sequence[Mapping[str, Any]]) -> str:
+    """The readiness table as a comment section; ⚪ rows are hints unless ``gate.require`` lists them."""
+    if not items:
+        return ""
+    lines = ["#### Deployment readiness", "", "| | Item | Evidence |", "| --- | --- | --- |"]
+    for item in items:
+        state = str(item["state"])
+        icon = _READINESS_ICON.get(state, "⚪")
+        label = md(str(item["item"]), 60) + (" **required**" if item.get("required") else "")
+        evidence = inline(str(item["evidence"]), 300, table=True)
+        if state == "not_configured":
+            evidence = f"not configured: {evidence}"
+        elif state == "pending":
+            evidence = f"running: {evidence}"
+        lines.append(f"| {icon} | {label} | {evidence} |")
+    return "\n".join([*lines, ""])

@@ -121,6 +121,7 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
         self._files: dict[tuple[str, str], str] = {}
         self._deployments: dict[int, dict[str, Any]] = {}
         self._reviews: dict[int, list[dict[str, Any]]] = {}
+        self._check_runs: dict[str, list[dict[str, Any]]] = {}
         self._serving: Serving | None = None
         self._init_watch()  # issues, artifacts, refs, new pull requests
 
@@ -207,6 +208,31 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
             self._files[(ref, path.strip("/"))] = text
 
     # inspection
+
+    def add_check_run(
+        self,
+        sha: str,
+        name: str,
+        *,
+        status: str = "completed",
+        conclusion: str | None = "success",
+        details_url: str | None = None,
+    ) -> None:
+        """A check run on ``sha`` (another CI job), as ``GET /commits/{sha}/check-runs`` lists it."""
+        with self._lock:
+            run_id = next(self._ids)
+            self._check_runs.setdefault(sha, []).append(
+                {
+                    "id": run_id,
+                    "name": name,
+                    "head_sha": sha,
+                    "status": status,
+                    "conclusion": conclusion if status == "completed" else None,
+                    "details_url": details_url or f"https://ci.example/{run_id}",
+                    "html_url": details_url or f"https://ci.example/{run_id}",
+                    "url": f"{self._api}/check-runs/{run_id}",
+                }
+            )
 
     def comments(self, number: int) -> list[dict[str, Any]]:
         """The comments on issue/PR ``number``, oldest first, as the API would return them."""
@@ -306,6 +332,8 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
             ("PATCH", r"/issues/comments/(\d+)", self._edit_comment),
             ("POST", r"/statuses/([0-9A-Za-z]+)", self._create_status),
             ("GET", r"/commits/([^/]+)/statuses", self._list_statuses),
+            ("GET", r"/commits/([^/]+)/status", self._combined_status),
+            ("GET", r"/commits/([^/]+)/check-runs", self._list_check_runs),
             ("GET", r"/contents/?(.*)", self._get_contents),
             ("PUT", r"/contents/(.+)", self._put_contents),
             ("POST", r"/deployments", self._create_deployment),
@@ -409,6 +437,31 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
 
     def _list_statuses(self, query: dict[str, str], body: Json, sha: str) -> Reply:
         return self._page(f"/commits/{sha}/statuses", list(reversed(self._statuses.get(sha, []))), query)
+
+    def _combined_status(self, query: dict[str, str], body: Json, sha: str) -> Reply:
+        latest: dict[str, dict[str, Any]] = {}
+        for status in self._statuses.get(sha, []):
+            latest[status["context"]] = status  # the newest per context, as GitHub combines them
+        states = [s["state"] for s in latest.values()]
+        state = (
+            "failure"
+            if {"failure", "error"} & set(states)
+            else ("pending" if "pending" in states or not states else "success")
+        )
+        combined = {
+            "state": state,
+            "sha": sha,
+            "total_count": len(latest),
+            "statuses": list(latest.values()),
+            "repository": self._repo_payload(self.repository),
+            "commit_url": f"{self._api}/commits/{sha}",
+            "url": f"{self._api}/commits/{sha}/status",
+        }
+        return 200, combined, {}
+
+    def _list_check_runs(self, query: dict[str, str], body: Json, sha: str) -> Reply:
+        runs = self._check_runs.get(sha, [])
+        return 200, {"total_count": len(runs), "check_runs": runs}, {}
 
     def _get_contents(self, query: dict[str, str], body: Json, path: str) -> Reply:
         ref, path = query.get("ref", "main"), path.strip("/")
