@@ -1,4 +1,4 @@
-"""The readiness table: one row per seed item with its evidence; only gate.require turns a row into a failure."""
+"""The readiness table: a row per seed item with its evidence; only gate.require makes a row fail the gate."""
 
 from __future__ import annotations
 
