@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -32,10 +33,59 @@ def _write(root: Path, text: str = PLAN) -> Path:
 
 def test_plan_prints_samples_and_time_per_stage(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     config = _write(tmp_path)
+    (tmp_path / "requests.jsonl").write_text("")
+    (tmp_path / "routing.yaml").write_text("stable: a\ncanary: b\ncanary_weight: 5\n")
     assert main(["canary", "plan", "--config", str(config), "--rate", "100"]) == 0
     out = capsys.readouterr().out
     assert "eval_pass_rate" in out
     assert "5%" in out
+    assert "source jsonl " in out
+    assert "0/0 records (canary/stable) in the last 1s: is the app logging?" in out
+    assert "reads the current weight, 5%" in out
+
+
+def test_plan_fails_fast_when_the_request_log_is_missing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _write(tmp_path)
+    assert main(["canary", "plan", "--config", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert "evalgate.yaml:11: canary.source.path: the request log" in err
+    assert "does not exist" in err
+    assert main(["canary", "plan", "--config", str(config), "--no-probe"]) == 0
+
+
+def test_plan_fails_fast_with_exit_3_when_the_source_url_does_not_answer(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    config = _write(
+        tmp_path,
+        PLAN.replace(
+            "{type: jsonl, path: requests.jsonl}", f"{{type: jsonl, url: 'http://127.0.0.1:{port}/log'}}"
+        ),
+    )
+    assert main(["canary", "plan", "--config", str(config)]) == 3
+    assert f"127.0.0.1:{port}" in capsys.readouterr().err
+
+
+def test_plan_fails_fast_with_exit_3_when_the_router_cannot_read_the_weight(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import sys
+
+    (tmp_path / "requests.jsonl").write_text("")
+    (tmp_path / "router.py").write_text("import sys\nsys.exit('flag service: 503')\n")
+    py, script = json.dumps(sys.executable), tmp_path / "router.py"
+    router = f'{{type: command, set: [{py}, "{script}", "{{weight}}"], get: [{py}, "{script}"]}}'
+    config = _write(tmp_path, PLAN.replace("{type: file, path: routing.yaml}", router))
+    assert main(["canary", "plan", "--config", str(config)]) == 3
+    assert "flag service: 503" in capsys.readouterr().err
 
 
 def test_a_bad_plan_exits_2_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -71,7 +121,9 @@ def test_status_shows_weight_and_last_decision(tmp_path: Path, capsys: pytest.Ca
     assert "rollback by bob" in out
 
 
-def test_run_posts_a_deployment_status_at_every_look(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_run_posts_a_deployment_status_at_every_look(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     config = _write(tmp_path)
     output, summary = tmp_path / "out.txt", tmp_path / "summary.md"
     with (
@@ -121,3 +173,11 @@ def test_run_posts_a_deployment_status_at_every_look(tmp_path: Path, monkeypatch
     assert "decision<<" in outputs
     assert "promoted" in outputs
     assert "Canary rollout" in summary.read_text()
+    lines = capsys.readouterr().out.splitlines()
+    stamp = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ "
+    assert all(re.match(stamp, line) for line in lines), lines
+    assert re.search(r"Z weight 5%: stage 1: 5%$", lines[0])
+    assert "stage 5% · settle 0.25s after setting 5%: observed split " in lines[1]
+    look = next(line for line in lines if " · look 1/4 · " in line)
+    assert re.search(r"Z stage 5% · look 1/4 · (extend|promote) · n=[\d,]+/[\d,]+ \(canary/stable\): ", look)
+    assert lines[-1].endswith("promoted at 100%: " + lines[-1].split("promoted at 100%: ")[1])

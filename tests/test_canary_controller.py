@@ -255,7 +255,7 @@ def test_until_stops_with_a_message_and_never_says_promoting_to_100(tmp_path: Pa
     outcome = _controller(tmp_path, router, _traffic(router), until=25).run()
     assert (outcome.result, outcome.weight, outcome.exit_code) == ("passed_until", 25, 0)
     assert outcome.reason.startswith(
-        "stopped at 25% as asked (--until 25); promote with `evalgate canary promote`"
+        "stopped at 25% as asked (`--until 25`); promote with `evalgate canary promote`"
     )
     reasons = [d["reason"] for d in _records(tmp_path, "decision")]
     assert not any("to 100%" in r for r in reasons)

@@ -7,7 +7,7 @@ import json
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +26,8 @@ PLAN = """\
 canary:
   target: {{kind: model, stable: gpt-4o-2024-08-06, candidate: gpt-4o-2024-11-20}}
   stages:
-    - {{weight: 5, min_duration: 2s, max_duration: {max}, look_every: 1s, min_samples: 200}}
-    - {{weight: 25, min_duration: 2s, max_duration: {max}, look_every: 1s, min_samples: 200}}
+    - {{weight: 5, min_duration: 2s, max_duration: {max}, look_every: 1s, min_samples: 200{extra}}}
+    - {{weight: 25, min_duration: 2s, max_duration: {max}, look_every: 1s, min_samples: 200{extra}{extra25}}}
     - {{weight: 100}}
   metrics:
     - {{name: eval_pass_rate, kind: proportion, better: higher, margin: 0.03, critical: true}}
@@ -43,9 +43,17 @@ canary:
 """
 
 
-def _plan(root: Path, *, max_duration: str = "6s", router: str = "{type: file, path: routing.yaml}") -> Path:
+def _plan(
+    root: Path,
+    *,
+    max_duration: str = "6s",
+    router: str = "{type: file, path: routing.yaml}",
+    extra: str = "",
+    extra25: str = "",
+) -> Path:
+    """The drill plan; ``extra`` adds stage fields to both judged stages, ``extra25`` to the 25% one."""
     path = root / "evalgate.yaml"
-    path.write_text(PLAN.format(max=max_duration, router=router))
+    path.write_text(PLAN.format(max=max_duration, router=router, extra=extra, extra25=extra25))
     return path
 
 
@@ -232,3 +240,94 @@ def test_until_stops_before_the_final_stage_and_promote_finishes(tmp_path: Path,
     )
     assert code == 0
     assert _weight(tmp_path) == 100
+
+
+# --- real routing: an app that dies, lags, routes users; stepwise rollback ----------------------
+
+
+def _when_weight(root: Path, weight: int, action: Callable[[], None]) -> threading.Thread:
+    """Run ``action`` once the routing file says ``weight`` (a watcher thread, like an on-call event)."""
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if _weight(root) == weight:
+                    action()
+                    return
+            except (OSError, TypeError, KeyError, yaml.YAMLError):
+                pass
+            time.sleep(0.02)
+
+    thread = threading.Thread(target=watch, daemon=True)
+    thread.start()
+    return thread
+
+
+def test_an_app_killed_mid_stage_is_never_promoted(tmp_path: Path, app: SimulatedApp) -> None:
+    _plan(tmp_path, max_duration="10s")
+    watcher = _when_weight(tmp_path, 25, app.stop)  # the app dies as the 25% stage begins
+    code = _run(tmp_path)
+    watcher.join(timeout=5)
+    assert code == 1
+    assert _weight(tmp_path) == 0
+    assert [r["weight"] for r in _log(tmp_path) if r["kind"] == "weight"] == [5, 25, 0]
+    last = _decisions(tmp_path)[-1]
+    assert (last["weight"], last["action"], last["cause"]) == (25, "rollback", "no_data")
+    assert "no requests from either arm since" in last["reason"]
+
+
+def test_a_router_that_applies_weights_5s_late_is_promoted_with_a_10s_settle(tmp_path: Path) -> None:
+    # a lighter rate: each 10 s settle is read in full, and the looks still decide within seconds
+    with SimulatedApp(
+        tmp_path / "requests.jsonl", rate=8_000, seed=5, routing_path=tmp_path / "routing.yaml", lag_s=5.0
+    ) as app:
+        app.set_behaviour("stable", GOOD)
+        app.set_behaviour("canary", GOOD)
+        _plan(tmp_path, max_duration="8s", extra=", settle: 10s")
+        code = _run(tmp_path)
+    assert code == 0
+    assert _weight(tmp_path) == 100
+    settles = [r for r in _log(tmp_path) if r["kind"] == "settle"]
+    assert [s["weight"] for s in settles] == [5, 25]
+    # half of each settle still ran at the old weight: the log shows the split the app really served
+    assert 0 < settles[0]["share"] < 4.5
+    assert 5 < settles[1]["share"] < 22
+    assert all(d["cause"] is None for d in _decisions(tmp_path))
+
+
+def test_sticky_routing_with_units_is_promoted(tmp_path: Path) -> None:
+    with SimulatedApp(
+        tmp_path / "requests.jsonl", rate=RATE, seed=9, routing_path=tmp_path / "routing.yaml", burst=20
+    ) as app:
+        app.set_behaviour("stable", GOOD)
+        app.set_behaviour("canary", GOOD)
+        _plan(tmp_path, max_duration="10s")
+        code = _run(tmp_path)
+    assert code == 0
+    assert _weight(tmp_path) == 100
+    decisions = _decisions(tmp_path)
+    assert {d["action"] for d in decisions} <= {"extend", "promote"}
+    assert {d["srm_test"] for d in decisions} <= {"units", None}
+    assert "units" in {d["srm_test"] for d in decisions}
+    assert any(m["deff"] is not None for d in decisions for m in d["metrics"])  # cluster-robust intervals
+
+
+def test_a_regression_at_25_rolls_back_to_5_and_canary_rollback_takes_it_to_0(
+    tmp_path: Path, app: SimulatedApp
+) -> None:
+    _plan(tmp_path, max_duration="10s", extra25=", rollback_to: 5")
+    worse = ArmBehaviour(quality=0.75, error_rate=0.002, latency_ms=200, latency_spread=0.25)
+    watcher = _when_weight(tmp_path, 25, lambda: app.set_behaviour("canary", worse))
+    code = _run(tmp_path)
+    watcher.join(timeout=5)
+    assert code == 1
+    assert _weight(tmp_path) == 5
+    weights = [r for r in _log(tmp_path) if r["kind"] == "weight"]
+    assert [w["weight"] for w in weights] == [5, 25, 5]
+    assert weights[-1]["reason"].startswith("rollback to 5% (the stage's rollback_to)")
+    last = _decisions(tmp_path)[-1]
+    assert (last["weight"], last["cause"], last["rollback_to"]) == (25, "regression", 5)
+    config, log = str(tmp_path / "evalgate.yaml"), str(tmp_path / "log.jsonl")
+    assert main(["canary", "rollback", "--config", config, "--log", log, "--actor", "oncall"]) == 0
+    assert _weight(tmp_path) == 0

@@ -261,7 +261,7 @@ def test_every_reason_is_one_sentence_with_numbers_and_to_dict_is_json(
     data = json.loads(json.dumps(decision.to_dict(), allow_nan=False))
     assert list(data) == [
         "action", "stage", "weight", "look", "reason", "metrics", "srm_p", "elapsed_s", "actor",
-        "planned_looks", "cause", "rollback_to", "counted_s", "srm_test", "new",
+        "planned_looks", "cause", "rollback_to", "counted_s", "srm_test", "new", "counts",
     ]  # fmt: skip
     assert data["actor"] == "judge"
     assert data["planned_looks"] == 24
@@ -449,3 +449,26 @@ def test_a_regression_rolls_back_to_the_stage_rollback_to() -> None:
     assert (decision.action, decision.cause, decision.rollback_to) == ("rollback", "regression", 5)
     assert decision.reason.endswith("rolling back to 5%")
     assert format_status(decision).endswith("rollback to 5%")
+
+
+def test_latency_clustered_by_unit_gets_a_wider_interval() -> None:
+    rng = random.Random(11)
+    # 250 users of 20 requests; each user's latency level is its own (slow users stay slow)
+    levels = [rng.lognormvariate(0, 0.5) for _ in range(250)]
+    values = tuple(1000.0 * level * rng.lognormvariate(0, 0.05) for level in levels for _ in range(20))
+    units = tuple(u for u in range(250) for _ in range(20))
+    stable = _latencies(95_000, 1000.0, 1)
+    plain = dataclasses_replace(
+        _obs(95_000, 5_000), metrics={"latency_p95_ms": {"stable": stable, "canary": Samples(values)}}
+    )
+    clustered = dataclasses_replace(
+        plain, metrics={"latency_p95_ms": {"stable": stable, "canary": Samples(values, units)}}
+    )
+    narrow = judge(_plan(), 0, 6, LATE, plain).metrics[2]
+    wide = judge(_plan(), 0, 6, LATE, clustered).metrics[2]
+    assert narrow.ci is not None
+    assert wide.ci is not None
+    assert wide.deff is not None
+    assert wide.deff[1] > 5
+    assert wide.ci[0] < narrow.ci[0]
+    assert wide.ci[1] > narrow.ci[1]

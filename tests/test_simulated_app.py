@@ -145,3 +145,37 @@ def test_sustains_twenty_thousand_requests_a_second(tmp_path: Path) -> None:
 def test_behaviour_is_validated() -> None:
     with pytest.raises(ValueError, match="quality must be a probability"):
         ArmBehaviour(quality=1.5)
+
+
+def test_sticky_bursts_route_whole_users_and_name_them(tmp_path: Path) -> None:
+    app = SimulatedApp(tmp_path / "log.jsonl", router=FakeRouter(25), seed=3, burst=20)
+    app.emit(4000)
+    parsed = [parse_record(line) for line in records(tmp_path / "log.jsonl")]
+    arms: dict[str, set[str]] = {}
+    for record in parsed:
+        assert record.unit is not None
+        arms.setdefault(record.unit, set()).add(record.arm)
+    assert len(arms) == 200  # 4,000 requests in bursts of 20
+    assert all(len(seen) == 1 for seen in arms.values())  # a user never switches arm
+    canary_users = sum(seen == {"canary"} for seen in arms.values())
+    assert 25 <= canary_users <= 75  # ~50 of 200
+    seen = summarize(parsed, METRICS, CHECKS, base_dir=tmp_path)
+    assert seen.units == {"canary": canary_users, "stable": 200 - canary_users}
+
+
+def test_sticky_bursts_without_unit_logging(tmp_path: Path) -> None:
+    app = SimulatedApp(tmp_path / "log.jsonl", router=FakeRouter(25), seed=3, burst=20, log_units=False)
+    app.emit(100)
+    assert all(parse_record(line).unit is None for line in records(tmp_path / "log.jsonl"))
+
+
+def test_a_lagging_app_applies_a_new_weight_only_after_the_lag(tmp_path: Path) -> None:
+    router = FakeRouter(0)
+    app = SimulatedApp(tmp_path / "log.jsonl", router=router, seed=3, lag_s=0.5)
+    app.emit(100)
+    router.weight = 100
+    app.emit(100)  # read just now: still the old weight
+    assert app.arm_counts == {"stable": 200, "canary": 0}
+    time.sleep(0.6)
+    app.emit(100)
+    assert app.arm_counts == {"stable": 200, "canary": 100}

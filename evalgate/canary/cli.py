@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -41,6 +42,9 @@ def add_parser(sub: Any, with_config: Callable[[argparse.ArgumentParser], None])
     plan = verbs.add_parser("plan", help="samples and time each stage needs to detect the margins")
     common(plan)
     plan.add_argument("--rate", type=float, default=10.0, help="total requests per second (default 10)")
+    plan.add_argument(
+        "--no-probe", action="store_true", help="only print sample sizes; do not ask the source and router"
+    )
 
     run = verbs.add_parser("run", help="run every stage in real time; promote or roll back")
     common(run)
@@ -115,12 +119,21 @@ def cmd_plan(args: argparse.Namespace, out: Printer) -> int:
     plan = _plan(args)
     if args.rate <= 0:
         raise UsageError("--rate must be a positive number of requests per second")
+    checked: list[str] = []
+    if not args.no_probe:
+        from evalgate.canary.probe import probe
+
+        # fail fast (exit 2 or 3) on a source or router that does not answer, before anyone waits
+        checked = probe(plan, config=Path(args.config), env=os.environ)
     out.say(render_plan_report(plan, plan_report(plan, args.rate)))
+    for line in checked:
+        out.say(line)
     return 0
 
 
 def cmd_run(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | None = None) -> int:
     """Run the rollout; exit 0 promoted, 1 rolled back, 3 infrastructure, 4 held."""
+    from evalgate.canary.console import decision_line, event_line, outcome_line
     from evalgate.canary.controller import Controller
     from evalgate.canary.judge import format_status
     from evalgate.canary.sources import build_source
@@ -153,18 +166,21 @@ def cmd_run(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | Non
 
     def publish(decision: Decision) -> None:
         line = format_status(decision)
-        out.say(f"evalgate canary: {decision.action}: {decision.reason}")
+        out.say(decision_line(decision, time.time()))
         if gh is not None and deployment is not None:
             gh.deployment_status(deployment, state="in_progress", description=line, log_url=_run_url(environ))
 
     controller = Controller(
-        plan=plan, router=router, source=source, log=log, until=args.until, publish=publish
+        plan=plan,
+        router=router,
+        source=source,
+        log=log,
+        until=args.until,
+        publish=publish,
+        on_event=lambda record: out.say(event_line(record, time.time())),
     )
     outcome = controller.run()
-    out.say(
-        f"evalgate canary: {outcome.result} at {outcome.weight if outcome.weight is not None else '?'}%: "
-        f"{outcome.reason}"
-    )
+    out.say(outcome_line(outcome, time.time()))
     if gh is not None and deployment is not None:
         _finish_deployment(gh, deployment, outcome, environ)
     _write_github_files(environ, outcome, deployment, log)

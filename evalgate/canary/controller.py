@@ -195,8 +195,8 @@ class Controller:
                 return Outcome(
                     "passed_until",
                     weight,
-                    f"stopped at {weight}% as asked (--until {self.until}); promote with "
-                    f"`evalgate canary promote`; {last_reason}",
+                    f"stopped at {weight}% as asked (`--until {self.until}`); promote with "
+                    "`evalgate canary promote`",
                 )
             try:
                 self.set_weight(stage.weight, f"stage {index + 1}: {stage.weight}%", stage=index)

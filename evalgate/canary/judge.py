@@ -79,6 +79,7 @@ class Decision:
     counted_s: float = 0.0
     srm_test: str | None = None
     new: tuple[int, int] | None = None  # (canary, stable) records this look brought
+    counts: tuple[int, int] | None = None  # (canary, stable) records in the judged window so far
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready, stable keys (the field order)."""
@@ -86,6 +87,7 @@ class Decision:
         out["srm_p"] = finite(self.srm_p)
         out["metrics"] = [m.to_dict() for m in self.metrics]
         out["new"] = None if self.new is None else list(self.new)
+        out["counts"] = None if self.counts is None else list(self.counts)
         return out
 
 
@@ -142,6 +144,7 @@ def judge(
         counted_s=counted_seconds(looks_seen, current.min_new),
         srm_test=None if test is None else test.test,
         new=(last.canary, last.stable),
+        counts=(n_c, n_s),
     )
 
 

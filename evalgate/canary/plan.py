@@ -93,7 +93,9 @@ def parse_duration(value: Any) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """``5400`` -> ``1h30m``; the inverse of ``parse_duration`` for whole seconds."""
+    """``5400`` -> ``1h30m``; the inverse of ``parse_duration`` for whole seconds (``0.25s`` below one)."""
+    if 0 < seconds < 1:
+        return f"{seconds:.2g}s"
     total = round(seconds)
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)

@@ -134,7 +134,10 @@ class JsonlFileSource(_Summarizer):
         keep: Callable[[RequestRecord], bool] = lambda r: r.ts >= since  # noqa: E731
         with open(self.path, "rb") as fh:
             fh.seek(self._offset)
-            while chunk := fh.read(READ_CHUNK):
+            # Read up to the size at the start: an app appending faster than we parse (a busy machine)
+            # must not keep one look reading forever; the rest is the next look's.
+            end = os.fstat(fh.fileno()).st_size
+            while self._offset < end and (chunk := fh.read(min(READ_CHUNK, end - self._offset))):
                 self._offset += len(chunk)
                 lines = (self._pending + chunk).split(b"\n")
                 self._pending = lines.pop()  # an unterminated last line may still be being written

@@ -12,8 +12,10 @@ effective sample size, so clustered outcomes cannot make a noisy difference look
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, fields
+from itertools import compress
 from typing import Any, Literal
 
 from evalgate.canary.observations import Observation, Proportion, Samples
@@ -237,19 +239,17 @@ def _quantile_deff(data: Samples, point: float) -> float:
     """Design effect of the share of values at or below ``point``, aggregated per unit."""
     if data.units is None or len(data.units) != len(data.values):
         return 1.0
-    per_unit: dict[int, list[int]] = {}
-    for value, unit in zip(data.values, data.units, strict=True):
-        acc = per_unit.setdefault(unit, [0, 0])
-        acc[0] += value <= point
-        acc[1] += 1
-    y = sum(a for a, _ in per_unit.values())
+    n_u = Counter(data.units)
+    if len(n_u) == len(data.values):
+        return 1.0  # one value per unit: nothing is clustered
+    y_u = Counter(compress(data.units, [v <= point for v in data.values]))
     return design_effect(
-        y,
+        sum(y_u.values()),
         len(data.values),
-        len(per_unit),
-        sum(a * a for a, _ in per_unit.values()),
-        sum(a * b for a, b in per_unit.values()),
-        sum(b * b for _, b in per_unit.values()),
+        len(n_u),
+        float(sum(y * y for y in y_u.values())),
+        float(sum(y * n_u[u] for u, y in y_u.items())),
+        float(sum(n * n for n in n_u.values())),
     )
 
 

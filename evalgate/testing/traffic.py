@@ -118,6 +118,11 @@ class SimulatedApp(Lifecycle):
     The weight comes from ``router`` (a ``FakeRouter``) if given, else from the YAML at
     ``routing_path`` (missing = 0), else from the admin endpoint (``admin=True``, starting at ``weight``).
     ``emit(n)`` writes ``n`` records synchronously, for tests that want exact counts.
+
+    Real routing, on demand: ``burst=20`` sends requests in bursts of 20 from one user, routed as a
+    whole (sticky, like a feature-flag or gateway router bucketing users), each record naming its user
+    in ``unit`` unless ``log_units=False``; ``lag_s=5`` applies every weight change 5 s after it is
+    written, like a router that propagates slowly.
     """
 
     def __init__(
@@ -133,7 +138,17 @@ class SimulatedApp(Lifecycle):
         stable: ArmBehaviour | None = None,
         canary: ArmBehaviour | None = None,
         batch_s: float = 0.05,
+        burst: int = 1,
+        log_units: bool = True,
+        lag_s: float = 0.0,
     ) -> None:
+        if burst < 1 or lag_s < 0:
+            raise ValueError("burst must be >= 1 and lag_s >= 0")
+        self.burst, self.log_units, self.lag_s = burst, log_units, lag_s
+        self._user, self._user_left = 0, 0
+        self._user_arm: Arm = "stable"
+        # (when the app read it, weight), for the lag; the starting weight applies from the start
+        self._weights: list[tuple[float, int]] = [(-math.inf, weight)]
         self.log_path = log_path
         self.rate = rate  # requests per second; 0 means no traffic
         self.routing_path = routing_path
@@ -221,7 +236,7 @@ class SimulatedApp(Lifecycle):
 
     def _write(self, count: int, start: float, end: float) -> None:
         with self._lock:
-            weight = self.weight_seen = self._current_weight()
+            weight = self.weight_seen = self._applied(self._current_weight(), time.time())
             if count <= 0:
                 return
             lines = self._records(count, start, (end - start) / count, weight / 100.0)
@@ -232,7 +247,15 @@ class SimulatedApp(Lifecycle):
     def _records(self, count: int, start: float, step: float, p_canary: float) -> list[str]:
         rnd, gauss, out = self._rng.random, self._rng.gauss, []
         for i in range(count):
-            arm: Arm = "canary" if rnd() < p_canary else "stable"
+            if self.burst > 1:
+                if not self._user_left:  # a new user: routed as a whole, by the weight it arrives at
+                    self._user += 1
+                    self._user_arm = "canary" if rnd() < p_canary else "stable"
+                    self._user_left = self.burst
+                self._user_left -= 1
+                arm: Arm = self._user_arm
+            else:
+                arm = "canary" if rnd() < p_canary else "stable"
             self.arm_counts[arm] += 1
             b = self._behaviour[arm]
             self._seq += 1
@@ -241,9 +264,9 @@ class SimulatedApp(Lifecycle):
                 if b.latency_spread
                 else b.latency_ms
             )
-            head = (
-                f'{{"ts": {start + (i + 0.5) * step:.6f}, "arm": "{arm}", "input": "question {self._seq}", '
-            )
+            unit = f'"unit": "user-{self._user}", ' if self.burst > 1 and self.log_units else ""
+            ts = start + (i + 0.5) * step
+            head = f'{{"ts": {ts:.6f}, "arm": "{arm}", {unit}"input": "question {self._seq}", '
             if rnd() < b.error_rate:
                 out.append(f'{head}"output": null, "latency_ms": {latency:.2f}, "error": true}}\n')
                 continue
@@ -251,6 +274,16 @@ class SimulatedApp(Lifecycle):
             output = pool[self._seq % len(pool)]
             out.append(f'{head}"output": {output}, "latency_ms": {latency:.2f}, "error": false}}\n')
         return out
+
+    def _applied(self, weight: int, now: float) -> int:
+        """The weight the app serves: the latest one it read at least ``lag_s`` ago."""
+        if not self._weights or self._weights[-1][1] != weight:
+            self._weights.append((now, weight))
+        due = [i for i, (seen, _) in enumerate(self._weights) if seen + self.lag_s <= now]
+        if not due:
+            return self._weights[0][1] if self._weights[0][0] == -math.inf else 0
+        self._weights = self._weights[due[-1] :]  # older changes are superseded
+        return self._weights[0][1]
 
     def _current_weight(self) -> int:
         if self.router is not None:
