@@ -21,6 +21,9 @@ pytestmark = pytest.mark.slow
 
 GOOD = ArmBehaviour(quality=0.95, error_rate=0.002, latency_ms=200, latency_spread=0.25)
 RATE = 20_000  # simulated requests per second: enough for a 5% arm to decide within seconds
+# no data for 4 s (not the default two 1 s looks): a busy CI machine can starve the app's writer thread
+# for a second or two, and that must not read as an app that died
+QUIET = "max_silence: 4s"
 
 PLAN = """\
 canary:
@@ -53,6 +56,7 @@ def _plan(
 ) -> Path:
     """The drill plan; ``extra`` adds stage fields to both judged stages, ``extra25`` to the 25% one."""
     path = root / "evalgate.yaml"
+    extra = f", {QUIET}{extra}"
     path.write_text(PLAN.format(max=max_duration, router=router, extra=extra, extra25=extra25))
     return path
 

@@ -472,3 +472,19 @@ def test_latency_clustered_by_unit_gets_a_wider_interval() -> None:
     assert wide.deff[1] > 5
     assert wide.ci[0] < narrow.ci[0]
     assert wide.ci[1] > narrow.ci[1]
+
+
+def test_without_a_history_the_looks_are_rebuilt_from_sub_windows() -> None:
+    # 40 minutes of 30 s sub-windows: 25 minutes of traffic, then 15 minutes of nothing
+    busy, quiet = _even(47_500, 2_500, 50), ((0, 0),) * 30
+    obs = dataclasses_replace(
+        _obs(47_500, 2_500, latency_ms=None), batches=busy + quiet, window=(T0, T0 + 2400.0), batch_s=30.0
+    )
+    decision = judge(_plan(), 0, 8, 2400.0, obs)
+    assert (decision.action, decision.cause) == ("rollback", "no_data")
+    assert decision.counted_s == 1500.0
+    fresh = dataclasses_replace(obs, batches=_even(47_500, 2_500, 80))
+    proportions = _plan().metrics[:2]
+    assert (
+        judge(_plan(metrics=[m.model_dump() for m in proportions]), 0, 8, 2400.0, fresh).action == "promote"
+    )

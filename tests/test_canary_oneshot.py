@@ -214,3 +214,17 @@ def test_since_accepts_iso_with_an_offset_and_unix_seconds() -> None:
     assert parse_since("1764496800") == 1764496800.0
     with pytest.raises(UsageError):
         parse_since("-5")
+
+
+def test_a_one_shot_judge_never_promotes_on_stale_data(tmp_path: Path) -> None:
+    # Good traffic for the first 40 s of the stage, then nothing: the window still holds 40 s of
+    # passing records at 60 s, but the looks rebuilt from the source's sub-windows end in silence.
+    _config(tmp_path)
+    now = time.time()
+    since = now - 95
+    _traffic(tmp_path, weight=25, count=40_000, start=since, end=since + 40)
+    out = tmp_path / "d.json"
+    code = _judge(tmp_path, "--weight", "25", "--since", str(since), "--json", str(out))
+    record = _read(out)
+    assert (code, record["action"], record["cause"]) == (1, "rollback", "no_data")
+    assert "no requests from either arm since" in record["reason"]

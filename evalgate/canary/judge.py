@@ -40,6 +40,7 @@ from evalgate.canary.split import (
     counted,
     counted_seconds,
     describe_test,
+    looks_from_batches,
     no_traffic,
     silence,
     split_test,
@@ -113,15 +114,19 @@ def judge(
 ) -> Decision:
     """Decide what to do after one look at stage ``stage`` (an index into ``plan.stages``).
 
-    ``history`` holds the records per arm of every look so far, this one last; without it the whole
-    observation counts as one look of ``elapsed_s``. ``until`` (``--until``) turns the promotion past
-    that weight into a stop.
+    ``history`` holds the records per arm of every look so far, this one last; without it the looks are
+    rebuilt from the source's sub-windows, or else the whole observation counts as one look. ``until``
+    (``--until``) turns the promotion past that weight into a stop.
     """
     current = plan.stages[stage]
     if current.final:
         raise ValueError("the 100% stage is the promotion itself and is not judged")
     n_s, n_c = obs.counts.get("stable", 0), obs.counts.get("canary", 0)
-    looks_seen = tuple(history) if history else (LookCounts(n_s, n_c, -elapsed_s, 0.0),)
+    looks_seen = (
+        tuple(history)
+        if history
+        else looks_from_batches(obs, current) or (LookCounts(n_s, n_c, -elapsed_s, 0.0),)
+    )
     looks = planned_looks(current)
     alpha = looks_alpha(plan.alpha, looks)
     results = tuple(judge_metric(m, obs, current, alpha) for m in plan.metrics)

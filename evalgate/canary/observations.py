@@ -98,3 +98,4 @@ class Observation:
     notes: tuple[str, ...] = field(default_factory=tuple)
     batches: tuple[tuple[int, int], ...] = ()
     units: dict[Arm, int] | None = None
+    batch_s: float | None = None  # the width of the sub-windows, from the start of ``window``

@@ -33,6 +33,7 @@ from evalgate.providers.http import expand_env
 from evalgate.strict import Strict
 
 READ_CHUNK = 8 << 20
+DEFAULT_BATCH_S = 30.0
 
 
 class MetricSource(Protocol):
@@ -68,7 +69,9 @@ class JsonlSpec(Strict):
 
 class _Summarizer:
     name = "summarizer"
-    batch_s: float | None = None  # the controller sets sub-window width for the sample-ratio test
+    # sub-window width for the sample-ratio test and the fresh-data test of a one-shot judge;
+    # ``canary run`` sets it to a tenth of the stage's look_every
+    batch_s: float | None = DEFAULT_BATCH_S
 
     def __init__(
         self, metrics: Sequence[MetricDef], live_checks: Sequence[CheckSpec], base_dir: Path

@@ -65,6 +65,35 @@ def silence(history: Sequence[LookCounts], arm: Arm | None) -> Silence | None:
     return Silence(arm, run[-1].start, sum(look.seconds for look in run), other)
 
 
+def looks_from_batches(obs: Observation, stage: Stage) -> tuple[LookCounts, ...] | None:
+    """The look history rebuilt from the source's sub-windows, for a judge called once on a whole window
+    (``canary judge``): consecutive sub-windows grouped into looks of ``look_every``."""
+    width = obs.batch_s
+    if obs.window is None or not obs.batches or width is None or width <= 0:
+        return None
+    per = max(1, round(stage.look_every / width))  # sub-windows wider than a look are looks themselves
+    since, until = obs.window
+    looks: list[LookCounts] = []
+    for i in range(0, len(obs.batches), per):
+        chunk = obs.batches[i : i + per]
+        looks.append(
+            LookCounts(
+                sum(s for s, _ in chunk),
+                sum(c for _, c in chunk),
+                since + i * width,
+                min(until, since + (i + per) * width),
+            )
+        )
+    if len(looks) > 1 and looks[-1].seconds < per * width / 2:
+        # a sliver of a look at the end of the window (the judge runs a moment after a look) joins the
+        # look before it instead of reading as a look without fresh data
+        last, before = looks.pop(), looks.pop()
+        looks.append(
+            LookCounts(before.stable + last.stable, before.canary + last.canary, before.start, last.end)
+        )
+    return tuple(looks)
+
+
 def batches(obs: Observation, history: Sequence[LookCounts]) -> list[tuple[int, int]]:
     """The source's sub-windows when it gave at least two, else the looks themselves."""
     if len(obs.batches) >= 2:

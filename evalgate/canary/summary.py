@@ -141,6 +141,7 @@ def summarize(
         metrics=data,
         notes=tuple(notes),
         batches=_batches(rows, window, batch_s),
+        batch_s=batch_s if window is not None else None,
         units=None if units is None else units.by_first_arm(),
     )
 
