@@ -443,6 +443,7 @@ def test_canary_workflow_follows_the_cli_contract(canary: dict[str, Any]) -> Non
     jobs = canary["jobs"]
     (plan,) = job_step(jobs["plan"], run="canary plan")
     assert '"$GITHUB_STEP_SUMMARY"' in plan["run"]
+    assert "--no-probe" in plan["run"]  # the plan job has no secrets to reach the router or source with
     (run,) = job_step(jobs["canary"], run="canary run")
     for argument in (
         '--candidate "$CANDIDATE"',
