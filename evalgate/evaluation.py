@@ -129,6 +129,10 @@ def plan(project: Project, cases: Sequence[Case]) -> list[PlannedCase]:
     for case in cases:
         base_dir = (project.loaded.root / case.suite).parent
         prepare_checks(case.spec.checks, base_dir)
+        if case.spec.transform is not None:
+            from evalgate.checks.javascript import prepare_transform
+
+            prepare_transform(case.spec.transform, base_dir)
         planned.append(
             PlannedCase(
                 case=case,

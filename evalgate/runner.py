@@ -194,6 +194,13 @@ class Runner:
             embed=self._embed_fn(),
         )
         try:
+            if case.spec.transform is not None:
+                from evalgate.checks.javascript import TransformError, transform
+
+                try:
+                    ctx = transform(case.spec.transform, ctx)
+                except TransformError as exc:
+                    return Trial(completion=completion, error=str(exc))
             checks = run_checks(case.spec.checks, ctx)
         except ProviderError as exc:  # the judge model failed: an error, not a pass
             kinds = {c.type for c in case.spec.checks} & {"llm_judge", "similar"}

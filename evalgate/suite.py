@@ -32,6 +32,7 @@ class CaseSpec(Strict):
     tags: list[str] = Field(default_factory=list)
     checks: list[CheckSpec] = Field(default_factory=list)
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    transform: Annotated[str, Field(min_length=1)] | None = None
     required: bool = False
     repeat: Annotated[int, Field(ge=1, le=100)] = 1
     min_pass: Annotated[int, Field(ge=1)] | None = None
@@ -69,6 +70,7 @@ class SuiteDefaults(Strict):
     prompt: str | None = None
     prompts: list[str] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
+    transform: Annotated[str, Field(min_length=1)] | None = None
 
 
 class SuiteFile(Strict):
@@ -111,6 +113,8 @@ def _merge_defaults(raw: dict[str, Any], defaults: SuiteDefaults) -> dict[str, A
         merged["vars"] = {**defaults.vars, **raw.get("vars", {})}
     if defaults.threshold is not None and "threshold" not in raw:
         merged["threshold"] = defaults.threshold
+    if defaults.transform is not None and "transform" not in raw:
+        merged["transform"] = defaults.transform
     return merged
 
 

@@ -278,3 +278,39 @@ def test_javascript_timeout_restarts_the_worker() -> None:
     assert stuck.reason == "javascript timed out after 0.5 s (the worker was restarted)"
     assert check({"type": "javascript", "value": "true"}, "x").passed
     worker().close()
+
+
+@needs_node
+def test_a_check_transform_changes_what_that_check_sees() -> None:
+    upper = check({"type": "contains", "value": "HI", "transform": "output.toUpperCase()"}, "hi")
+    assert upper.passed
+    assert not check({"type": "contains", "value": "HI"}, "hi").passed
+    parsed = check({"type": "equals", "value": '{"a":1}', "transform": "JSON.parse(output)"}, '{ "a": 1 }')
+    assert parsed.passed
+    broken = check({"type": "contains", "value": "x", "transform": "JSON.parse(output)"}, "not json")
+    assert not broken.passed
+    assert broken.reason.startswith("transform threw: Unexpected token")
+
+
+@needs_node
+def test_a_case_transform_applies_to_every_check_and_an_error_fails_the_case(tmp_path: Path) -> None:
+    suite = """\
+defaults:
+  transform: "output.replace('echo: ', '')"
+cases:
+  - id: stripped
+    input: hello
+    checks: [{type: equals, value: hello}, {type: starts_with, value: hell}]
+  - id: broken
+    input: hello
+    transform: JSON.parse(output)
+    checks: [{type: is_json}]
+"""
+    with FakeModelServer() as server:
+        config = _project(tmp_path, server, suite)
+        main(["run", "-c", str(config), "--json", str(tmp_path / "r.json"), "-q"])
+    cases = _cases(tmp_path / "r.json")
+    assert cases["stripped"]["status"] == "passed"
+    assert cases["stripped"]["response"] == "echo: hello"  # the report keeps the model's own answer
+    assert cases["broken"]["status"] == "error"
+    assert cases["broken"]["error"].startswith("transform threw: Unexpected token")

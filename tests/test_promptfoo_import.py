@@ -86,6 +86,7 @@ def test_the_corpus_is_large_and_covers_every_construct_of_the_survey() -> None:
         "contains-any": lambda c, t: "contains-any" in t,
         "tools in provider config": lambda c, t: "tools:" in t,
         "transform": lambda c, t: "transform:" in t,
+        "$ref assertion templates": lambda c, t: "$ref" in t,
         "transformVars": lambda c, t: "transformVars" in t,
         "chat-format prompts": lambda c, t: '"role"' in t or "chat." in t,
         "grader override": lambda c, t: "provider" in ((c.get("defaultTest") or {}).get("options") or {}),
@@ -142,9 +143,14 @@ def test_import_lists_what_it_could_not_carry_over_with_the_promptfoo_line(
     assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
     out = capsys.readouterr().out
     assert "imported 2 cases and 1 prompts" in out
-    assert "  promptfooconfig.yaml:5: defaultTest option 'transform' is not carried over" in out
-    assert "  promptfooconfig.yaml:8: test option 'transform' is not carried over" in out
-    assert "  promptfooconfig.yaml:14: test option 'transformVars' is not carried over" in out
+    assert (
+        "not carried over (1):\n  promptfooconfig.yaml:17: test option 'transformVars' is not carried over"
+        in out
+    )
+    suite = yaml.safe_load((source.parent / "evals" / "promptfooconfig.yaml").read_text())
+    assert suite["defaults"]["transform"] == "output.trim()"
+    assert suite["cases"][0]["transform"] == "output.replace('echo: ', '')"
+    assert suite["cases"][0]["checks"][1]["transform"] == "output.toUpperCase()"
     assert (source.parent / "evalgate.yaml").is_file()
     # a second import does not overwrite the first
     assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 2

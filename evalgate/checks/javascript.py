@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import threading
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -174,7 +175,11 @@ def worker() -> NodeWorker:
 
 
 def _source(spec: JavascriptCheck, base_dir: Path) -> dict[str, Any]:
-    code = spec.value.strip()
+    return _source_of(spec.value, base_dir)
+
+
+def _source_of(value: str, base_dir: Path) -> dict[str, Any]:
+    code = value.strip()
     if not code.startswith("file://"):
         return {"code": code}
     ref = code.removeprefix("file://")
@@ -221,13 +226,50 @@ def _interpret(spec: JavascriptCheck, value: Any) -> CheckResult:
     )
 
 
-def check_javascript(spec: JavascriptCheck, ctx: CheckContext) -> CheckResult:
-    """Run the JavaScript; an exception, a timeout or a wrong return type fails the check with the reason."""
-    request = {
-        **_source(spec, ctx.base_dir),
-        "output": ctx.response,
+def _output(ctx: CheckContext) -> Any:
+    # like promptfoo, an answer made of tool calls reaches JavaScript as the parsed calls
+    if ctx.completion.finish_reason in ("tool_calls", "tool_use"):
+        try:
+            return json.loads(ctx.response)
+        except json.JSONDecodeError:
+            pass
+    return ctx.response
+
+
+def _request(code: str, ctx: CheckContext) -> dict[str, Any]:
+    return {
+        **_source_of(code, ctx.base_dir),
+        "output": _output(ctx),
         "context": {"vars": dict(ctx.vars), "prompt": ctx.prompt, "test": {"vars": dict(ctx.vars)}},
     }
+
+
+class TransformError(Exception):
+    """A transform threw, timed out or returned nothing usable; ``str()`` is the reason."""
+
+
+def transform(code: str, ctx: CheckContext, timeout_s: float = 10.0) -> CheckContext:
+    """``ctx`` with its response replaced by what the JavaScript ``code`` returns (JSON for non-text)."""
+    try:
+        answer = worker().call(_request(code, ctx), timeout_s)
+    except JavaScriptError as exc:
+        raise TransformError(f"transform {exc}") from None
+    if not answer.get("ok"):
+        raise TransformError(f"transform threw: {clip(str(answer.get('error')))}")
+    value = answer.get("value")
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return replace(ctx, completion=replace(ctx.completion, text=text, finish_reason=None))
+
+
+def prepare_transform(code: str, base_dir: Path) -> None:
+    """Fail early when Node.js or a transform's file is missing."""
+    node_path()
+    _source_of(code, base_dir)
+
+
+def check_javascript(spec: JavascriptCheck, ctx: CheckContext) -> CheckResult:
+    """Run the JavaScript; an exception, a timeout or a wrong return type fails the check with the reason."""
+    request = _request(spec.value, ctx)
     try:
         answer = worker().call(request, spec.timeout_s)
     except JavaScriptError as exc:

@@ -8,7 +8,13 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.checks.base import CheckContext, clip, result
-from evalgate.checks.javascript import check_javascript, prepare_javascript
+from evalgate.checks.javascript import (
+    TransformError,
+    check_javascript,
+    prepare_javascript,
+    prepare_transform,
+    transform,
+)
 from evalgate.checks.judge import check_llm_judge
 from evalgate.checks.pyfunc import check_python, resolve_check_function
 from evalgate.checks.similarity import check_levenshtein, check_similar
@@ -96,6 +102,11 @@ CHECKS: dict[str, Evaluator] = {
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Evaluate one check; ``ConfigError`` or ``ProviderError`` (judge) propagate, never a silent pass."""
+    if spec.transform is not None:
+        try:
+            ctx = transform(spec.transform, ctx)
+        except TransformError as exc:
+            return result(spec.label, False, 0.0, str(exc))
     outcome = CHECKS[spec.type](spec, ctx)
     if spec.negate:
         # the reason states a fact ("matches 'x' at char 3"); negation only flips what it means
@@ -113,6 +124,8 @@ def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> tuple[CheckResu
 def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:
     """Import python check functions and load schema files now, so ``validate`` can report them."""
     for spec in specs:
+        if spec.transform is not None:
+            prepare_transform(spec.transform, base_dir)
         if isinstance(spec, PythonCheck):
             resolve_check_function(spec.function, base_dir)
         elif isinstance(spec, JsonSchemaCheck) and spec.schema_file is not None:

@@ -56,6 +56,8 @@ class _CheckBase(Strict):
     name: Annotated[str, Field(min_length=1)] | None = None
     weight: Weight = 1.0
     negate: bool = False
+    # JavaScript over the response (promptfoo's assertion transform); the check sees what it returns
+    transform: Annotated[str, Field(min_length=1)] | None = None
 
     @model_validator(mode="after")
     def _negatable(self) -> _CheckBase:

@@ -256,7 +256,10 @@ def _extras(a: dict[str, Any], out: Converted, *, negate: bool) -> Converted:
         out.tags.append(metric.strip())
         for check in out.checks:
             check["name"] = metric.strip()
-    for key in ("transform", "rubricPrompt", "config"):
+    if isinstance(a.get("transform"), str) and a["transform"].strip():
+        for check in out.checks:
+            check["transform"] = a["transform"].strip()
+    for key in ("rubricPrompt", "config"):
         if a.get(key) is not None:
             out.dropped.append(f"assertion '{a.get('type')}': '{key}' is not carried over")
     unknown = sorted(set(a) - _KNOWN_KEYS)

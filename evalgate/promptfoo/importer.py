@@ -25,6 +25,7 @@ from evalgate.yamlsrc import YamlDoc, load_yaml_file
 EMBEDDING_MODEL = "text-embedding-3-large"  # what promptfoo's 'similar' uses by default
 _NAME = re.compile(r"^promptfooconfig[^/]*\.ya?ml$|^promptfooconfig[^/]*\.json$")
 _KNOWN = {"description", "prompts", "providers", "tests", "defaultTest", "evaluateOptions", "metadata"}
+_KNOWN |= {"assertionTemplates"}
 _WHY = {
     "scenarios": "scenarios (vars x tests matrices) are not carried over; list the combinations as cases",
     "redteam": "red-team generation is not an evaluation suite and is not carried over",
@@ -144,7 +145,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     if not isinstance(doc.data, dict):
         raise ConfigError("a promptfoo config must be a mapping", file=str(path), line=1)
     result = Imported(source=path.name)
-    data: dict[str, Any] = doc.data
+    data: dict[str, Any] = _resolve_refs(doc.data, doc.data, result)
     for key in data:
         if key not in _KNOWN:
             result.dropped.append(Dropped(doc.line_of((key,)), _WHY.get(key, f"'{key}' is not carried over")))
@@ -212,6 +213,30 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     return result
 
 
+def _resolve_refs(value: Any, root: dict[str, Any], result: Imported, depth: int = 0) -> Any:
+    """``{$ref: '#/assertionTemplates/x'}`` replaced by what it points at inside the same config."""
+    if depth > 20:
+        raise ConfigError("$ref nesting deeper than 20 levels (a cycle?)")
+    if isinstance(value, list):
+        return [_resolve_refs(v, root, result, depth) for v in value]
+    if not isinstance(value, dict):
+        return value
+    ref = value.get("$ref")
+    if isinstance(ref, str):
+        target: Any = root
+        if ref.startswith("#/"):
+            for part in ref[2:].split("/"):
+                part = part.replace("~1", "/").replace("~0", "~")
+                target = target.get(part) if isinstance(target, dict) else None
+        else:
+            target = None
+        if target is None:
+            result.dropped.append(Dropped(None, f"$ref '{ref}' points outside the config or at nothing"))
+            return {}
+        return _resolve_refs(target, root, result, depth + 1)
+    return {k: _resolve_refs(v, root, result, depth) for k, v in value.items()}
+
+
 def _labels(raw: Any) -> list[str | None]:
     if isinstance(raw, list):
         return [item.get("label") if isinstance(item, dict) else None for item in raw]
@@ -241,7 +266,10 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
     options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     if options.get("provider") is not None:
         conv.graders.insert(0, options["provider"])
-    for key in sorted(set(options) - {"provider"}):
+    code = conv.transform(options, line, "defaultTest: ")
+    if code is not None:
+        out["transform"] = code
+    for key in sorted(set(options) - {"provider", "transform", "postprocess"}):
         conv.note(line, f"defaultTest option '{key}' is not carried over")
     return out
 

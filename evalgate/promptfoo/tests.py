@@ -51,6 +51,20 @@ class Converter:
         """A path relative to the promptfoo config, re-expressed relative to the evalgate suite."""
         return os.path.relpath((self.base / ref.removeprefix("file://")).resolve(), self.suite_dir)
 
+    def js_ref(self, code: str) -> str:
+        """JavaScript code as written, or a ``file://`` reference re-expressed relative to the suite."""
+        return "file://" + self.rel(code) if code.startswith("file://") else code
+
+    def transform(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
+        """The output transform of a test's (or defaultTest's) options, if any."""
+        code = options.get("transform", options.get("postprocess"))
+        if code is None:
+            return None
+        if not isinstance(code, str) or not code.strip():
+            self.note(line, f"{where}transform {code!r} is not JavaScript text")
+            return None
+        return self.js_ref(code.strip())
+
     def load_tests(self, raw: Any, line_of: Callable[[tuple[int | str, ...]], int | None]) -> list[Source]:
         """Every test: inline mappings, and the rows of ``file://`` CSV/JSON/JSONL/YAML files and globs."""
         items = raw if isinstance(raw, list) else [raw] if raw is not None else []
@@ -160,6 +174,8 @@ class Converter:
             if converted.grader is not None:
                 self.graders.append(converted.grader)
             for check in converted.checks:
+                if "transform" in check:
+                    check["transform"] = self.js_ref(check["transform"])
                 for key in _FILE_KEYS & set(check):
                     check[key] = self.rel(str(check[key]))
                 if check["type"] in ("javascript", "not_javascript") and str(
@@ -193,9 +209,10 @@ class Converter:
         checks, tags = self.checks(test.get("assert"), line, where)
         raw_options = test.get("options")
         options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
-        for key in ("transform", "transformVars", "postprocess", "prefix", "suffix", "rubricPrompt"):
+        for key in ("transformVars", "prefix", "suffix", "rubricPrompt"):
             if key in options or key in test:
                 self.note(line, f"{where}test option '{key}' is not carried over")
+        code = self.transform(options, line, where)
         if isinstance(options.get("provider"), str | dict):
             self.graders.append(options["provider"])
         if "provider" in test or "providerOutput" in test:
@@ -211,6 +228,8 @@ class Converter:
             base["tags"] = list(dict.fromkeys(tags))
         if checks:
             base["checks"] = checks
+        if code is not None:
+            base["transform"] = code
         prompts = self._prompt_filter(test.get("prompts"), line, where)
         cases = []
         for variables in self.vars(test.get("vars"), line, where):
