@@ -12,11 +12,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from evalgate.errors import EXIT_GATE_FAILED, EXIT_PASSED, ConfigError
+from evalgate.errors import EXIT_GATE_FAILED, EXIT_PASSED, ConfigError, UsageError
 
 if TYPE_CHECKING:
     from evalgate.compare import Rules, RunComparison
     from evalgate.gate import Metric
+    from evalgate.githubwatch import WatchClient
     from evalgate.results import RunResult
 
 
@@ -273,7 +274,7 @@ def cmd_drift(args: argparse.Namespace, out: Printer) -> int:
     )
     client = branch_client = None
     if args.issue or args.baseline_artifact or args.baseline_branch:
-        from evalgate.githubwatch import client_from_env
+        client_from_env = _github()
 
         client = client_from_env()
         if (
@@ -334,7 +335,7 @@ def cmd_upgrade(args: argparse.Namespace, out: Printer) -> int:
     from evalgate.upgrade import body, open_pull, run_side_by_side
 
     if args.pr:  # fail before the expensive runs when the GitHub part cannot work
-        from evalgate.githubwatch import client_from_env
+        client_from_env = _github()
 
         client_from_env(token_env=args.token_env).close()
     result = run_side_by_side(Path(args.config), args.candidate, use_cache=args.cache, say=out.say)
@@ -355,7 +356,7 @@ def cmd_upgrade(args: argparse.Namespace, out: Printer) -> int:
         Path(args.json_path).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     url, opened = "", False
     if args.pr and result.verdict.passed:
-        from evalgate.githubwatch import client_from_env
+        client_from_env = _github()
 
         with client_from_env(token_env=args.token_env) as client:
             # the branch the workflow was dispatched on is what ran: the PR goes back into it
@@ -370,3 +371,15 @@ def cmd_upgrade(args: argparse.Namespace, out: Printer) -> int:
     append_summary(Path(summary) if summary else None, text)
     write_outputs(Path(output) if output else None, {"gate": gate, "pr-url": url})
     return EXIT_PASSED if result.verdict.passed else EXIT_GATE_FAILED
+
+
+def _github() -> Callable[..., WatchClient]:
+    """``client_from_env``, or a usage error naming the extra when PyGithub is not installed."""
+    try:
+        from evalgate.githubwatch import client_from_env
+    except ImportError as exc:
+        raise UsageError(
+            f"the GitHub part of this command needs PyGithub ({exc})",
+            fix="pip install 'evalgate[github]'",
+        ) from None
+    return client_from_env

@@ -251,3 +251,15 @@ def test_a_create_whose_answer_is_lost_is_not_repeated(
     assert drift(tmp_path, monkeypatch, report(DROPPED), 701) == 1  # the edit is retried too
     assert len(read_history(github.issues()[0]["body"])) == 2
     capsys.readouterr()
+
+
+def test_without_pygithub_the_github_part_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "evalgate.githubwatch", None)  # what a missing PyGithub looks like
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "now.json").write_text(report(GOOD))
+    assert main(["drift", "--report", "now.json", "--issue"]) == 2
+    assert "pip install 'evalgate[github]'" in capsys.readouterr().err

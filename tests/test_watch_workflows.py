@@ -57,3 +57,12 @@ def test_examples_call_them_on_a_schedule_and_by_dispatch() -> None:
     upgrade = load("examples/workflows/model-upgrade.yml")
     assert upgrade["on"]["workflow_dispatch"]["inputs"]["candidate"]["required"] is True
     assert upgrade["jobs"]["upgrade"]["uses"] == "org/ai-eval-gate/.github/workflows/model-upgrade.yml@v1"
+
+
+def test_both_install_the_github_extra() -> None:
+    for rel, job in (
+        (".github/workflows/drift.yml", "drift"),
+        (".github/workflows/model-upgrade.yml", "upgrade"),
+    ):
+        runs = step_runs(load(rel)["jobs"][job])
+        assert '"evalgate[github] @ git+${GITHUB_SERVER_URL}/org/ai-eval-gate@${EVALGATE_REF}"' in runs
