@@ -126,10 +126,12 @@ def body(result: UpgradeResult, run_url: str | None = None) -> str:
     if edit.kept:
         kept = ", ".join(f"{code(str(k.spec))} ({code(k.value.short(), 80)})" for k in edit.kept)
         out += ["", f"Kept as they are: {kept}"]
+    # a judge pinned to the same model at a listed location moves with it: say so rather than "same judge"
+    judge = "the judge's pin moved too" if any("#judge." in loc for loc in edit.moved) else "same judge"
     out += [
         "",
         f"The suite ran with both pins on commit {md(result.commit[:12], 12)} (same cases, same prompts, "
-        f"same judge){f' in [this run]({run_url})' if run_url else ''}. The candidate **{icon}** the gate: "
+        f"{judge}){f' in [this run]({run_url})' if run_url else ''}. The candidate **{icon}** the gate: "
         + "; ".join(md(r, 300) for r in verdict.reasons),
         "",
         render_comparison_markdown(

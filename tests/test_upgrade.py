@@ -81,6 +81,7 @@ def test_a_passing_candidate_gets_a_pull_request_changing_only_the_pin(
     assert (root / "evalgate.yaml").read_text() == before  # the checkout itself is untouched
     assert "- `evalgate.yaml#model.name`" in pull["body"]
     assert f"Kept as they are: `evalgate.yaml#model.fallback` (`{BAD_CANDIDATE}`)" in pull["body"]
+    assert "(same cases, same prompts, same judge)" in pull["body"]
     assert "The candidate **✅ passes** the gate" in pull["body"]
     # both pins really ran, every case fresh (no cache)
     models_seen = [r.json["model"] for r in models.requests]
@@ -146,3 +147,24 @@ def test_the_pull_request_goes_back_into_the_dispatched_branch(
     assert main(["upgrade", GOOD_CANDIDATE, "--pr"]) == 0
     assert github.created_pulls()[0]["base"]["ref"] == "release-2"
     capsys.readouterr()
+
+
+def test_the_body_says_when_the_judge_moves_with_the_pin() -> None:
+    from evalgate.compare import compare_runs
+    from evalgate.gate import GateConfig, decide
+    from evalgate.pinfiles import PinEdit
+    from evalgate.results import CaseResult, Completion, RunResult, Trial
+    from evalgate.upgrade import UpgradeResult, body
+
+    def run(model: str) -> RunResult:
+        case = CaseResult("c", "evals/s.yaml", 1, (Trial(Completion("ok", model)),))
+        return RunResult((case,), "openai", model, "evalgate.yaml", "2026-11-30T09:00:00Z", 1.0)
+
+    current, candidate = run(CURRENT), run(GOOD_CANDIDATE)
+    moved = ("evalgate.yaml#model.name", "evalgate.yaml#judge.name")
+    edit = PinEdit(CURRENT, GOOD_CANDIDATE, {}, moved, ())
+    verdict = decide(candidate.cases, GateConfig(threshold=0.5))
+    result = UpgradeResult("a" * 40, edit, current, candidate, compare_runs(current, candidate), verdict)
+    text = body(result)
+    assert "(same cases, same prompts, the judge's pin moved too)" in text
+    assert "- `evalgate.yaml#judge.name`" in text
