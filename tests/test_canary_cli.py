@@ -42,6 +42,10 @@ def test_plan_prints_samples_and_time_per_stage(tmp_path: Path, capsys: pytest.C
     assert "source jsonl " in out
     assert "0/0 records (canary/stable) in the last 1s: is the app logging?" in out
     assert "reads the current weight, 5%" in out
+    assert (
+        "5%: settle 0.25s, then a look every 1s; a look counts toward min_duration with ≥ 50 new records per "
+        "arm; no data for 2s → rollback; a regression rolls back to 0%"
+    ) in out
 
 
 def test_plan_fails_fast_when_the_request_log_is_missing(

@@ -164,6 +164,23 @@ def render_plan_report(plan: RolloutPlan, report: Sequence[StagePlan]) -> str:
         "",
     ]
     lines += ["  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)).rstrip() for r in rows]
+    lines += ["", *_stage_rules(plan)]
     if notes:
         lines += ["", *notes]
     return "\n".join(lines) + "\n"
+
+
+def _stage_rules(plan: RolloutPlan) -> list[str]:
+    """Per judged stage, the traffic rules the judge applies: settle, fresh data, silence, rollback."""
+    out = []
+    for stage in plan.stages:
+        if stage.final:
+            continue
+        out.append(
+            f"{stage.weight}%: settle {format_duration(stage.settle_s)}, then a look every "
+            f"{format_duration(stage.look_every)}; a look counts toward min_duration with "
+            f"≥ {stage.min_new:,} new records per arm; no data for "
+            f"{format_duration(stage.max_silence_s)} → {plan.on_no_data}; a regression rolls back to "
+            f"{stage.rollback_to}%"
+        )
+    return out
