@@ -11,7 +11,7 @@ CSS = """
 *{box-sizing:border-box}
 body{margin:0;font:14px/1.5 -apple-system,BlinkMacSystemFont,"Segoe UI",Helvetica,Arial,sans-serif;
 color:var(--fg);background:var(--bg)}
-main,header,section,form,footer{max-width:1200px;margin:0 auto;padding:0 16px}
+body>main,body>header,body>section,body>form,body>footer{max-width:1200px;margin:0 auto;padding:0 16px}
 [hidden]{display:none!important}
 h1{font-size:22px;margin:16px 0 4px}h2{font-size:16px;margin:20px 0 8px}h3{font-size:13px;margin:12px 0 4px;
 color:var(--muted);text-transform:uppercase;letter-spacing:.04em}

@@ -116,7 +116,7 @@ def table_row(case: CaseResult, suite_url: SuiteUrl | None, marks: str) -> str:
 
 
 def details(case: CaseResult, level: Level) -> list[str]:
-    """The collapsible block: rendered prompt (or vars), the answer as written, every check's reason."""
+    """The collapsible block: the answer as written, every check's reason, then the prompt (or its vars)."""
     rep = case.representative
     checks = rep.checks if rep is not None else ()
     failed = sum(1 for c in checks if not c.passed)
@@ -127,11 +127,6 @@ def details(case: CaseResult, level: Level) -> list[str]:
         f"<details><summary>{icon} <code>{html_text(case.id, _ID_CHARS)}</code> · {where} · {what}</summary>"
     )
     lines = [summary, ""]
-    if level.prompt and case.prompt:
-        lines += ["**Prompt**", "", *_fenced(case.prompt, level.prompt)]
-    if case.vars:
-        text = json.dumps(dict(case.vars), ensure_ascii=False, indent=2, default=str)
-        lines += ["**Vars**", "", *_fenced(text, max(level.prompt, 300), "json")]
     if case.status == "error":
         lines += ["**Error**", "", *_fenced(case.error or "error", level.answer)]
     completion = rep.completion if rep is not None else None
@@ -155,6 +150,12 @@ def details(case: CaseResult, level: Level) -> list[str]:
         if len(checks) > _CHECKS_SHOWN:
             lines.append(f"| … | | {len(checks) - _CHECKS_SHOWN} more checks |")
         lines.append("")
+    # what was asked comes after what was answered and why it failed: the answer is what a reviewer reads
+    if level.prompt and case.prompt:
+        lines += ["**Prompt**", "", *_fenced(case.prompt, level.prompt)]
+    if case.vars:
+        text = json.dumps(dict(case.vars), ensure_ascii=False, indent=2, default=str)
+        lines += ["**Vars**", "", *_fenced(text, max(level.prompt, 300), "json")]
     return [*lines, "</details>", ""]
 
 
