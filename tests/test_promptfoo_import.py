@@ -254,3 +254,24 @@ def test_base_url_from_the_environment(
     before = len(server.requests)
     assert main(["run", "--config", str(tmp_path / "evalgate.yaml"), "--no-cache", "-q"]) == 0
     assert len(server.requests) == before + 1
+
+
+def test_python_asserts_run_through_the_generated_adapters(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("python-assert", tmp_path)
+    out = tmp_path / "native"
+    assert main(["import", "promptfoo", str(source), "--model", MODEL, "--output", str(out)]) == 0
+    assert (out / "evals" / "promptfoo_python.py").is_file()
+    report = tmp_path / "r.json"
+    assert (
+        main(["run", "--config", str(out / "evalgate.yaml"), "--no-cache", "-q", "--json", str(report)]) == 0
+    )
+    checks = {c["id"]: c["checks"] for c in json.loads(report.read_text())["cases"]}
+    assert [(c["type"], c["reason"]) for c in checks["test1"]] == [
+        ("python", "returned True"),
+        ("python", "returned 0.984"),
+        ("python", "returned True"),
+        ("no-five", "looked for 5"),
+    ]
+    assert checks["test2"][0]["reason"] == "4 words"

@@ -39,8 +39,8 @@ GRADERS: dict[str, str] = {
 GRADER_THRESHOLD = {"g-eval": 0.7, "answer-relevance": 0.7}
 _RAG = "RAG context metrics are not built in; use llm_judge with the context in the rubric"
 NOT_SUPPORTED: dict[str, str] = {
-    "python": "inline Python asserts run in promptfoo's Python worker; write a 'python' check "
-    "(module:function) instead",
+    "python": "Python asserts are converted by 'evalgate import promptfoo' (a generated adapter module); "
+    "in a CSV read natively, write a 'python' check (module:function)",
     "webhook": "posts outputs to a service of your own; a 'python' check can make that call",
     "moderation": "needs a moderation API that is not an evalgate provider",
     "perplexity": "needs token logprobs, which evalgate providers do not return",

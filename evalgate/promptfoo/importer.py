@@ -19,6 +19,7 @@ from evalgate.errors import ConfigError, UsageError
 from evalgate.pins import check_pin
 from evalgate.promptfoo.prompts import convert_prompts
 from evalgate.promptfoo.providers import UnsupportedProvider, convert_provider, parse_model_flag
+from evalgate.promptfoo.pyshim import MODULE, PythonAsserts
 from evalgate.promptfoo.tests import Converter
 from evalgate.yamlsrc import YamlDoc, load_yaml_file
 
@@ -169,6 +170,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         suite_dir=(output / "evals").resolve(),
         note=lambda line, what: result.dropped.append(Dropped(line, what)),
         tools_ref="../tools.json" if tools else None,
+        python=PythonAsserts(base, (output / "evals").resolve()),
     )
     conv.prompt_names = {p.name: p.name for p in prompts}
     labels = _labels(data.get("prompts"))
@@ -209,6 +211,9 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         result.files[prompt.path] = prompt.content
     if tools:
         result.files["tools.json"] = json.dumps(tools, indent=2) + "\n"
+    shim = conv.python.module() if conv.python is not None else None
+    if shim is not None:
+        result.files[f"evals/{MODULE}.py"] = shim
     result.cases, result.prompts = len(cases), len(prompts)
     return result
 

@@ -18,6 +18,7 @@ import yaml
 from evalgate.errors import ConfigError
 from evalgate.promptfoo.asserts import Unsupported, convert_assert, shorthand
 from evalgate.promptfoo.prompts import slug
+from evalgate.promptfoo.pyshim import PythonAsserts
 from evalgate.yamlsrc import load_yaml_file
 
 Note = Callable[[int | None, str], None]
@@ -42,6 +43,7 @@ class Converter:
     note: Note
     prompt_names: dict[str, str] = field(default_factory=dict)  # promptfoo label -> evalgate name
     graders: list[Any] = field(default_factory=list)
+    python: PythonAsserts | None = None
     tools_ref: str | None = None
     _ids: set[str] = field(default_factory=set)
 
@@ -161,6 +163,22 @@ class Converter:
             if not isinstance(item, dict):
                 self.note(line, f"{where}assertion {item!r} is not a mapping")
                 continue
+            kind = str(item.get("type", ""))
+            if (
+                kind in ("python", "not-python")
+                and isinstance(item.get("value"), str)
+                and self.python is not None
+            ):
+                threshold = item.get("threshold")
+                ref = self.python.add(
+                    item["value"],
+                    float(threshold) if isinstance(threshold, int | float) else None,
+                    negate=kind.startswith("not-"),
+                )
+                checks.append({"type": "python", "function": ref, **_weight_and_name(item)})
+                if isinstance(item.get("metric"), str):
+                    tags.append(item["metric"])
+                continue
             try:
                 converted = convert_assert(item)
             except Unsupported as exc:
@@ -275,3 +293,13 @@ def _csv_test(row: dict[str, str]) -> dict[str, Any]:
         elif not key.startswith("__"):
             test["vars"][key] = value
     return test
+
+
+def _weight_and_name(item: dict[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    weight = item.get("weight")
+    if isinstance(weight, int | float) and not isinstance(weight, bool) and weight != 1:
+        out["weight"] = float(weight)
+    if isinstance(item.get("metric"), str) and item["metric"].strip():
+        out["name"] = item["metric"].strip()
+    return out
