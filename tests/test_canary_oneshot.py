@@ -72,7 +72,7 @@ def test_equal_versions_pass_with_exit_0_and_the_decision_as_json(
 ) -> None:
     _config(tmp_path)
     now = time.time()
-    since = int(now) - 60
+    since = int(now) - 70
     _traffic(tmp_path, weight=25, count=40_000, start=since, end=now - 1)
     out = tmp_path / "out" / "decision.json"
     assert _judge(tmp_path, "--weight", "25", "--since", _iso(since), "--json", str(out)) == 0
@@ -83,7 +83,7 @@ def test_equal_versions_pass_with_exit_0_and_the_decision_as_json(
         25,
         0,
     )
-    assert record["look"] == 6  # 60 s into a stage looked at every 10 s
+    assert record["look"] == 6  # 62.5 s after the 7.5 s settle, looked at every 10 s
     printed = capsys.readouterr().out.strip()
     assert printed == f"evalgate canary: promote: {record['reason']}"
     assert "promoting from 25% to 100%" in record["reason"]
@@ -137,6 +137,18 @@ def test_records_before_since_are_not_judged(tmp_path: Path) -> None:
     assert _judge(tmp_path, "--weight", "25", "--since", str(now - 60)) in (0, 4)
 
 
+def test_the_settle_after_the_weight_change_is_not_judged(tmp_path: Path) -> None:
+    # settle defaults to a quarter of min_duration (7.5 s): what the canary served while routing was
+    # still moving does not count, as in `canary run`
+    _config(tmp_path)
+    now = time.time()
+    since = now - 60
+    bad = ArmBehaviour(quality=0.5, error_rate=0.002, latency_ms=200)
+    _traffic(tmp_path, weight=25, count=4_000, start=since, end=since + 7, canary=bad)
+    _traffic(tmp_path, weight=25, count=40_000, start=since + 8, end=now - 1)
+    assert _judge(tmp_path, "--weight", "25", "--since", str(since)) == 0
+
+
 def test_the_json_is_the_decision_the_controllers_judge_makes(tmp_path: Path) -> None:
     config = _config(tmp_path)
     now = time.time()
@@ -154,7 +166,8 @@ def test_the_json_is_the_decision_the_controllers_judge_makes(tmp_path: Path) ->
         live_checks=plan.live_checks,
     )
     elapsed = record["elapsed_s"]
-    obs = source.observe(since, since + elapsed)
+    start = since + plan.stages[1].settle_s
+    obs = source.observe(start, start + elapsed)
     direct = judge(plan, 1, look_number(plan, 1, elapsed), elapsed, obs)
     assert code == 0
     expected = direct.to_dict()

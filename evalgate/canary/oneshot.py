@@ -2,8 +2,8 @@
 
 This is the judge as a step of a rollout engine that already shifts traffic (an Argo Rollouts
 AnalysisTemplate's ``job`` provider, a Flagger webhook job, a CI step): the engine set the weight at
-``--since``; this command reads the plan's metric source for ``[since, now)``, asks the same pure judge
-``canary run`` uses, prints the same sentence and exits
+``--since``; this command reads the plan's metric source from then plus the stage's ``settle`` to now (as
+``canary run`` does), asks the same pure judge, prints the same sentence and exits
 
     0 pass (promote-worthy) · 1 regression, guard breach or inconclusive past max_duration with
     ``on_inconclusive: rollback`` · 4 inconclusive (look again later) · 2 bad config · 3 source unreachable.
@@ -102,12 +102,17 @@ def exit_code(decision: Decision) -> int:
     return EXIT_INCONCLUSIVE
 
 
-def judge_once(plan: RolloutPlan, weight: int, since: float, now: float, obs: Observation) -> Decision:
-    """The decision for the stage with ``weight`` after ``now - since`` seconds; pure."""
+def judged_from(plan: RolloutPlan, weight: int, since: float, now: float) -> float:
+    """Where judging starts: the weight change plus the stage's ``settle`` (as ``canary run`` does)."""
+    return min(now, since + plan.stages[stage_index(plan, weight)].settle_s)
+
+
+def judge_once(plan: RolloutPlan, weight: int, start: float, now: float, obs: Observation) -> Decision:
+    """The decision for the stage with ``weight`` on ``obs`` of ``[start, now)``; pure."""
     from evalgate.canary.judge import judge
 
     index = stage_index(plan, weight)
-    elapsed = max(0.0, now - since)
+    elapsed = max(0.0, now - start)
     return judge(plan, index, look_number(plan, index, elapsed), elapsed, obs)
 
 
@@ -144,12 +149,13 @@ def cmd_judge(
         metrics=plan.metrics,
         live_checks=plan.live_checks,
     )
+    start = judged_from(plan, args.weight, min(since, until), until)
     obs = call_with_retries(
-        lambda: source.observe(min(since, until), until),
+        lambda: source.observe(start, until),
         max_attempts=SOURCE_ATTEMPTS,
         describe=f"metric source {source.name}",
     )
-    decision = judge_once(plan, args.weight, since, until, obs)
+    decision = judge_once(plan, args.weight, start, until, obs)
     record = decision_record(decision, until)
     out.say(f"evalgate canary: {decision.action}: {decision.reason}")
     if args.json_path:
