@@ -405,7 +405,15 @@ def judge_and_publish(
     items = _readiness(session, project, run, verdict, comparison)
     verdict = _require(verdict, items)
     outcome = Outcome(run, verdict, comparison, policy, notes, gate, warning, tuple(items))
-    return publish(outcome, session)
+    code = publish(outcome, session)
+    if bar.gate.notify:  # the base's webhooks on a pull request, like the rest of the bar
+        from evalgate.notify import gate_event, gate_record, notify_gate
+
+        record = gate_record(
+            verdict.passed, verdict.metric, verdict.value, verdict.threshold, verdict.reasons
+        )
+        notify_gate(bar.gate.notify, gate_event(verdict.passed), record, os.environ, log.warn)
+    return code
 
 
 def cache_files(files: Sequence[ChangedFile], projects: Sequence[Project], session: Session) -> list[str]:

@@ -264,6 +264,14 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
         first = next((c.error for c in run.cases if c.error), "unknown error")
         out.say(f"evalgate: every case failed to get a model answer; first error: {first}")
     _print_result(args, out, run, verdict)  # the verdict stays the last line
+    if project.loaded.config.gate.notify:  # alerts go to stderr, after the verdict
+        from evalgate.notify import gate_event, gate_record, notify_gate
+
+        record = gate_record(
+            verdict.passed, verdict.metric, verdict.value, verdict.threshold, verdict.reasons
+        )
+        event = gate_event(verdict.passed, infrastructure=infra)
+        notify_gate(project.loaded.config.gate.notify, event, record, os.environ, out.warn)
     if infra:
         return EXIT_INFRA
     return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field
 
+from evalgate.notify import GateWebhook
 from evalgate.results import CaseResult, GateVerdict
 from evalgate.stats import paired_regression
 from evalgate.strict import Strict
@@ -57,6 +58,7 @@ class GateConfig(Strict):
         Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+(\[bot\])?$")]
     ] = Field(default_factory=list)
     reviewed: datetime.date | None = None
+    notify: tuple[GateWebhook, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -161,7 +161,7 @@ def _plan(root: Path, prometheus_url: str) -> Path:
             "latency_p95_ms": {a: _latency(a) for a in arms},
         },
     }
-    stage = {"min_duration": "4s", "max_duration": "12s", "look_every": "2s", "min_samples": 100}
+    stage = {"min_duration": "4s", "max_duration": "20s", "look_every": "2s", "min_samples": 100}
     plan = {
         "canary": {
             "target": {"kind": "model", "stable": "gpt-4o-2024-08-06", "candidate": "gpt-4o-2024-11-20"},
@@ -262,9 +262,13 @@ def _weight(root: Path) -> int:
     return int(yaml.safe_load((root / "routing.yaml").read_text())["canary_weight"])
 
 
+def _reasons(root: Path) -> str:
+    return "\n".join(f"{r['action']}: {r['reason']}" for r in _records(root, "decision"))
+
+
 def test_equal_versions_are_promoted(tmp_path: Path, stack: Stack) -> None:
     stack.setup(tmp_path)
-    assert _run(tmp_path) == 0
+    assert _run(tmp_path) == 0, _reasons(tmp_path)
     assert _weight(tmp_path) == 100
     assert [r["weight"] for r in _records(tmp_path, "weight")] == [5, 25, 100]
     decisions = _records(tmp_path, "decision")
@@ -280,7 +284,7 @@ def test_equal_versions_are_promoted(tmp_path: Path, stack: Stack) -> None:
 def test_a_twenty_point_drop_is_rolled_back(tmp_path: Path, stack: Stack) -> None:
     bad = ArmBehaviour(quality=0.75, error_rate=0.005, latency_ms=200, latency_spread=0.25)
     stack.setup(tmp_path, canary=bad)
-    assert _run(tmp_path) == 1
+    assert _run(tmp_path) == 1, _reasons(tmp_path)
     assert _weight(tmp_path) == 0
     decisions = _records(tmp_path, "decision")
     assert "promote" not in {d["action"] for d in decisions}

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from evalgate.canary.plan import RolloutPlan
     from evalgate.canary.routers import Router
     from evalgate.github import DeploymentState, GitHubClient
+    from evalgate.notify import CanaryAlerts
 
 EXIT_HELD = 4
 DEFAULT_LOG = ".evalgate/canary-decisions.jsonl"
@@ -164,9 +165,12 @@ def cmd_run(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | Non
         else:
             deployment = int(args.github_deployment)
 
+    alerts = _alerts(plan, environ, out)
+
     def publish(decision: Decision) -> None:
         line = format_status(decision)
         out.say(decision_line(decision, time.time()))
+        alerts.decision({"kind": "decision", **decision.to_dict()})
         if gh is not None and deployment is not None:
             gh.deployment_status(deployment, state="in_progress", description=line, log_url=_run_url(environ))
 
@@ -179,12 +183,22 @@ def cmd_run(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | Non
         publish=publish,
         on_event=lambda record: out.say(event_line(record, time.time())),
     )
+    first = plan.stages[0].weight if args.until is None or plan.stages[0].weight <= args.until else 0
+    alerts.start(first, f"rolling out {plan.target.candidate} in stages {[s.weight for s in plan.stages]}")
     outcome = controller.run()
+    if outcome.result == "infrastructure":
+        alerts.ended(outcome.result, outcome.weight, outcome.reason)
     out.say(outcome_line(outcome, time.time()))
     if gh is not None and deployment is not None:
         _finish_deployment(gh, deployment, outcome, environ)
     _write_github_files(environ, outcome, deployment, log)
     return outcome.exit_code
+
+
+def _alerts(plan: RolloutPlan, env: Mapping[str, str], out: Printer) -> CanaryAlerts:
+    from evalgate.notify import canary_alerts
+
+    return canary_alerts(plan.notify, plan.target.model_dump(), env, out.warn)
 
 
 def _finish_deployment(gh: GitHubClient, deployment: int, outcome: Outcome, env: Mapping[str, str]) -> None:
@@ -244,6 +258,10 @@ def cmd_manual(args: argparse.Namespace, out: Printer, env: Mapping[str, str] | 
         action, router=_router(plan, args, environ), log=_log(args), actor=args.actor, reason=args.reason
     )
     out.say(f"evalgate canary: manual {action} by {args.actor}: traffic at {weight}%")
+    _alerts(plan, environ, out).decision(
+        {"kind": "manual", "action": action, "weight": weight, "actor": args.actor,
+         "reason": f"manual {action} by {args.actor}" + (f": {args.reason}" if args.reason else "")}
+    )  # fmt: skip
     if args.github_deployment:
         gh = _github(environ)
         state: DeploymentState = "success" if action == "promote" else "failure"

@@ -158,6 +158,10 @@ def cmd_judge(
     decision = judge_once(plan, args.weight, start, until, obs)
     record = decision_record(decision, until)
     out.say(f"evalgate canary: {decision.action}: {decision.reason}")
+    if plan.notify:
+        from evalgate.notify import canary_alerts
+
+        canary_alerts(plan.notify, plan.target.model_dump(), environ, out.warn).decision(record)
     if args.json_path:
         _write_json(Path(args.json_path), record)
     if args.log:

@@ -50,6 +50,7 @@ from pydantic import (
 
 from evalgate.checks import CheckSpec, live_safe
 from evalgate.errors import ConfigError, UsageError
+from evalgate.notify import CanaryWebhook
 from evalgate.strict import Strict
 from evalgate.yamlsrc import load_yaml_file, validate
 
@@ -335,6 +336,7 @@ class RolloutPlan(Strict):
     on_no_data: Literal["rollback", "hold"] = "rollback"
     router: RouterSpec
     source: SourceSpec
+    notify: tuple[CanaryWebhook, ...] = ()
 
     @field_validator("stages")
     @classmethod
