@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -314,3 +315,56 @@ def test_the_reusable_canary_workflow_passes_the_webhook_to_every_job_that_decid
     assert len(deciding) == 3
     for step in deciding:
         assert step["env"]["NOTIFY_WEBHOOK"] == "${{ secrets.NOTIFY_WEBHOOK }}", step["name"]
+
+
+def test_the_action_notifies_a_failed_gate(
+    tmp_path: Path, receiver: FakeWebhookReceiver, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The Docker action in-process on a push: the base-less bar is the checked-out config.
+    from evalgate import action
+    from evalgate.testing import FakeGitHubServer
+
+    ws = tmp_path / "ws"
+    (ws / "evals").mkdir(parents=True)
+    (ws / "evalgate.yaml").write_text(
+        "model: {provider: replay, name: gpt-4o-2024-11-20, responses: recordings.yaml}\n"
+        'suites: ["evals/*.yaml"]\n'
+        "gate:\n  threshold: 0.75\n  notify:\n    - {url: '${SLACK_WEBHOOK_URL}', format: slack}\n"
+    )
+    (ws / "evals" / "s.yaml").write_text(
+        "cases:\n"
+        "  - {id: a, input: 'Say hello', checks: [{type: icontains, value: hello}]}\n"
+        "  - {id: b, input: 'Say bye', checks: [{type: icontains, value: bye}]}\n"
+    )
+    (ws / "recordings.yaml").write_text("a: 'Hello!'\nb: 'See you'\n")
+    event = tmp_path / "event.json"
+    event.write_text(json.dumps({"after": "a" * 40}))
+    with FakeGitHubServer("octo/repo", token="t") as gh:
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path / "home"),
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_WORKSPACE": str(ws),
+            "RUNNER_TEMP": str(tmp_path / "runner"),
+            "GITHUB_EVENT_NAME": "push",
+            "GITHUB_EVENT_PATH": str(event),
+            "GITHUB_SHA": "a" * 40,
+            "GITHUB_REPOSITORY": "octo/repo",
+            "GITHUB_API_URL": gh.url,
+            "GITHUB_OUTPUT": str(tmp_path / "out.txt"),
+            "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+            "INPUT_CONFIG": "evalgate.yaml",
+            "INPUT_GITHUB-TOKEN": "t",
+            "INPUT_COMMENT": "true",
+            "INPUT_STATUS-CONTEXT": "ai-eval-gate",
+            "INPUT_BASELINE": "none",
+            "INPUT_FAIL-ON-MIXED-CHANGE": "true",
+            "INPUT_WORKING-DIRECTORY": ".",
+        }
+        code = action.main(env)
+    out = capsys.readouterr()
+    assert code == 1, out
+    (body,) = receiver.received
+    assert body["text"].startswith("evalgate: gate failed: ")
+    assert "<https://github.example/acme/bot/actions/runs/42|run>" in body["blocks"][1]["elements"][0]["text"]
+    _no_secret(receiver, out.out, out.err)
