@@ -33,7 +33,8 @@ display:flex;flex-wrap:wrap;gap:8px 16px;align-items:center;z-index:1}
 #filters input[type=radio]{position:absolute;opacity:0}
 #filters input[type=search]{min-width:240px;padding:4px 8px}
 #shown{color:var(--muted);margin-left:auto}
-details.case{border:1px solid var(--line);border-radius:6px;margin:6px 0;background:var(--bg)}
+details.case{border:1px solid var(--line);border-radius:6px;margin:6px 0;background:var(--bg);
+content-visibility:auto;contain-intrinsic-size:auto 40px}
 details.case>summary{padding:6px 10px;cursor:pointer;display:flex;gap:10px;flex-wrap:wrap;
 align-items:baseline}
 details.case[open]>summary{border-bottom:1px solid var(--line);background:var(--panel)}
