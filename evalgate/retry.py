@@ -7,11 +7,12 @@ import logging
 import random
 import time
 from collections.abc import Callable
-from typing import TypeVar
-
-from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_attempt
+from typing import TYPE_CHECKING, TypeVar
 
 from evalgate.errors import EvalgateError
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState
 
 T = TypeVar("T")
 
@@ -109,6 +110,9 @@ def call_with_retries(
 
     def do_sleep(seconds: float) -> None:
         (sleep or _sleep)(seconds)
+
+    # imported here: a run whose calls all succeed at once never needs tenacity (start-up time)
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt
 
     retrying = Retrying(
         stop=stop_after_attempt(max_attempts),

@@ -16,11 +16,16 @@ from pydantic_core import ErrorDetails
 
 from evalgate.errors import ConfigError
 from evalgate.fsutil import atomic_write
+from evalgate.yamlevents import load_plain
 
 try:  # the C loader is several times faster on big suites
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+# The one loader class: the node path (``parse_yaml``) and the event path (``yamlevents``) both use it,
+# so they resolve and construct scalars the same way.
+YAML_LOADER = _Loader
 
 M = TypeVar("M", bound=BaseModel)
 MAX_ERRORS_SHOWN = 5
@@ -128,7 +133,7 @@ def _check_duplicate_keys(node: yaml.Node, file: str) -> None:
 
 def parse_yaml(text: str, file: str) -> YamlDoc:
     """Parse YAML text; syntax errors become ``ConfigError`` with the line."""
-    loader = _Loader(text)
+    loader = YAML_LOADER(text)
     try:
         node: yaml.Node | None = loader.get_single_node()
         if node is not None:
@@ -166,9 +171,22 @@ def _shallow_lines(node: yaml.Node | None) -> dict[tuple[int | str, ...], int]:
     return lines
 
 
+def _fresh(text: str, file: str) -> tuple[YamlDoc, dict[tuple[int | str, ...], int]]:
+    """A first parse and its shallow lines: straight from parser events when the file allows, else nodes.
+
+    An event-built doc keeps its text, so an error message that needs a deep line parses it again.
+    """
+    plain = load_plain(text, YAML_LOADER)
+    if plain is None:
+        doc = parse_yaml(text, file)
+        return doc, _shallow_lines(doc.node)
+    data, lines = plain
+    return YamlDoc(data, None, file, text=text, known_lines=lines), lines
+
+
 def _cached(raw: bytes, path: Path, text: str, cache_dir: Path | None) -> YamlDoc:
     if cache_dir is None:
-        return parse_yaml(text, str(path))
+        return _fresh(text, str(path))[0]
     from evalgate import __version__
 
     digest = hashlib.sha256(f"{PARSE_CACHE_FORMAT}:{__version__}:".encode() + raw).hexdigest()
@@ -179,17 +197,15 @@ def _cached(raw: bytes, path: Path, text: str, cache_dir: Path | None) -> YamlDo
         return YamlDoc(entry["data"], None, str(path), text=text, known_lines=known)
     except (OSError, ValueError, KeyError, TypeError):
         pass
-    doc = parse_yaml(text, str(path))
+    doc, shallow = _fresh(text, str(path))
     try:
         encoded = json.dumps(doc.data, ensure_ascii=False, allow_nan=False)
         faithful = json.loads(encoded) == doc.data  # dates, int keys etc. would not survive JSON
     except (TypeError, ValueError):
         faithful = False
     if faithful:
-        lines = [[list(k), v] for k, v in _shallow_lines(doc.node).items()]
-        atomic_write(
-            entry_path, json.dumps({"data": json.loads(encoded), "lines": lines}, ensure_ascii=False)
-        )
+        lines = json.dumps([[list(k), v] for k, v in shallow.items()], ensure_ascii=False)
+        atomic_write(entry_path, f'{{"data": {encoded}, "lines": {lines}}}')
     return doc
 
 

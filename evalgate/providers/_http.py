@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import http.client
-import ipaddress
 import json
 import threading
 import time
@@ -49,6 +48,8 @@ def is_loopback(url: str | None) -> bool:
     host = (urlparse(url).hostname or "").lower()
     if host == "localhost" or host.endswith(".localhost"):
         return True
+    import ipaddress  # only asked when a provider has no key
+
     try:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
