@@ -194,3 +194,10 @@ def test_an_invalid_report_is_explained_by_jsonschema_even_when_the_fast_checker
     with pytest.raises(ConfigError, match=r"-3 is less than the minimum of 0") as info:
         from_json_dict(data, source="base.json")
     assert "cases[0].line" in str(info.value)
+
+
+def test_render_json_streams_exactly_the_text_of_the_whole_dict() -> None:
+    run, verdict, _ = rendered()
+    comparison = compare(run.cases, run.cases[:2])
+    expected = json.dumps(to_json_dict(run, verdict, comparison), separators=(",", ":")) + "\n"
+    assert render_json(run, verdict, comparison) == expected

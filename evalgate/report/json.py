@@ -30,6 +30,16 @@ def to_json_dict(
     readiness: Sequence[Mapping[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """The report as plain JSON-ready data (schema version 1, see ``schemas/report.schema.json``)."""
+    return {**_head(run, verdict, comparison, readiness), "cases": [_case(c) for c in run.cases]}
+
+
+def _head(
+    run: RunResult,
+    verdict: GateVerdict,
+    comparison: Comparison | None,
+    readiness: Sequence[Mapping[str, Any]] | None,
+) -> dict[str, Any]:
+    """Everything but the cases, which come last."""
     metric = as_metric(verdict.metric)
     _, passed, total = pass_rate(run.cases, metric)
     sums = totals(run.cases)
@@ -58,7 +68,6 @@ def to_json_dict(
         **({} if run.retries is None else {"retries": dict(run.retries)}),
         "comparison": None if comparison is None else _comparison(comparison),
         **({} if readiness is None else {"readiness": [dict(item) for item in readiness]}),
-        "cases": [_case(c) for c in run.cases],
     }
 
 
@@ -69,8 +78,12 @@ def render_json(
     readiness: Sequence[Mapping[str, Any]] | None = None,
 ) -> str:
     """The report as compact JSON text (ASCII-only, so any byte-oriented writer can store it)."""
-    # compact on purpose: with indent, json falls back to its pure-Python encoder (10x slower)
-    return json.dumps(to_json_dict(run, verdict, comparison, readiness), separators=(",", ":")) + "\n"
+    # compact on purpose: with indent, json falls back to its pure-Python encoder (10x slower).
+    # Cases are encoded one at a time, so a 10,000-case report never exists as one tree of dicts.
+    encode = json.JSONEncoder(separators=(",", ":")).encode
+    head = encode({**_head(run, verdict, comparison, readiness), "cases": []})
+    cases = ",".join([encode(_case(c, share=True)) for c in run.cases])
+    return f"{head[:-2]}{cases}]}}\n"  # head ends with '[]}': the empty case list, then the object
 
 
 def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, GateVerdict]:
@@ -90,9 +103,9 @@ def from_json_dict(data: Any, *, source: str | None = None) -> tuple[RunResult, 
             where="schema_version",
             fix="re-run the baseline with this evalgate version, or install the version that wrote it",
         )
-    if not _fast_check()(data):
-        _explain_invalid(data, source)
     with _no_gc():
+        if not _fast_check()(data):
+            _explain_invalid(data, source)
         return _rebuild(data)
 
 
@@ -151,14 +164,14 @@ def _rebuild(data: dict[str, Any]) -> tuple[RunResult, GateVerdict]:
 
 def load_json(text: str, *, source: str | None = None) -> tuple[RunResult, GateVerdict]:
     """Parse report text and rebuild it; malformed JSON is a ``ConfigError`` with its line."""
-    try:
-        with _no_gc():
+    with _no_gc():
+        try:
             data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ConfigError(
-            f"not valid JSON: {exc.msg} (column {exc.colno})", file=source, line=exc.lineno
-        ) from None
-    return from_json_dict(data, source=source)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(
+                f"not valid JSON: {exc.msg} (column {exc.colno})", file=source, line=exc.lineno
+            ) from None
+        return from_json_dict(data, source=source)
 
 
 @cache
@@ -246,9 +259,13 @@ def _trial(t: Trial) -> dict[str, Any]:
     return out
 
 
-def _case(c: CaseResult) -> dict[str, Any]:
+def _case(c: CaseResult, *, share: bool = False) -> dict[str, Any]:
     rep = c.representative
     answered = [t.completion for t in c.trials if t.completion is not None]
+    trials = [_trial(t) for t in c.trials]
+    checks = None
+    if share:  # only encoded, never handed out: the summary may reuse its representative trial's dicts
+        checks = next((d["checks"] for t, d in zip(c.trials, trials, strict=True) if t is rep), None)
     return {
         "id": c.id,
         "suite": c.suite,
@@ -267,8 +284,8 @@ def _case(c: CaseResult) -> dict[str, Any]:
         "cached": bool(answered) and all(a.cached for a in answered),
         "trials": len(c.trials),
         "trials_passed": c.trials_passed,
-        "checks": [_check(k) for k in c.checks],
-        "trial_results": [_trial(t) for t in c.trials],
+        "checks": checks if checks is not None else [_check(k) for k in c.checks],
+        "trial_results": trials,
         "prompt": c.prompt,
         "vars": None if c.vars is None else dict(c.vars),
     }
