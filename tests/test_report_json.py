@@ -201,3 +201,6 @@ def test_render_json_streams_exactly_the_text_of_the_whole_dict() -> None:
     comparison = compare(run.cases, run.cases[:2])
     expected = json.dumps(to_json_dict(run, verdict, comparison), separators=(",", ":")) + "\n"
     assert render_json(run, verdict, comparison) == expected
+    readiness = [{"check": "pins", "ok": True}]
+    expected = json.dumps(to_json_dict(run, verdict, None, readiness), separators=(",", ":")) + "\n"
+    assert render_json(run, verdict, None, readiness) == expected
