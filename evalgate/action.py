@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 State = Literal["pending", "success", "failure", "error"]
 REPORT_PATH = ".evalgate/report.json"
+DEFAULT_TOKEN_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as; GET /user is refused to it
 HTML_REPORT_PATH = ".evalgate/report.html"  # next to the JSON: one upload-artifact step takes both
 
 
@@ -524,7 +525,10 @@ def post_comment(session: Session, body: str, marker: str) -> str:
     if pr is None or not session.inputs.comment or gh is None:
         return ""
     try:
-        url = gh.upsert_comment(pr.number, body, marker=marker)
+        # ours is found by the marker AND our author: a human comment that starts with the marker must
+        # never be edited, or its author would own "the report" from then on
+        author = gh.token_login() or DEFAULT_TOKEN_LOGIN
+        url = gh.upsert_comment(pr.number, body, marker=marker, author=author)
     except GitHubPermissionError as exc:
         log.warn(f"cannot comment on the PR with this token (a fork PR?): {exc}")
         return ""

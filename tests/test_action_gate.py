@@ -248,3 +248,30 @@ def _live(models: FakeModelServer) -> str:
         .replace("  provider: replay\n", f"  provider: openai\n  base_url: {models.openai_base_url}\n")
         .replace("  responses: recordings.yaml\n", "")
     )
+
+
+def test_a_human_comment_with_the_marker_is_never_edited(tmp_path: Path, github: FakeGitHubServer) -> None:
+    # attack 5: a comment starting with the hidden marker was edited as if it were the bot's
+    ws = make_workspace(tmp_path, base_files(), {"README.md": "x\n"})
+    _pr(github, ws, "README.md")
+    (planted,) = github.add_comments(
+        PR, ["<!-- ai-eval-gate:evalgate.yaml -->\nlooks good to me"], user="mallory"
+    )
+    for _ in range(2):
+        assert run_action(ws, github, baseline="none").code == 0
+    comments = github.comments(PR)
+    assert [c["user"]["login"] for c in comments] == ["mallory", "github-actions[bot]"]
+    assert comments[0]["id"] == planted
+    assert comments[0]["body"].endswith("looks good to me")
+    assert "AI eval gate" in comments[1]["body"]
+
+
+def test_a_personal_token_finds_its_own_comment_by_its_login(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path, base_files(), {"README.md": "x\n"})
+    with FakeGitHubServer("octo/repo", token="test-token", token_login="eval-bot") as gh:
+        _pr(gh, ws, "README.md")
+        gh.add_comments(PR, ["<!-- ai-eval-gate:evalgate.yaml -->\nold bot run"], user="github-actions[bot]")
+        for _ in range(2):
+            assert run_action(ws, gh, baseline="none").code == 0
+        logins = [c["user"]["login"] for c in gh.comments(PR)]
+    assert logins == ["github-actions[bot]", "eval-bot"]

@@ -460,3 +460,33 @@ def test_fake_contents_are_base64_like_githubs(server: FakeGitHubServer) -> None
     assert (got["type"], got["encoding"]) == ("file", "base64")
     assert "\n" in got["content"]
     assert base64.b64decode(got["content"]).decode() == "hello\n" * 30
+
+
+# what a workflow_run stage asks GitHub instead of believing an artifact
+
+
+def test_pull_reports_head_base_fork_and_labels(server: FakeGitHubServer, client: GitHubClient) -> None:
+    server.add_pull(9, "c" * 40, BASE, head_repo="fork/repo", labels=["evalgate:trusted"], commits=["d" * 40])
+    info = client.pull(9)
+    assert (info.head_sha, info.base_sha, info.state) == ("c" * 40, BASE, "open")
+    assert (info.head_repo, info.base_repo, info.labels) == ("fork/repo", "octo/repo", ("evalgate:trusted",))
+    assert client.pulls_for_commit("d" * 40) == [9]
+    assert client.pulls_for_commit(HEAD) == [7]
+    assert client.pulls_for_commit("e" * 40) == []
+
+
+def test_reviews_come_oldest_first_with_their_commit(server: FakeGitHubServer, client: GitHubClient) -> None:
+    server.add_review(7, "alice", "APPROVED", HEAD)
+    server.add_review(7, "bob", "CHANGES_REQUESTED", BASE)
+    assert [(r.login, r.state, r.commit_id) for r in client.reviews(7)] == [
+        ("alice", "APPROVED", HEAD),
+        ("bob", "CHANGES_REQUESTED", BASE),
+    ]
+
+
+def test_token_login_is_none_for_an_installation_token(
+    server: FakeGitHubServer, client: GitHubClient
+) -> None:
+    assert client.token_login() is None  # GET /user answers GITHUB_TOKEN with 403
+    server.token_login = "eval-bot"
+    assert client.token_login() == "eval-bot"
