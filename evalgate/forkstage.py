@@ -32,7 +32,9 @@ MAX_INPUT_BYTES = 10 * 1024 * 1024  # results and event files a stage reads from
 NEEDS_MAINTAINER = "needs a maintainer: the PR changes code the eval runs"
 _CODE_PROVIDERS = ("python", "command")
 CODE_CHECKS = ("python", "javascript")  # checks whose spec is, or names, code the eval runs
-CODE_REASON = "the eval runs repository code (a python or command provider, a python or javascript check)"
+CODE_REASON = (
+    "the eval runs repository code (a python or command provider, a python or javascript check, a transform)"
+)
 
 
 def pull_from_github(
@@ -118,7 +120,11 @@ def runs_repo_code(loaded: LoadedConfig, cases: Sequence[Case]) -> bool:
     models = [loaded.config.model, *([loaded.config.judge] if loaded.config.judge else [])]
     if any(m.provider in _CODE_PROVIDERS for m in models):
         return True
-    return any(check.type in CODE_CHECKS for case in cases for check in case.spec.checks)
+    return any(
+        getattr(case.spec, "transform", None)
+        or any(check.type in CODE_CHECKS or getattr(check, "transform", None) for check in case.spec.checks)
+        for case in cases
+    )
 
 
 def sort_files(
@@ -175,10 +181,14 @@ def references(cases: Iterable[Case]) -> set[str]:
     """What suites make the eval run or read: code checks (python, javascript) and the files checks name."""
     found: set[str] = set()
     for case in cases:
+        if getattr(case.spec, "transform", None):
+            found.add(f"transform {case.spec.transform}")  # JavaScript run over every answer
         for check in case.spec.checks:
             if check.type in CODE_CHECKS:
                 code = getattr(check, "function", None) or getattr(check, "value", "")
                 found.add(f"{check.type} check {code}")
+            if getattr(check, "transform", None):
+                found.add(f"transform {check.transform}")
             for name, value in check:
                 if name.endswith("_file") and isinstance(value, str) and value:
                     # such files resolve against the suite's folder: name them by where they land

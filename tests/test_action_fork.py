@@ -23,6 +23,10 @@ from tests.test_action_entrypoint import (
 
 SUITE_NAMING_OS = "cases:\n  - {id: x, input: hi, checks: [{type: python, function: 'os:getcwd'}]}\n"
 SUITE_WITH_JS = "cases:\n  - {id: x, input: hi, checks: [{type: javascript, value: 'output.length > 0'}]}\n"
+SUITE_WITH_TRANSFORM = (
+    "cases:\n  - {id: x, input: hi, transform: 'output.toUpperCase()',"
+    " checks: [{type: contains, value: HI}]}\n"
+)
 MAINTAINER = "needs a maintainer: the PR changes code the eval runs"
 
 
@@ -140,6 +144,7 @@ def test_report_stage_evaluates_a_data_only_pr_without_any_artifact(
         ({"checks_extra.py": "def ok(response):\n    return True\n"}, "repository code"),
         ({"evals/support.yaml": SUITE_NAMING_OS}, "python check os:getcwd"),
         ({"evals/support.yaml": SUITE_WITH_JS}, "javascript check output.length"),
+        ({"evals/support.yaml": SUITE_WITH_TRANSFORM}, "transform output.toUpperCase()"),
     ],
 )
 def test_code_changes_need_a_maintainer_until_the_trusted_label(
