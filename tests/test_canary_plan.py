@@ -109,6 +109,7 @@ def test_bad_durations_say_how_to_write_one(text: Any) -> None:
 
 def test_format_duration_is_the_inverse_for_whole_seconds() -> None:
     assert [format_duration(s) for s in (5400, 1800, 45, 0, 3661)] == ["1h30m", "30m", "45s", "0s", "1h1m1s"]
+    assert [format_duration(s) for s in (0.25, 1.6, 2.02, 45.4)] == ["0.25s", "1.6s", "2s", "45s"]
 
 
 @pytest.mark.parametrize(

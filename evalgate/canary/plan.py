@@ -94,9 +94,11 @@ def parse_duration(value: Any) -> float:
 
 
 def format_duration(seconds: float) -> str:
-    """``5400`` -> ``1h30m``; the inverse of ``parse_duration`` for whole seconds (``0.25s`` below one)."""
+    """``5400`` -> ``1h30m``; the inverse of ``parse_duration`` for whole seconds (``1.6s`` below ten)."""
     if 0 < seconds < 1:
         return f"{seconds:.2g}s"
+    if seconds < 10 and abs(seconds - round(seconds)) >= 0.05:
+        return f"{seconds:.1f}s"  # seconds-long stages: "1.6s of the 2s minimum", not "2s of the 2s"
     total = round(seconds)
     h, rest = divmod(total, 3600)
     m, s = divmod(rest, 60)
