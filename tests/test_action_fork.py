@@ -82,7 +82,9 @@ def test_forged_fork_results_are_never_published(
     first = run_action(ws, None, comment="false", github_token="", baseline="none")
     data = json.loads((ws.repo / first.outputs["report"]).read_text())
     assert first.code == 1  # the fork's own run fails: 2 of 4 cases
-    data["gate"] = {**data["gate"], "passed": True, "value": 1.0, "reasons": []}
+    # what stage 2 used to copy: gate.passed and pass_rate (the cases still say they failed)
+    data["gate"] = {"passed": True, "reasons": []}
+    data["pass_rate"] = 1.0
     forged.write_text(json.dumps(data))
     result = _stage2(
         ws, github, results=str(forged), event_file=str(ws.event()), event_name="pull_request", commit=ws.head
