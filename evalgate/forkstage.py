@@ -9,6 +9,7 @@ evaluation would execute is not evaluated with secrets until a maintainer labels
 
 from __future__ import annotations
 
+import datetime
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -227,6 +228,7 @@ def evaluate(
     config_rel: str,
     *,
     trusted_label: str,
+    trusted: bool,
     baseline: bool,
     options: RunOptions,
     say: Callable[[str], None],
@@ -248,7 +250,6 @@ def evaluate(
             )
     base = git.merge_base(pr.base_sha, pr.head_sha) or pr.base_sha
     changed = tuple(git.changed_files(base, pr.head_sha))
-    trusted = trusted_label in pr.labels
     with git.worktree(base) as tree:
         config_path = tree / config_rel
         base_project = head = None
@@ -293,7 +294,35 @@ def _base_run(
     return run.cases
 
 
-def maintainer_markdown(result: Stage2, label: str) -> str:
+def vouched(
+    pr: PullRequest,
+    label: str,
+    events: Sequence[tuple[str, str | None, datetime.datetime]],
+    first_run: datetime.datetime | None,
+) -> tuple[bool, str]:
+    """Whether the trusted label vouches for the PR's current head commit, and if not, why.
+
+    A label sits on the pull request, not on a commit, so it counts only when it was added after the head
+    was pushed (the head's first workflow run) and the branch was not force-pushed since: a push after the
+    label, including a force push back to an older commit, needs a maintainer to add the label again.
+    """
+    if label not in pr.labels:
+        return False, ""
+    added = [when for event, name, when in events if event == "labeled" and name == label]
+    if not added:
+        return False, f"GitHub lists no event adding '{label}'"
+    last = max(added)
+    if first_run is None or first_run > last:
+        return False, (
+            f"'{label}' was added before {pr.head_sha[:12]} was pushed; a maintainer who has read the new "
+            "commits must remove it and add it again"
+        )
+    if any(event == "head_ref_force_pushed" and when > last for event, _, when in events):
+        return False, f"the branch was force-pushed after '{label}' was added; it must be added again"
+    return True, ""
+
+
+def maintainer_markdown(result: Stage2, label: str, stale: str = "") -> str:
     """The comment section that says why the PR was not evaluated and what a maintainer can do."""
     from evalgate.report.escape import md
 
@@ -305,6 +334,8 @@ def maintainer_markdown(result: Stage2, label: str) -> str:
         f"can add the label `{md(label, 100)}`; the next run then evaluates the head commit in full.",
         "",
     ]
+    if stale:
+        lines += [f"> ⚠️ The label is there but does not vouch for this commit: {md(stale, 300)}.", ""]
     for name, why in result.blocked[:50]:
         lines.append(f"- {md(name, 200)}: {md(why, 200)}")
     if len(result.blocked) > 50:

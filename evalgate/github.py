@@ -6,6 +6,7 @@ failure comes out as ``GitHubError``, or ``GitHubPermissionError`` when the toke
 
 from __future__ import annotations
 
+import datetime
 import time
 from collections.abc import Callable, Mapping
 from types import TracebackType
@@ -230,6 +231,26 @@ class GitHubClient:
         """Numbers of the pull requests whose history holds ``sha`` (``GET /commits/{sha}/pulls``)."""
         commit = self._repo.get_commit(sha)
         return self._read(f"list pull requests of {sha[:12]}", lambda: [p.number for p in commit.get_pulls()])
+
+    def issue_events(self, number: int) -> list[tuple[str, str | None, datetime.datetime]]:
+        """``(event, label name, when)`` for every event of issue/PR ``number`` (labeled, force pushes...)."""
+        issue = self._repo.get_issue(number)
+
+        def fetch() -> list[tuple[str, str | None, datetime.datetime]]:
+            return [
+                (e.event, e.label.name if e.label is not None else None, e.created_at)
+                for e in issue.get_events()
+            ]
+
+        return self._read(f"list events of #{number}", fetch)
+
+    def first_run_at(self, sha: str) -> datetime.datetime | None:
+        """When the first workflow run for commit ``sha`` was created: just after it was pushed."""
+
+        def fetch() -> datetime.datetime | None:
+            return min((run.created_at for run in self._repo.get_workflow_runs(head_sha=sha)), default=None)
+
+        return self._read(f"list workflow runs of {sha[:12]}", fetch)
 
     def reviews(self, number: int) -> list[Review]:
         """Every review of PR ``number``, oldest first."""

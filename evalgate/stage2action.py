@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 from evalgate.action import Session, comment_marker, judge_and_publish, post_comment
 from evalgate.errors import EXIT_GATE_FAILED, UsageError
-from evalgate.forkstage import NEEDS_MAINTAINER, Stage2, evaluate, maintainer_markdown
+from evalgate.forkstage import NEEDS_MAINTAINER, Stage2, evaluate, maintainer_markdown, vouched
 from evalgate.ghactions import append_summary, write_outputs
 from evalgate.report.escape import md
 
@@ -31,17 +31,25 @@ def run_stage2(session: Session, git: LocalGit | None) -> int:
     if inputs.baseline not in ("auto", "none"):
         log.warn(f"report stage: ignoring baseline '{inputs.baseline}': a saved report is not trusted here")
     config_rel = (session.workdir / inputs.config).resolve().relative_to(ctx.workspace).as_posix()
+    trusted, stale = False, ""
+    if inputs.trusted_label in pr.labels and session.gh is not None:
+        gh = session.gh
+        events, first_run = gh.issue_events(pr.number), gh.first_run_at(pr.head_sha)
+        trusted, stale = vouched(pr, inputs.trusted_label, events, first_run)
+        if stale:
+            log.warn(f"report stage: the '{inputs.trusted_label}' label does not count: {stale}")
     result = evaluate(
         git,
         pr,
         config_rel,
         trusted_label=inputs.trusted_label,
+        trusted=trusted,
         baseline=inputs.baseline == "auto",
         options=RunOptions(threshold=inputs.threshold, cache_dir=session.cache),
         say=log.info,
     )
     if result.blocked:
-        return _needs_maintainer(result, session)
+        return _needs_maintainer(result, session, stale)
     assert result.project is not None
     assert result.run is not None
     sides = Sides(result.project, result.base, result.changes, result.base_cases, None)
@@ -69,10 +77,10 @@ def _notes(result: Stage2) -> tuple[str, ...]:
     return tuple(notes)
 
 
-def _needs_maintainer(result: Stage2, session: Session) -> int:
+def _needs_maintainer(result: Stage2, session: Session, stale: str) -> int:
     ctx, log = session.ctx, session.log
     marker = comment_marker(session)
-    body = f"{marker}\n## AI eval gate\n\n{maintainer_markdown(result, session.inputs.trusted_label)}"
+    body = f"{marker}\n## AI eval gate\n\n{maintainer_markdown(result, session.inputs.trusted_label, stale)}"
     comment_url = post_comment(session, body, marker)
     for suffix in ("eval", "policy"):
         session.statuses.set(suffix, "failure", NEEDS_MAINTAINER)

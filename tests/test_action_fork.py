@@ -15,6 +15,7 @@ from tests.test_action_entrypoint import (
     CONFIG,
     PR,
     Workspace,
+    _git,
     _latest,
     base_files,
     make_workspace,
@@ -171,6 +172,7 @@ def test_code_changes_need_a_maintainer_until_the_trusted_label(
         changed = {"evalgate.yaml": config.replace("threshold: 0.75", "threshold: 0.5")}
     ws = make_workspace(tmp_path, files, changed)
     github.add_pull(PR, ws.head, ws.base, list(changed), head_repo="fork/repo")
+    github.add_run(ws.head, at="2026-01-01T10:00:00Z")  # the push of the head
     before = len(models.requests)
     result = _stage2(ws, github)
     assert result.code == 1, result.stdout + result.stderr
@@ -182,7 +184,7 @@ def test_code_changes_need_a_maintainer_until_the_trusted_label(
     assert MAINTAINER in body
     assert why in body
     assert "evalgate:trusted" in body
-    github.add_labels(PR, "evalgate:trusted")
+    github.add_labels(PR, "evalgate:trusted", at="2026-01-01T11:00:00Z")
     trusted = _stage2(ws, github)
     assert "carries 'evalgate:trusted'" in trusted.stdout
     assert _latest(github, ws.head, "ai-eval-gate/eval")["description"] != MAINTAINER
@@ -201,3 +203,33 @@ def test_a_prompt_template_cannot_reach_python(
     assert not any(
         "subclasses" in prompt_of(r.json) or "<class" in prompt_of(r.json) for r in models.requests
     )
+
+
+def test_the_trusted_label_vouches_only_for_commits_pushed_before_it(
+    tmp_path: Path, github: FakeGitHubServer, models: FakeModelServer
+) -> None:
+    config = live_files(models)["evalgate.yaml"]
+    assert config is not None
+    ws = make_workspace(tmp_path, live_files(models), {"evalgate.yaml": config.replace("0.75", "0.7")})
+    github.add_pull(PR, ws.head, ws.base, ["evalgate.yaml"], head_repo="fork/repo")
+    github.add_run(ws.head, at="2026-01-01T10:00:00Z")
+    github.add_labels(PR, "evalgate:trusted", at="2026-01-01T11:00:00Z")  # a maintainer read this commit
+    assert _latest_description(github, ws, _stage2(ws, github)) != MAINTAINER
+    # the fork pushes again after the label: the label is still on the PR, but vouches for nothing new
+    (ws.repo / "evalgate.yaml").write_text(config.replace("0.75", "0.0"))
+    _git(ws.repo, "commit", "-qam", "after the label")
+    ws.head = _git(ws.repo, "rev-parse", "HEAD")
+    github.set_head(PR, ws.head)
+    github.add_run(ws.head, at="2026-01-01T12:00:00Z")
+    later = _stage2(ws, github)
+    assert _latest_description(github, ws, later) == MAINTAINER
+    assert "was added before" in github.comments(PR)[0]["body"]
+    github.add_labels(PR, "evalgate:trusted", at="2026-01-01T13:00:00Z")  # read again, labelled again
+    assert _latest_description(github, ws, _stage2(ws, github)) != MAINTAINER
+    github.add_event(PR, "head_ref_force_pushed", at="2026-01-01T14:00:00Z")
+    assert _latest_description(github, ws, _stage2(ws, github)) == MAINTAINER
+
+
+def _latest_description(github: FakeGitHubServer, ws: Workspace, result: Any) -> str:
+    assert result.code in (0, 1), result.stdout + result.stderr
+    return str(_latest(github, ws.head, "ai-eval-gate/eval")["description"])

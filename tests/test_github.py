@@ -490,3 +490,18 @@ def test_token_login_is_none_for_an_installation_token(
     assert client.token_login() is None  # GET /user answers GITHUB_TOKEN with 403
     server.token_login = "eval-bot"
     assert client.token_login() == "eval-bot"
+
+
+def test_issue_events_and_the_first_run_of_a_commit(server: FakeGitHubServer, client: GitHubClient) -> None:
+    server.add_run(HEAD, at="2026-01-01T10:00:00Z")
+    server.add_run(HEAD, at="2026-01-01T09:00:00Z")
+    server.add_labels(7, "evalgate:trusted", at="2026-01-01T11:00:00Z")
+    server.add_event(7, "head_ref_force_pushed", at="2026-01-01T12:00:00Z")
+    first = client.first_run_at(HEAD)
+    assert first is not None
+    assert first.isoformat() == "2026-01-01T09:00:00+00:00"
+    assert client.first_run_at(BASE) is None
+    assert [(e, label, when.hour) for e, label, when in client.issue_events(7)] == [
+        ("labeled", "evalgate:trusted", 11),
+        ("head_ref_force_pushed", None, 12),
+    ]

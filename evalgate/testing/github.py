@@ -121,6 +121,8 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
         self._files: dict[tuple[str, str], str] = {}
         self._deployments: dict[int, dict[str, Any]] = {}
         self._reviews: dict[int, list[dict[str, Any]]] = {}
+        self._events: dict[int, list[dict[str, Any]]] = {}
+        self._runs: list[dict[str, Any]] = []
         self._check_runs: dict[str, list[dict[str, Any]]] = {}
         self._serving: Serving | None = None
         self._init_watch()  # issues, artifacts, refs, new pull requests
@@ -181,10 +183,34 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
             pull["head"] = head_sha
             pull["commits"].add(head_sha)
 
-    def add_labels(self, number: int, *names: str) -> None:
-        """Put labels on PR ``number``."""
+    def add_labels(self, number: int, *names: str, at: str | None = None) -> None:
+        """Put labels on PR ``number``, each with a ``labeled`` issue event at ``at`` (default now)."""
         with self._lock:
-            self._pulls[number]["labels"].extend(n for n in names if n not in self._pulls[number]["labels"])
+            for name in names:
+                if name not in self._pulls[number]["labels"]:
+                    self._pulls[number]["labels"].append(name)
+                self._new_event(number, "labeled", at, name)
+
+    def add_event(self, number: int, event: str, *, at: str | None = None) -> None:
+        """Record an issue event on PR ``number``, e.g. ``head_ref_force_pushed``, at ``at`` (default now)."""
+        with self._lock:
+            self._new_event(number, event, at, None)
+
+    def add_run(self, head_sha: str, *, at: str | None = None, event: str = "pull_request") -> int:
+        """Record a workflow run for ``head_sha`` created at ``at`` (default now); its id."""
+        with self._lock:
+            run_id: int = next(self._ids)
+            run = {"id": run_id, "head_sha": head_sha, "event": event, "status": "completed"}
+            run |= {"created_at": at or _now(), "updated_at": at or _now(), "name": "eval-gate PR stage"}
+            self._runs.append(run | {"url": f"{self._api}/actions/runs/{run_id}"})
+            return run_id
+
+    def _new_event(self, number: int, event: str, at: str | None, label: str | None) -> None:
+        event_id = next(self._ids)
+        entry: dict[str, Any] = {"id": event_id, "node_id": f"E_fake{event_id}", "event": event}
+        entry |= {"actor": self._user("maintainer"), "created_at": at or _now(), "commit_id": None}
+        entry["label"] = {"name": label, "color": "ededed"} if label is not None else None
+        self._events.setdefault(number, []).append(entry | {"url": f"{self._api}/issues/events/{event_id}"})
 
     def add_review(self, number: int, login: str, state: str, commit_id: str) -> None:
         """Submit a review (``APPROVED``, ``CHANGES_REQUESTED``, ``COMMENTED``, ``DISMISSED``) on a commit."""
@@ -325,6 +351,8 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
             ("GET", r"/pulls/(\d+)", self._get_pull),
             ("GET", r"/pulls/(\d+)/files", self._list_files),
             ("GET", r"/pulls/(\d+)/reviews", self._list_reviews),
+            ("GET", r"/issues/(\d+)/events", self._list_events),
+            ("GET", r"/actions/runs", self._list_runs),
             ("GET", r"/commits/([0-9A-Za-z]+)/pulls", self._commit_pulls),
             ("GET", r"/issues/(\d+)/comments", self._list_comments),
             ("POST", r"/issues/(\d+)/comments", self._create_comment),
@@ -377,6 +405,14 @@ class FakeGitHubServer(WatchRoutes, Lifecycle):
         if int(number) not in self._pulls:
             return self._error(404, "Not Found")
         return self._page(f"/pulls/{number}/reviews", list(self._reviews.get(int(number), [])), query)
+
+    def _list_events(self, query: dict[str, str], body: Json, number: str) -> Reply:
+        return self._page(f"/issues/{number}/events", list(self._events.get(int(number), [])), query)
+
+    def _list_runs(self, query: dict[str, str], body: Json) -> Reply:
+        runs = [r for r in self._runs if query.get("head_sha") in (None, r["head_sha"])]
+        status, page, headers = self._page("/actions/runs", runs, query)
+        return status, {"total_count": len(runs), "workflow_runs": page}, headers
 
     def _commit_pulls(self, query: dict[str, str], body: Json, sha: str) -> Reply:
         found = [self._pull_payload(n) for n, pull in sorted(self._pulls.items()) if sha in pull["commits"]]
