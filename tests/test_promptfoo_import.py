@@ -275,3 +275,37 @@ def test_python_asserts_run_through_the_generated_adapters(
         ("no-five", "looked for 5"),
     ]
     assert checks["test2"][0]["reason"] == "4 words"
+
+
+def test_tools_from_a_file_are_reshaped_for_the_model_that_runs(tmp_path: Path) -> None:
+    source = _copy("tools-file", tmp_path)
+    out = tmp_path / "native"
+    assert main(["import", "promptfoo", str(source), "--model", MODEL, "--output", str(out)]) == 0
+    tools = yaml.safe_load((out / "evalgate.yaml").read_text())["model"]["params"]["tools"]
+    assert tools == [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"city": {"type": "string"}},
+                    "required": ["city"],
+                },
+                "description": "Current weather for a city",
+            },
+        }
+    ]
+    suite = yaml.safe_load((out / "evals" / "promptfooconfig.yaml").read_text())
+    assert suite["cases"][0]["checks"] == [{"type": "is_valid_tool_call", "tools_file": "../tools.json"}]
+
+
+def test_glob_vars_expand_to_one_case_per_file(tmp_path: Path) -> None:
+    source = _copy("glob-vars", tmp_path)
+    out = tmp_path / "native"
+    assert main(["import", "promptfoo", str(source), "--model", MODEL, "--output", str(out)]) == 0
+    suite = yaml.safe_load((out / "evals" / "promptfooconfig.yaml").read_text())
+    assert [c["vars"]["article"].strip() for c in suite["cases"]] == [
+        "Local council approves new bike lanes downtown.",
+        "Researchers find coral reefs recovering in the Pacific.",
+    ]

@@ -18,7 +18,12 @@ import yaml
 from evalgate.errors import ConfigError, UsageError
 from evalgate.pins import check_pin
 from evalgate.promptfoo.prompts import convert_prompts
-from evalgate.promptfoo.providers import UnsupportedProvider, convert_provider, parse_model_flag
+from evalgate.promptfoo.providers import (
+    UnsupportedProvider,
+    convert_provider,
+    parse_model_flag,
+    tools_for,
+)
 from evalgate.promptfoo.pyshim import MODULE, PythonAsserts
 from evalgate.promptfoo.tests import Converter
 from evalgate.yamlsrc import YamlDoc, load_yaml_file
@@ -78,7 +83,9 @@ def is_promptfoo_config(path: Path) -> bool:
     return isinstance(data, dict) and "model" not in data and bool({"providers", "tests"} & set(data))
 
 
-def _model(doc: YamlDoc, flag: str | None, result: Imported) -> tuple[dict[str, Any], list[Any] | None]:
+def _model(
+    doc: YamlDoc, flag: str | None, result: Imported, base: Path
+) -> tuple[dict[str, Any], list[Any] | None]:
     raw = doc.data.get("providers")
     items = raw if isinstance(raw, list) else [raw] if raw is not None else []
     if isinstance(raw, dict):
@@ -88,7 +95,7 @@ def _model(doc: YamlDoc, flag: str | None, result: Imported) -> tuple[dict[str, 
     for index, item in enumerate(items):
         line = doc.line_of(("providers", index)) if isinstance(raw, list) else doc.line_of(("providers",))
         try:
-            model = convert_provider(item)
+            model = convert_provider(item, base)
         except UnsupportedProvider as exc:
             if not flag:  # --model replaces every provider; nothing of theirs is lost but their tools
                 result.dropped.append(Dropped(line, f"provider {exc}"))
@@ -98,7 +105,7 @@ def _model(doc: YamlDoc, flag: str | None, result: Imported) -> tuple[dict[str, 
             result.dropped += [Dropped(line, d) for d in model.dropped]
         elif flag and tools is None and model.tools:
             tools = model.tools  # --model replaces the model, not the tools the suite was written for
-            chosen.setdefault("params", {})["tools"] = model.tools
+            chosen.setdefault("params", {})["tools"] = tools_for(chosen["provider"], model.tools)
         elif not flag:
             name = item if isinstance(item, str) else model.section["name"]
             result.dropped.append(
@@ -156,7 +163,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         )
     base = path.parent.resolve()
     suite_name = re.sub(r"[^A-Za-z0-9_-]+", "-", path.stem).strip("-") or "promptfoo"
-    model_section, tools = _model(doc, model, result)
+    model_section, tools = _model(doc, model, result, base)
 
     def note_prompt(what: str) -> None:
         result.dropped.append(Dropped(doc.line_of(("prompts",)), what))

@@ -35,12 +35,29 @@ def slug(text: str, fallback: str) -> str:
     return cleaned or fallback
 
 
+def _text_of(content: Any) -> str | None:
+    """A message's content as text: a string, or a list of ``{type: text, text}`` blocks."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(b, dict) and b.get("type") == "text" for b in content):
+        return "".join(str(b.get("text", "")) for b in content)
+    return None
+
+
 def _chat(messages: Any) -> list[dict[str, str]] | None:
+    if isinstance(messages, dict) and isinstance(messages.get("messages"), list):
+        messages = messages["messages"]
     if not isinstance(messages, list) or not messages:
         return None
-    if all(isinstance(m, dict) and isinstance(m.get("role"), str) and "content" in m for m in messages):
-        return [{"role": m["role"], "content": str(m["content"])} for m in messages]
-    return None
+    out = []
+    for m in messages:
+        if not (isinstance(m, dict) and isinstance(m.get("role"), str)):
+            return None
+        text = _text_of(m.get("content"))
+        if text is None:
+            return None
+        out.append({"role": m["role"], "content": text})
+    return out
 
 
 class PromptSet:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
+
+import yaml
 
 # OpenAI-compatible vendors promptfoo knows by prefix: base URL and the key's environment variable
 COMPATIBLE: dict[str, tuple[str, str]] = {
@@ -49,6 +52,27 @@ class Model:
     dropped: list[str] = field(default_factory=list)
 
 
+def tools_for(provider: str, tools: list[Any]) -> list[Any]:
+    """Tool definitions in ``provider``'s wire shape (OpenAI ``function``, Anthropic ``input_schema``)."""
+    out = []
+    for tool in tools:
+        if not isinstance(tool, dict):
+            out.append(tool)
+            continue
+        inner = tool.get("function")
+        fn: dict[str, Any] = inner if isinstance(inner, dict) else tool
+        name, description = fn.get("name"), fn.get("description")
+        schema = fn.get("parameters") or fn.get("input_schema") or {"type": "object", "properties": {}}
+        if provider == "anthropic":
+            shaped: dict[str, Any] = {"name": name, "input_schema": schema}
+        else:
+            shaped = {"type": "function", "function": {"name": name, "parameters": schema}}
+        if description:
+            (shaped if provider == "anthropic" else shaped["function"])["description"] = description
+        out.append(shaped)
+    return out
+
+
 def parse_model_flag(text: str) -> dict[str, Any]:
     """``--model openai:gpt-4o-2024-11-20`` (or ``anthropic:messages:NAME``) as a model section."""
     return convert_provider(text).section
@@ -64,7 +88,7 @@ def _split(provider_id: str) -> tuple[str, str]:
     return vendor, rest
 
 
-def convert_provider(raw: Any) -> Model:
+def convert_provider(raw: Any, base: Path | None = None) -> Model:
     """One entry of promptfoo's ``providers:`` (a string or ``{id, config}``) as a model section."""
     config: dict[str, Any] = {}
     if isinstance(raw, dict):
@@ -99,9 +123,9 @@ def convert_provider(raw: Any) -> Model:
             "servers); point an openai model with base_url at a compatible endpoint"
         )
     model = Model(section=section)
-    base = config.get("apiBaseUrl") or config.get("apiHost")
-    if isinstance(base, str) and base:
-        section["base_url"] = base if base.startswith("http") else f"https://{base}"
+    api_base = config.get("apiBaseUrl") or config.get("apiHost")
+    if isinstance(api_base, str) and api_base:
+        section["base_url"] = api_base if api_base.startswith("http") else f"https://{api_base}"
     if isinstance(config.get("apiKeyEnvar"), str):
         section["api_key_env"] = config["apiKeyEnvar"]
     params = {PARAMS[k]: v for k, v in config.items() if k in PARAMS}
@@ -109,8 +133,21 @@ def convert_provider(raw: Any) -> Model:
         params["max_tokens"] = int(params["max_tokens"])
     if params:
         section["params"] = params
-    if isinstance(config.get("tools"), list):
-        model.tools = config["tools"]
+    tools = config.get("tools")
+    params.pop("tools", None)
+    if not params:
+        section.pop("params", None)
+    if isinstance(tools, str) and tools.startswith("file://") and base is not None:
+        path = base / tools.removeprefix("file://")
+        if path.is_file():
+            tools = yaml.safe_load(path.read_text(encoding="utf-8"))
+        else:
+            model.dropped.append(f"provider '{provider_id}': tools file '{tools}' not found")
+            tools = None
+    if isinstance(tools, list):
+        model.tools = tools
+        params["tools"] = tools_for(section["provider"], tools)
+        section["params"] = params
     for key in sorted(set(config) - set(PARAMS) - _IGNORED_CONFIG):
         model.dropped.append(f"provider '{provider_id}': config '{key}' is not carried over")
     if isinstance(config.get("apiKey"), str):

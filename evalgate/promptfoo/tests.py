@@ -125,6 +125,10 @@ class Converter:
         if not (isinstance(value, str) and value.startswith("file://")):
             return value
         rel = value.removeprefix("file://")
+        if glob.has_magic(rel):  # one value per file: promptfoo runs the test once for each
+            found = sorted(p for p in glob.glob(str(self.base / rel), recursive=True) if Path(p).is_file())
+            if found:
+                return [self._var("file://" + os.path.relpath(p, self.base), line, where) for p in found]
         path = self.base / rel
         if path.suffix in (".py", ".js", ".ts") or not path.is_file():
             self.note(line, f"{where}var '{value}' (a script or a missing file) is kept as literal text")
