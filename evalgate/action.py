@@ -310,7 +310,7 @@ def _run(session: Session) -> int:
 def _run_here(session: Session, git: LocalGit | None) -> int:
     """Evaluate the checked-out workspace (a PR's merge commit, or a push) against the base's bar."""
     from evalgate.evaluation import RunOptions, execute, load_project
-    from evalgate.merge import read_report
+    from evalgate.merge import MAX_ACTION_REPORT_BYTES, read_report
     from evalgate.progress import CaseProgress
     from evalgate.prsides import pr_sides
 
@@ -334,7 +334,9 @@ def _run_here(session: Session, git: LocalGit | None) -> int:
     if inputs.results:
         # saved results (e.g. merged shards) are judged here, by the bar this run trusts
         path = Path(inputs.results)
-        run, _ = read_report(path if path.is_absolute() else ctx.workspace / path)
+        run, _ = read_report(
+            path if path.is_absolute() else ctx.workspace / path, max_bytes=MAX_ACTION_REPORT_BYTES
+        )
     else:
         with CaseProgress(len(project.cases), interactive=False) as progress:
             run, _ = execute(
@@ -348,10 +350,10 @@ def _run_here(session: Session, git: LocalGit | None) -> int:
 
 
 def _saved_baseline(choice: str, workspace: Path) -> tuple[CaseResult, ...]:
-    from evalgate.merge import read_report
+    from evalgate.merge import MAX_ACTION_REPORT_BYTES, read_report
 
     path = Path(choice)
-    run, _ = read_report(path if path.is_absolute() else workspace / path)
+    run, _ = read_report(path if path.is_absolute() else workspace / path, max_bytes=MAX_ACTION_REPORT_BYTES)
     return run.cases
 
 

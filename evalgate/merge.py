@@ -9,16 +9,21 @@ from evalgate.errors import ConfigError, UsageError
 from evalgate.report import load_json
 from evalgate.results import GateVerdict, RunResult
 
-MAX_REPORT_BYTES = 10 * 1024 * 1024
+# Reports hold the rendered prompt, every answer and every check's reason, so a large suite's report
+# runs to tens of MB. Local commands accept up to 1 GiB; the Action reads results and saved baselines a
+# pull request can control, so it passes the 10 MB cap it applies to every untrusted input.
+MAX_REPORT_BYTES = 2**30
+MAX_ACTION_REPORT_BYTES = 10 * 1024 * 1024
 
 
-def read_report(path: Path) -> tuple[RunResult, GateVerdict]:
-    """Load one JSON report written by ``evalgate run --json``; at most 10 MB, validated by its schema."""
+def read_report(path: Path, *, max_bytes: int = MAX_REPORT_BYTES) -> tuple[RunResult, GateVerdict]:
+    """Load a report written by ``evalgate run --json``: at most ``max_bytes``, validated by its schema."""
     try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
+        size = path.stat().st_size
+        if size > max_bytes:
             raise UsageError(
-                f"report {path} is larger than {MAX_REPORT_BYTES // 2**20} MB",
-                fix="a report of even 100,000 cases is far smaller; check what the artifact holds",
+                f"report {path} is {_mb(size)}, over the {_mb(max_bytes)} limit",
+                fix=_too_big_fix(max_bytes),
             )
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -28,6 +33,21 @@ def read_report(path: Path) -> tuple[RunResult, GateVerdict]:
     except OSError as exc:
         raise UsageError(f"cannot read report {path}: {exc.strerror}") from None
     return load_json(text, source=str(path))
+
+
+def _too_big_fix(max_bytes: int) -> str:
+    if max_bytes < MAX_REPORT_BYTES:
+        return (
+            "the Action caps the reports it reads (results, baseline) because a pull request can supply "
+            "them; judge a report this large with the evalgate CLI (evalgate merge, evalgate compare)"
+        )
+    return "check that the file is an evalgate JSON report; a suite this large needs splitting into shards"
+
+
+def _mb(size: int) -> str:
+    if size >= 2**30:
+        return f"{size / 2**30:.1f} GiB"
+    return f"{size / 2**20:.1f} MB" if size >= 2**20 else f"{size:,} bytes"
 
 
 def merge_runs(runs: Sequence[tuple[str, RunResult]]) -> RunResult:
