@@ -19,6 +19,8 @@ from evalgate.strict import Strict
 from evalgate.yamlsrc import YamlDoc, load_yaml_file, validate
 
 CASE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:\-]*$")
+# More cases than this in one file is a generated file gone wrong (or an attack on the loader).
+MAX_CASES_PER_FILE = 100_000
 
 
 class CaseSpec(Strict):
@@ -179,6 +181,14 @@ def load_suite(
     targets = defaults.prompts if defaults.prompts is not None else list(prompts)
     cases: list[Case] = []
     for source in sources:
+        if len(source.rows) > MAX_CASES_PER_FILE:
+            raise ConfigError(
+                f"{len(source.rows):,} cases in one file; the limit is {MAX_CASES_PER_FILE:,}",
+                file=source.file,
+                line=source.doc.line_of(("cases",)),
+                where="cases",
+                fix="split the suite into several files (suites: takes globs)",
+            )
         data_file = source.path.suffix in DATA_SUFFIXES or source.doc is not sources[0].doc
         for index, raw in enumerate(source.rows):
             loc: tuple[int | str, ...] = ("cases", index)

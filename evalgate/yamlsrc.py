@@ -23,13 +23,57 @@ try:  # the C loader is several times faster on big suites
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
 
-# The one loader class: the node path (``parse_yaml``) and the event path (``yamlevents``) both use it,
-# so they resolve and construct scalars the same way.
-YAML_LOADER = _Loader
-
 M = TypeVar("M", bound=BaseModel)
 MAX_ERRORS_SHOWN = 5
-PARSE_CACHE_FORMAT = 1
+PARSE_CACHE_FORMAT = 2
+# A YAML file bigger than this is not a config or a suite anyone wrote; refuse it before parsing.
+MAX_FILE_BYTES = 50_000_000
+# Aliases may add at most this many nodes to a document: a "billion laughs" file of a few hundred bytes
+# would otherwise expand to 10^9 values in the walks below, in pydantic and in the parse cache.
+MAX_ALIAS_NODES = 100_000
+
+
+class _Yaml12Loader(_Loader):
+    """PyYAML's safe loader with YAML 1.2 core-schema scalars instead of YAML 1.1's.
+
+    ``Yes``, ``off``, ``y`` stay strings (1.1 made them booleans), ``0123`` stays a string (1.1 read
+    it as octal 83; 1.2's core schema as 123: either way the zero a prompt needs is gone), ``1:30`` is
+    not sexagesimal and dates stay strings. Only ``true``/``false``, ``null``/``~``, plain decimal
+    integers without leading zeros, ``0o``/``0x`` integers and floats with a dot or an exponent resolve.
+    Merge keys (``<<``) still work.
+    """
+
+
+_CORE_SCALARS: tuple[tuple[str, str, str], ...] = (
+    ("bool", r"true|True|TRUE|false|False|FALSE", "tTfF"),
+    ("null", r"~|null|Null|NULL|", "~nN"),
+    ("int", r"[-+]?(?:0|[1-9][0-9]*)|0o[0-7]+|0x[0-9a-fA-F]+", "-+0123456789"),
+    (
+        "float",
+        r"[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*|[0-9]+(?:\.[0-9]*)?[eE][-+]?[0-9]+)"
+        r"|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)",
+        "-+0123456789.",
+    ),
+    ("merge", r"<<", "<"),
+)
+_Yaml12Loader.yaml_implicit_resolvers = {}
+for _kind, _pattern, _first in _CORE_SCALARS:
+    # an empty plain scalar is null: the resolver table keys it under ""
+    _starts = [*_first, ""] if _kind == "null" else list(_first)
+    _Yaml12Loader.add_implicit_resolver(
+        f"tag:yaml.org,2002:{_kind}", re.compile(f"^(?:{_pattern})$"), _starts
+    )
+
+
+def _construct_int(loader: _Yaml12Loader, node: yaml.ScalarNode) -> int:
+    return int(str(loader.construct_scalar(node)), 0)  # decimal, 0o and 0x; never 1.1's octal or 1:30
+
+
+_Yaml12Loader.add_constructor("tag:yaml.org,2002:int", _construct_int)
+
+# The one loader class: the node path (``parse_yaml``) and the event path (``yamlevents``) both use it,
+# so they resolve and construct scalars the same way.
+YAML_LOADER = _Yaml12Loader
 
 
 class YamlDoc:
@@ -112,8 +156,12 @@ def _child(node: yaml.Node, part: int | str) -> yaml.Node | None:
 
 def _check_duplicate_keys(node: yaml.Node, file: str) -> None:
     stack = [node]
+    seen_nodes: set[int] = set()
     while stack:
         current = stack.pop()
+        if id(current) in seen_nodes:
+            continue  # an alias to a node already checked
+        seen_nodes.add(id(current))
         if isinstance(current, yaml.MappingNode):
             seen: dict[str, int] = {}
             for key, value in current.value:
@@ -131,12 +179,59 @@ def _check_duplicate_keys(node: yaml.Node, file: str) -> None:
             stack.extend(current.value)
 
 
+def _check_expansion(root: yaml.Node, file: str) -> None:
+    """Refuse documents whose aliases expand to too many nodes, or refer to themselves.
+
+    Sizes are memoized per node, so this is linear in the nodes written, however far they expand.
+    """
+    size: dict[int, int] = {}
+    distinct = 0
+    on_path: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if children_done:
+            on_path.discard(key)
+            total = 1 + sum(size[id(c)] for c in _children(node))
+            size[key] = total
+            if total > distinct + MAX_ALIAS_NODES:
+                raise _alias_error(node, file, f"they expand it past {MAX_ALIAS_NODES:,} extra values")
+            continue
+        if key in size:
+            continue
+        if key in on_path:
+            raise _alias_error(node, file, "an alias refers to the node that contains it")
+        distinct += 1
+        on_path.add(key)
+        stack.append((node, True))
+        stack.extend((c, False) for c in _children(node) if id(c) not in size)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
+
+def _alias_error(node: yaml.Node, file: str, why: str) -> ConfigError:
+    return ConfigError(
+        f"too many aliases: {why}",
+        file=file,
+        line=node.start_mark.line + 1,
+        fix="write the values out, or use fewer nested aliases ('*name')",
+    )
+
+
 def parse_yaml(text: str, file: str) -> YamlDoc:
-    """Parse YAML text; syntax errors become ``ConfigError`` with the line."""
+    """Parse YAML text (YAML 1.2 core scalars); syntax errors become ``ConfigError`` with the line."""
     loader = YAML_LOADER(text)
     try:
         node: yaml.Node | None = loader.get_single_node()
         if node is not None:
+            _check_expansion(node, file)
             _check_duplicate_keys(node, file)
         data = loader.construct_document(node) if node is not None else None
     except yaml.MarkedYAMLError as exc:
@@ -212,6 +307,12 @@ def _cached(raw: bytes, path: Path, text: str, cache_dir: Path | None) -> YamlDo
 def load_yaml_file(path: Path, *, cache_dir: Path | None = None) -> YamlDoc:
     """Read and parse a YAML (or JSON, which is YAML) file, reusing an earlier parse of the same bytes."""
     try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            raise ConfigError(
+                f"file is {path.stat().st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+                file=str(path),
+                fix="split it into several files",
+            )
         raw = path.read_bytes()
         text = raw.decode("utf-8")
     except FileNotFoundError:
