@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from evalgate.fsutil import atomic_write
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
+
+log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 # what is under test for these providers is the user's own code, which can change without changing the
@@ -40,6 +44,39 @@ def cache_key(provider: str, request: ModelRequest, trial: int = 0) -> str:
     return hashlib.sha256(material.encode("utf-8")).hexdigest()
 
 
+_FIELDS: dict[str, tuple[type, ...]] = {
+    "text": (str,),
+    "model": (str,),
+    "input_tokens": (int, type(None)),
+    "output_tokens": (int, type(None)),
+    "latency_ms": (int, float),
+    "cost_usd": (int, float, type(None)),
+    "fallback": (bool,),
+    "cached": (bool,),
+    "finish_reason": (str, type(None)),
+    "refused": (bool,),
+}
+_REQUIRED = ("text", "model")
+
+
+def _completion(data: Any) -> Completion:
+    """A ``Completion`` from a cache entry's JSON; ``ValueError`` naming the first bad field."""
+    entry = data.get("completion") if isinstance(data, dict) else None
+    if not isinstance(entry, dict):
+        raise ValueError("no 'completion' object")
+    for name in _REQUIRED:
+        if name not in entry:
+            raise ValueError(f"'{name}' is missing")
+    for name, value in entry.items():
+        kinds = _FIELDS.get(name)
+        if kinds is None:
+            raise ValueError(f"unknown field '{name}'")
+        # bool is an int in Python; a token count of `true` is as wrong as a text of 123
+        if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
+            raise ValueError(f"'{name}' is {type(value).__name__}, expected {kinds[0].__name__}")
+    return Completion(**entry)
+
+
 class DiskCache:
     """One small JSON file per entry under ``root/ab/abcdef...``; safe for concurrent writers."""
 
@@ -52,13 +89,24 @@ class DiskCache:
         return self.root / key[:2] / f"{key}.json"
 
     def get(self, key: str) -> Completion | None:
-        """The cached completion, marked ``cached``, or ``None``."""
+        """The cached completion, marked ``cached``, or ``None``: a missing or damaged entry is a miss.
+
+        The cache directory is under the workspace, so a pull request can put anything there: every
+        field is type-checked, and a damaged entry costs one warning line and a fresh model call.
+        """
+        path = self._path(key)
         try:
-            data = json.loads(self._path(key).read_text(encoding="utf-8"))
-            completion = Completion(**data["completion"])
-            _check_types(completion)
-        except (OSError, ValueError, KeyError, TypeError):
+            text = path.read_text(encoding="utf-8")
+        except OSError:
             self.misses += 1
+            return None
+        try:
+            completion = _completion(json.loads(text))
+        except ValueError as exc:
+            self.misses += 1
+            log.warning(
+                "evalgate: ignoring a damaged cache entry %s (%s); calling the model instead", path, exc
+            )
             return None
         self.hits += 1
         return replace(completion, cached=True)
@@ -67,20 +115,3 @@ class DiskCache:
         """Store a completion atomically; a failed write only costs a future cache miss."""
         payload = json.dumps({"v": CACHE_FORMAT, "completion": asdict(replace(completion, cached=False))})
         atomic_write(self._path(key), payload)
-
-
-def _check_types(completion: Completion) -> None:
-    """Raise ``TypeError`` unless every field has its type: a mistyped entry is a miss, never an answer."""
-    numbers = (completion.latency_ms, completion.cost_usd, completion.input_tokens, completion.output_tokens)
-    ok = (
-        isinstance(completion.text, str)
-        and isinstance(completion.model, str)
-        and all(n is None or (isinstance(n, int | float) and not isinstance(n, bool)) for n in numbers)
-        and isinstance(completion.fallback, bool)
-        and isinstance(completion.refused, bool)
-        and all(
-            s is None or isinstance(s, str) for s in (completion.finish_reason, completion.system_fingerprint)
-        )
-    )
-    if not ok:
-        raise TypeError("cache entry with mistyped fields")

@@ -262,7 +262,10 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
     infra = bool(run.cases) and all(c.status == "error" for c in run.cases)
     if infra:
         first = next((c.error for c in run.cases if c.error), "unknown error")
-        out.say(f"evalgate: every case failed to get a model answer; first error: {first}")
+        answered = any(t.completion is not None for c in run.cases for t in c.trials)
+        # when the model answered and only a check's model call (the judge) failed, say so
+        what = "ended in an error" if answered else "failed to get a model answer"
+        out.say(f"evalgate: every case {what}; first error: {first}")
     _print_result(args, out, run, verdict)  # the verdict stays the last line
     if project.loaded.config.gate.notify:  # alerts go to stderr, after the verdict
         from evalgate.notify import gate_event, gate_record, notify_gate

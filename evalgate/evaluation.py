@@ -296,7 +296,11 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
     try:
         with fewer_collections():
             results: list[CaseResult] = Runner(
-                caller=caller, judge=judge, concurrency=concurrency, on_case=options.on_case
+                caller=caller,
+                judge=judge,
+                concurrency=concurrency,
+                on_case=options.on_case,
+                fail_on_truncation=loaded.config.gate.fail_on_truncation,
             ).run(planned)
     finally:
         caller.provider.close()

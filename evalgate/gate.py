@@ -59,6 +59,8 @@ class GateConfig(Strict):
     ] = Field(default_factory=list)
     reviewed: datetime.date | None = None
     notify: tuple[GateWebhook, ...] = ()
+    # an answer cut off by the token limit or a content filter fails its case, whatever the checks say
+    fail_on_truncation: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -266,6 +268,23 @@ def case_detail(case: CaseResult) -> str:
         if not check.passed:
             return check.reason or f"check '{check.type}' failed"
     return f"{case.trials_passed} of {len(case.trials)} trials passed, {case.min_pass} needed"
+
+
+# finish/stop reasons of an answer the model completed normally: nothing worth showing
+_NORMAL_FINISH = frozenset({"stop", "end_turn", "stop_sequence"})
+
+
+def answer_note(case: CaseResult) -> str:
+    """``refused``, ``cut off (finish_reason length)`` or ``finish_reason tool_use``; '' for a normal stop."""
+    if case.refused:
+        return "refused"
+    reason = case.finish_reason
+    if reason is None or reason in _NORMAL_FINISH:
+        return ""
+    rep = case.representative
+    if rep is not None and rep.completion is not None and rep.completion.truncated:
+        return f"cut off (finish_reason {reason})"
+    return f"finish_reason {reason}"
 
 
 def _required_reasons(cases: Sequence[CaseResult]) -> list[str]:

@@ -6,7 +6,11 @@ import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-_ALIAS = re.compile(r"(^|[-:/@._])latest$|(^|[-:/@._])(preview|stable|current|default)$", re.IGNORECASE)
+# "-preview" right after a four-digit snapshot (OpenAI's gpt-4-1106-preview) names a frozen snapshot,
+# not a moving alias; the family's version rule below still decides whether the digits are a date.
+_ALIAS = re.compile(
+    r"(^|[-:/@._])latest$|(^|(?<!\d{4})[-:/@._])(preview|stable|current|default)$", re.IGNORECASE
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,8 +28,9 @@ FAMILIES: tuple[Family, ...] = (
     Family(
         "OpenAI",
         re.compile(r"^(ft:)?(gpt-|chatgpt-|o\d|text-embedding-|davinci|babbage)", re.IGNORECASE),
-        re.compile(r"-\d{4}-\d{2}-\d{2}(:|$)"),
-        "-YYYY-MM-DD",
+        # -YYYY-MM-DD, or the older -MMDD snapshots (gpt-4-0613, gpt-3.5-turbo-0125, gpt-4-1106-preview)
+        re.compile(r"-\d{4}-\d{2}-\d{2}(:|$)|-(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(-preview)?(:|$)"),
+        "-YYYY-MM-DD or -MMDD",
         "gpt-4o-2024-11-20",
     ),
     Family(

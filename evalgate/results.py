@@ -22,6 +22,8 @@ class CheckResult:
     score: float
     reason: str
     weight: float = 1.0
+    # set when the check could not decide (its judge model failed): the case is an error, not a failure
+    error: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,9 @@ class CaseResult:
             status = "unchecked"  # outputs collected, nothing asserted: counts in no rate
         elif self.trials and passed >= self.min_pass:
             status = "passed"
-        elif any(t.error is not None for t in self.trials) or not self.trials:
+        elif not self.trials or any(
+            t.error is not None or any(c.error is not None for c in t.checks) for t in self.trials
+        ):
             status = "error"
         else:
             status = "failed"
@@ -133,6 +137,9 @@ class CaseResult:
         for t in self.trials:
             if t.error is not None:
                 return t.error
+            for c in t.checks:
+                if c.error is not None:
+                    return f"{c.type}: {c.error}"
         return "no trials were run"
 
     @property
@@ -155,6 +162,18 @@ class CaseResult:
     def checks(self) -> tuple[CheckResult, ...]:
         rep = self.representative
         return rep.checks if rep is not None else ()
+
+    @property
+    def finish_reason(self) -> str | None:
+        """Why the model stopped in the representative trial (None when unknown or no answer)."""
+        rep = self.representative
+        return rep.completion.finish_reason if rep is not None and rep.completion is not None else None
+
+    @property
+    def refused(self) -> bool:
+        """The model refused in the representative trial."""
+        rep = self.representative
+        return rep is not None and rep.completion is not None and rep.completion.refused
 
     @property
     def latency_ms(self) -> float | None:

@@ -19,12 +19,13 @@ from evalgate.errors import ConfigError, EvalgateError, ProviderError
 from evalgate.pricing import cost_usd
 from evalgate.providers.base import ModelRequest, Provider
 from evalgate.redact import Redactor, redact_completion, redact_error
-from evalgate.results import CaseResult, Completion, RunResult, Trial
+from evalgate.results import CaseResult, CheckResult, Completion, RunResult, Trial
 from evalgate.retry import call_with_retries, retry_kind
 from evalgate.suite import Case
 from evalgate.throttle import Throttle, estimate_tokens
 
 ProgressHook = Callable[[CaseResult], None]
+TRUNCATION_CHECK = "truncation"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,12 +158,21 @@ class Runner:
     judge: ModelCaller | None = None
     concurrency: int = 8
     on_case: ProgressHook | None = None
+    # gate.fail_on_truncation: an answer the model did not finish fails its case
+    fail_on_truncation: bool = True
 
     def _judge_fn(self, case_id: str) -> Callable[[str], str] | None:
         judge = self.judge
         if judge is None:
             return None
-        return lambda prompt: judge.complete(f"{case_id}#judge", prompt, None).text
+
+        def ask(prompt: str) -> str:
+            try:
+                return judge.complete(f"{case_id}#judge", prompt, None).text
+            except ProviderError as exc:  # name the judge: the model under test answered fine
+                raise ProviderError(f"judge model {judge.config.name} failed: {exc}") from None
+
+        return ask
 
     def _embed_fn(self) -> Callable[[list[str]], list[list[float]]] | None:
         if self.judge is None:
@@ -193,18 +203,19 @@ class Runner:
             judge=self._judge_fn(case.id),
             embed=self._embed_fn(),
         )
-        try:
-            if case.spec.transform is not None:
-                from evalgate.checks.javascript import TransformError, transform
+        if case.spec.transform is not None:
+            from evalgate.checks.javascript import TransformError, transform
 
-                try:
-                    ctx = transform(case.spec.transform, ctx)
-                except TransformError as exc:
-                    return Trial(completion=completion, error=str(exc))
-            checks = run_checks(case.spec.checks, ctx)
-        except ProviderError as exc:  # the judge model failed: an error, not a pass
-            kinds = {c.type for c in case.spec.checks} & {"llm_judge", "similar"}
-            return Trial(completion=completion, error=f"{'/'.join(sorted(kinds)) or 'check'}: {exc}")
+            try:
+                ctx = transform(case.spec.transform, ctx)
+            except TransformError as exc:
+                return Trial(completion=completion, error=str(exc))
+        checks = run_checks(case.spec.checks, ctx)  # a failed judge call is its check's error
+        if self.fail_on_truncation and completion.truncated:
+            cut = CheckResult(
+                TRUNCATION_CHECK, False, 0.0, f"answer cut off (finish_reason {completion.finish_reason})"
+            )
+            checks = (cut, *checks)
         return Trial(completion=completion, checks=checks, threshold=case.spec.threshold)
 
     def run(self, plan: Sequence[PlannedCase]) -> list[CaseResult]:

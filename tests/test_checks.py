@@ -643,7 +643,7 @@ def test_every_check_type_has_an_evaluator() -> None:
     union = typing.get_args(CheckSpec)[0]
     tags = {typing.get_args(member.model_fields["type"].annotation)[0] for member in typing.get_args(union)}
     assert tags == set(CHECKS)
-    assert len(CHECKS) == 26
+    assert len(CHECKS) == 27
 
 
 def test_run_checks_keeps_the_order_of_the_specs() -> None:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from evalgate.checks.base import CheckContext, clip, result
+from evalgate.checks.base import CheckContext, clip, quote, result
 from evalgate.checks.javascript import (
     TransformError,
     check_javascript,
@@ -18,7 +19,14 @@ from evalgate.checks.javascript import (
 from evalgate.checks.judge import check_llm_judge
 from evalgate.checks.pyfunc import check_python, resolve_check_function
 from evalgate.checks.similarity import check_levenshtein, check_similar
-from evalgate.checks.specs import CheckSpec, CostCheck, JsonSchemaCheck, LatencyCheck, PythonCheck
+from evalgate.checks.specs import (
+    CheckSpec,
+    CostCheck,
+    JsonSchemaCheck,
+    LatencyCheck,
+    PythonCheck,
+    RefusalCheck,
+)
 from evalgate.checks.specs_more import JavascriptCheck, ToolCallCheck
 from evalgate.checks.structured import check_is_json, check_json_schema, load_schema_file
 from evalgate.checks.text import (
@@ -39,7 +47,35 @@ from evalgate.checks.text import (
     check_starts_with,
 )
 from evalgate.checks.toolcalls import check_finish_reason, check_tool_calls, load_tools_file
+from evalgate.errors import ProviderError
 from evalgate.results import CheckResult
+
+# How refusals open when the provider does not flag them (most answers in plain text): checked only at the
+# start of the answer, so an answer that merely mentions "I can't" later on is not a refusal.
+_REFUSAL_OPENINGS = re.compile(
+    r"^\W*(?:(?:i'?m|i am)\s+(?:so\s+|very\s+)?sorry,?\s+(?:but\s+)?)?"
+    r"(?:i\s+(?:can(?:'|no)?t|cannot|won'?t|will\s+not|am\s+(?:not\s+able|unable)|'m\s+(?:not\s+able|unable)"
+    r"|must\s+(?:decline|refuse))\s+(?:help|assist|provide|comply|do\s+that|answer|share|support|fulfil)"
+    r"|as\s+an\s+ai\b[^.]{0,60}\b(?:can(?:'|no)?t|cannot|won'?t|unable))",
+    re.IGNORECASE,
+)
+
+
+def refused(ctx: CheckContext) -> tuple[bool, str]:
+    """Whether the answer is a refusal, and how we know: the provider's flag, else its opening words."""
+    if ctx.completion.refused:
+        return True, "the provider flagged the answer as a refusal"
+    match = _REFUSAL_OPENINGS.search(ctx.response.replace("\u2019", "'"))
+    if match:
+        return True, f"the answer opens with a refusal: {quote(match.group(0).strip())}"
+    return False, "the model answered (no refusal flag, no refusal opening)"
+
+
+def check_refusal(spec: RefusalCheck, ctx: CheckContext) -> CheckResult:
+    """The answer is (``expect: true``) or is not (``expect: false``) a refusal."""
+    is_refusal, how = refused(ctx)
+    passed = is_refusal == spec.expect
+    return result(spec.label, passed, 1.0 if passed else 0.0, how)
 
 
 def check_latency(spec: LatencyCheck, ctx: CheckContext) -> CheckResult:
@@ -96,6 +132,7 @@ CHECKS: dict[str, Evaluator] = {
     "finish_reason": check_finish_reason,
     "is_valid_tool_call": check_tool_calls,
     "javascript": check_javascript,
+    "refusal": check_refusal,
 }
 """Check type -> evaluator. A new check type needs a spec model in ``CheckSpec`` and an entry here."""
 
@@ -117,8 +154,21 @@ def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
 
 
 def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> tuple[CheckResult, ...]:
-    """Evaluate checks in order against one response."""
-    return tuple(run_check(spec, ctx) for spec in specs)
+    """Evaluate checks in order against one response.
+
+    A model call inside a check that fails (the ``llm_judge`` judge) is that check's error: the check
+    fails with ``error`` set and the other checks keep their results. ``ConfigError`` still propagates.
+    """
+    out = []
+    for spec in specs:
+        try:
+            out.append(run_check(spec, ctx))
+        except ProviderError as exc:
+            message = str(exc)
+            out.append(
+                CheckResult(spec.label, False, 0.0, f"error: {clip(message)}", spec.weight, error=message)
+            )
+    return tuple(out)
 
 
 def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:

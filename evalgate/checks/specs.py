@@ -260,6 +260,13 @@ class CostCheck(_CheckBase):
     max: Limit
 
 
+class RefusalCheck(_CheckBase):
+    """The model refused to answer (``expect: true``, the default) or did not (``expect: false``)."""
+
+    type: Literal["refusal"]
+    expect: bool = True
+
+
 def negated_form(value: Any) -> Any:
     """``{type: not_regex, ...}`` is ``{type: regex, negate: true, ...}`` for every negatable type."""
     if isinstance(value, dict):
@@ -295,7 +302,8 @@ CheckSpec = Annotated[
     | SimilarCheck
     | FinishReasonCheck
     | ToolCallCheck
-    | JavascriptCheck,
+    | JavascriptCheck
+    | RefusalCheck,
     Field(discriminator="type"),
     BeforeValidator(negated_form),
 ]
@@ -311,4 +319,6 @@ _NEEDS_EXPECTED_ANSWER = frozenset(
 
 def live_safe(spec: CheckSpec) -> bool:
     """True when the check can score live traffic: it needs no per-case expected answer."""
+    if isinstance(spec, RefusalCheck):
+        return not spec.expect  # "must not refuse" holds for any request; "must refuse" only for some
     return spec.type not in _NEEDS_EXPECTED_ANSWER

@@ -230,6 +230,8 @@ def _check(c: CheckResult) -> dict[str, Any]:
     out: dict[str, Any] = {"type": c.type, "passed": c.passed, "score": c.score, "reason": c.reason}
     if c.weight != 1.0:
         out["weight"] = c.weight
+    if c.error is not None:
+        out["error"] = c.error
     return out
 
 
@@ -246,6 +248,8 @@ def _trial(t: Trial) -> dict[str, Any]:
             "cost_usd": done.cost_usd,
             "fallback": done.fallback,
             "cached": done.cached,
+            "finish_reason": done.finish_reason,
+            "refused": done.refused,
         }
         if done.system_fingerprint is not None:  # optional: only vendors that send one
             completion["system_fingerprint"] = done.system_fingerprint
@@ -282,6 +286,8 @@ def _case(c: CaseResult, *, share: bool = False) -> dict[str, Any]:
         "model": rep.completion.model if rep is not None and rep.completion is not None else None,
         "fallback": c.fallback,
         "cached": bool(answered) and all(a.cached for a in answered),
+        "finish_reason": c.finish_reason,
+        "refused": c.refused,
         "trials": len(c.trials),
         "trials_passed": c.trials_passed,
         "checks": checks if checks is not None else [_check(k) for k in c.checks],
@@ -292,7 +298,9 @@ def _case(c: CaseResult, *, share: bool = False) -> dict[str, Any]:
 
 
 def _read_check(d: dict[str, Any]) -> CheckResult:
-    return CheckResult(d["type"], d["passed"], d["score"], d["reason"], d.get("weight", 1.0))
+    return CheckResult(
+        d["type"], d["passed"], d["score"], d["reason"], d.get("weight", 1.0), error=d.get("error")
+    )
 
 
 def _read_trial(d: dict[str, Any]) -> Trial:
@@ -309,6 +317,8 @@ def _read_trial(d: dict[str, Any]) -> Trial:
             fallback=done["fallback"],
             cached=done["cached"],
             system_fingerprint=done.get("system_fingerprint"),
+            finish_reason=done.get("finish_reason"),
+            refused=done.get("refused", False),
         )
     return Trial(
         completion=completion,

@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from evalgate.gate import case_detail, fmt_ms
+from evalgate.gate import answer_note, case_detail, fmt_ms
 from evalgate.report.escape import clean, escape_markdown, md, safe_url
 from evalgate.results import CaseResult
 
@@ -85,6 +85,9 @@ def case_cell(case: CaseResult, suite_url: SuiteUrl | None, marks: str = "") -> 
     safe = safe_url(url) if url else None
     cell = f"[{name}]({safe})" if safe else name
     extra = []
+    note = answer_note(case)  # refused, cut off (finish_reason length), finish_reason tool_use
+    if note:
+        extra.append(f"_{md(note, _ID_CHARS)}_")
     if case.required:
         extra.append("**required**")
     if len(case.trials) > 1:

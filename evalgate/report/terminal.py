@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from evalgate.gate import (
+    answer_note,
     as_metric,
     case_detail,
     check_counts,
@@ -78,6 +79,9 @@ def _case_lines(case: CaseResult, measured: bool, *, detailed: bool) -> Iterator
         "  ",
         (f"{case.suite}:{case.line}", "cyan", True),
     ]
+    note = answer_note(case)
+    if note:
+        head.append((f"  [{note}]", "yellow", False))
     if case.required:
         head.append(("  required", "bold", False))
     if len(case.trials) > 1:

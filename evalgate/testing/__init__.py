@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from evalgate.testing.github import FakeGitHubServer
 from evalgate.testing.models import (
+    Answer,
     FakeModelServer,
     FakeProvider,
     Fault,
@@ -21,6 +22,7 @@ from evalgate.testing.models import (
 from evalgate.testing.traffic import ArmBehaviour, FakeMetricSource, FakeRouter, SimulatedApp
 
 __all__ = [
+    "Answer",
     "ArmBehaviour",
     "FakeGitHubServer",
     "FakeMetricSource",

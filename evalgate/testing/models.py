@@ -20,7 +20,22 @@ from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
 from evalgate.testing.loopback import JsonHandler, Lifecycle, QuietServer, Serving, running
 
-Responder = Callable[[dict[str, Any]], str]
+
+@dataclass(frozen=True)
+class Answer:
+    """A responder's answer with more than text: why the model stopped, or a refusal.
+
+    ``reason`` is sent verbatim as OpenAI ``finish_reason`` or Anthropic ``stop_reason`` (``length``,
+    ``content_filter``, ``max_tokens``, ``tool_use``, ``refusal``...). ``refusal`` fills OpenAI's
+    ``message.refusal`` (with ``content: null``); ``text=None`` sends no text at all.
+    """
+
+    text: str | None
+    reason: str | None = None
+    refusal: str | None = None
+
+
+Responder = Callable[[dict[str, Any]], str | Answer]
 
 _OPENAI_PATHS = ("/v1/chat/completions", "/chat/completions")
 _ANTHROPIC_PATHS = ("/v1/messages",)
@@ -214,7 +229,8 @@ class FakeModelServer(Lifecycle):
 
     def trickle_next(self, interval: float, *, body: str | None = None, times: int = 1) -> None:
         """Send the next responses one byte every ``interval`` seconds (an answer unless ``body``)."""
-        text = body if body is not None else json.dumps(_openai_answer(0, "trickled", "slow answer", 1, 1))
+        answer = Answer("slow answer")
+        text = body if body is not None else json.dumps(_openai_answer(0, "trickled", answer, 1, 1))
         self.fail_next(200, times=times, body=text, trickle=interval)
 
     def delay_next(self, seconds: float, *, times: int = 1) -> None:
@@ -279,22 +295,23 @@ class FakeModelServer(Lifecycle):
         calls = self.tool_caller(body) if self.tool_caller is not None and not anthropic else None
         if calls:
             served = self.served_models.get(str(body.get("model")), str(body.get("model")))
-            payload = _openai_answer(serial, served, "", 1, 1, self.system_fingerprint)
+            payload = _openai_answer(serial, served, Answer(""), 1, 1, self.system_fingerprint)
             choice = payload["choices"][0]
             choice["message"]["content"] = None
             choice["message"]["tool_calls"] = calls
             choice["finish_reason"] = "tool_calls"
             handler.send_body(200, json.dumps(payload))
             return
-        text = self.responder(body)
+        said = self.responder(body)
+        answer = said if isinstance(said, Answer) else Answer(said)
         model = str(body.get("model"))
         served = self.served_models.get(model, model)
         prompt_tokens = count_tokens(json.dumps(body.get("messages")) + str(body.get("system") or ""))
-        answer_tokens = count_tokens(text)
+        answer_tokens = count_tokens(answer.text or answer.refusal or "")
         payload = (
-            _anthropic_answer(serial, served, text, prompt_tokens, answer_tokens)
+            _anthropic_answer(serial, served, answer, prompt_tokens, answer_tokens)
             if anthropic
-            else _openai_answer(serial, served, text, prompt_tokens, answer_tokens, self.system_fingerprint)
+            else _openai_answer(serial, served, answer, prompt_tokens, answer_tokens, self.system_fingerprint)
         )
         handler.send_body(200, json.dumps(payload))
 
@@ -362,7 +379,7 @@ class FakeModelServer(Lifecycle):
 def _openai_answer(
     serial: int,
     model: str,
-    text: str,
+    answer: Answer,
     prompt_tokens: int,
     answer_tokens: int,
     fingerprint: str = "fp_evalgate_fake",
@@ -375,9 +392,9 @@ def _openai_answer(
         "choices": [
             {
                 "index": 0,
-                "message": {"role": "assistant", "content": text, "refusal": None},
+                "message": {"role": "assistant", "content": answer.text, "refusal": answer.refusal},
                 "logprobs": None,
-                "finish_reason": "stop",
+                "finish_reason": answer.reason or "stop",
             }
         ],
         "usage": {
@@ -417,15 +434,15 @@ def _embeddings_answer(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _anthropic_answer(
-    serial: int, model: str, text: str, prompt_tokens: int, answer_tokens: int
+    serial: int, model: str, answer: Answer, prompt_tokens: int, answer_tokens: int
 ) -> dict[str, Any]:
     return {
         "id": f"msg_fake{serial:06d}",
         "type": "message",
         "role": "assistant",
         "model": model,
-        "content": [{"type": "text", "text": text}],
-        "stop_reason": "end_turn",
+        "content": [] if answer.text is None else [{"type": "text", "text": answer.text}],
+        "stop_reason": answer.reason or "end_turn",
         "stop_sequence": None,
         "usage": {"input_tokens": prompt_tokens, "output_tokens": answer_tokens},
     }
