@@ -17,9 +17,14 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 # 2.39 series; the glob lets Debian security updates in. The workspace is owned by another uid than root,
 # so without safe.directory every git command fails with "dubious ownership"; --system because the runner
 # replaces HOME (and with it any --global config) at run time.
+#
 # nodejs: javascript checks (promptfoo's JavaScript asserts) run in one Node.js worker; bookworm's 18.x.
+# tini: in the container our process is PID 1, which the kernel shields from signals that have no handler.
+# tini runs as PID 1 instead, forwards the runner's SIGTERM (a cancelled job) to evalgate, whose handler
+# stops the run, marks the commit status "cancelled" and exits 143; it also reaps what `command`
+# providers leave behind.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends 'git=1:2.39.*' 'nodejs=18.*' \
+    && apt-get install -y --no-install-recommends 'git=1:2.39.*' 'nodejs=18.*' 'tini=0.19.*' \
     && rm -rf /var/lib/apt/lists/* \
     && git config --system --add safe.directory '*'
 
@@ -33,4 +38,4 @@ COPY entrypoint.py /action/entrypoint.py
 RUN pip install --no-cache-dir -c /action/requirements/action.txt "/action[github]" \
     && rm -rf /action/build /action/evalgate.egg-info
 
-ENTRYPOINT ["python", "/action/entrypoint.py"]
+ENTRYPOINT ["/usr/bin/tini", "--", "python", "/action/entrypoint.py"]

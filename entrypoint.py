@@ -7,9 +7,18 @@ it is typed and tested. This file only turns a broken install into an annotation
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 INFRASTRUCTURE_ERROR = 3
+
+
+def _fenced(text: str) -> str:
+    # evalgate.report.escape.fenced, restated: this path runs when the evalgate package cannot be imported.
+    # A fence longer than any backtick run inside cannot be closed by the text; nothing in it renders.
+    longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{text}\n{fence}"
 
 
 def _fail(message: str) -> int:
@@ -20,7 +29,7 @@ def _fail(message: str) -> int:
     if summary:
         try:
             with open(summary, "a", encoding="utf-8") as fh:
-                fh.write(f"### evalgate: infrastructure error\n\n{message}\n")
+                fh.write(f"### evalgate: infrastructure error\n\n{_fenced(message)}\n")
         except OSError:
             pass  # the annotation above already carries the message
     return INFRASTRUCTURE_ERROR

@@ -24,10 +24,10 @@ from evalgate.action_env import (
     read_context,
     read_inputs,
 )
+from evalgate.cancel import exit_code_for, signals_stop_the_run
 from evalgate.errors import (
     EXIT_GATE_FAILED,
     EXIT_INFRA,
-    EXIT_INTERRUPTED,
     EXIT_PASSED,
     ConfigError,
     EvalgateError,
@@ -39,7 +39,7 @@ from evalgate.gate import Comparison, decide, fmt_pct, fmt_pct_short
 from evalgate.gatechange import GateChanges
 from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
 from evalgate.pullrequest import classify_change, pr_changes
-from evalgate.report.escape import md
+from evalgate.report.escape import fenced, md
 from evalgate.results import GateVerdict, RunResult
 
 if TYPE_CHECKING:
@@ -286,10 +286,25 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     statuses.set("eval", "pending", "running the eval suite")
     try:
         return _run(Session(inputs, ctx, workdir, pr, sha, gh, statuses, log, stage2, cache))
+    except KeyboardInterrupt as exc:  # SIGTERM (the job was cancelled) or SIGINT
+        _keep_partial_report(exc, workdir)
+        statuses.set("eval", "error", "cancelled")
+        raise
     except BaseException as exc:
         state: State = "failure" if isinstance(exc, ConfigError) else "error"
         statuses.set("eval", state, f"evalgate could not run: {str(exc).splitlines()[0][:100]}")
         raise
+
+
+def _keep_partial_report(exc: BaseException, workdir: Path) -> None:
+    """Write what an interrupted run finished as the report, marked incomplete."""
+    from evalgate.evaluation import InterruptedRun
+    from evalgate.fsutil import atomic_write
+    from evalgate.report import render_json
+
+    if isinstance(exc, InterruptedRun):
+        with contextlib.suppress(OSError):
+            atomic_write(workdir / REPORT_PATH, render_json(exc.run, exc.verdict))
 
 
 def _run(session: Session) -> int:
@@ -549,7 +564,7 @@ def _fatal(exc: BaseException, ctx_summary: str | None, code: int) -> int:
     print(annotation("error", f"evalgate: {message}"), flush=True)
     if ctx_summary:
         with contextlib.suppress(OSError):
-            append_summary(Path(ctx_summary), f"### ❌ AI eval gate could not run\n\n```\n{message}\n```\n")
+            append_summary(Path(ctx_summary), f"### ❌ AI eval gate could not run\n\n{fenced(message)}\n")
     return code
 
 
@@ -559,9 +574,10 @@ def main(env: Mapping[str, str] | None = None) -> int:
     summary = environ.get("GITHUB_STEP_SUMMARY")
     log = Log()
     try:
-        return run_action(environ, log)
-    except KeyboardInterrupt:
-        return _fatal(KeyboardInterrupt("interrupted"), summary, EXIT_INTERRUPTED)
+        with signals_stop_the_run():  # the runner sends SIGTERM when the job is cancelled
+            return run_action(environ, log)
+    except KeyboardInterrupt as exc:
+        return _fatal(KeyboardInterrupt("cancelled: the run was interrupted"), summary, exit_code_for(exc))
     except EvalgateError as exc:
         return _fatal(exc, summary, exc.exit_code)
     except Exception as exc:  # a bug: report it as an infrastructure failure, with the type

@@ -46,9 +46,12 @@ class Interrupted(KeyboardInterrupt):
         return EXIT_TERMINATED if self.signum == signal.SIGTERM else EXIT_INTERRUPTED
 
 
-def exit_code_for(exc: BaseException) -> int:
-    """130 for Ctrl-C, 143 for SIGTERM."""
-    return exc.exit_code if isinstance(exc, Interrupted) else EXIT_INTERRUPTED
+def exit_code_for(exc: BaseException | None = None) -> int:
+    """130 for Ctrl-C, 143 for SIGTERM: from the exception when it knows, else from the signal we got."""
+    code = getattr(exc, "exit_code", None)
+    if isinstance(exc, KeyboardInterrupt) and isinstance(code, int):
+        return code
+    return EXIT_TERMINATED if _signal_number == signal.SIGTERM else EXIT_INTERRUPTED
 
 
 def cancelled() -> bool:

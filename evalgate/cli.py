@@ -6,14 +6,15 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from evalgate import __version__
+from evalgate.cancel import exit_code_for, signals_stop_the_run
 from evalgate.errors import (
     EXIT_GATE_FAILED,
     EXIT_INFRA,
-    EXIT_INTERRUPTED,
     EXIT_PASSED,
     EXIT_USAGE,
     EvalgateError,
@@ -240,24 +241,30 @@ def _warn_unpinned(loaded: LoadedConfig, out: Output) -> None:
 
 
 def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
-    from evalgate.evaluation import RunOptions, execute, select
+    from evalgate.evaluation import InterruptedRun, RunOptions, execute, select
 
     cases = select(project.cases, _selection(args))
     if not cases:
         raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")
     # -q prints the verdict line and nothing else, progress included
-    with CaseProgress(len(cases), enabled=not args.quiet) as progress:
-        run, verdict = execute(
-            project,
-            cases,
-            RunOptions(
-                concurrency=args.concurrency,
-                use_cache=not args.no_cache,
-                threshold=args.threshold,
-                on_case=progress,
-                allow_unpinned=args.allow_unpinned,
-            ),
-        )
+    try:
+        with CaseProgress(len(cases), enabled=not args.quiet) as progress:
+            run, verdict = execute(
+                project,
+                cases,
+                RunOptions(
+                    concurrency=args.concurrency,
+                    use_cache=not args.no_cache,
+                    threshold=args.threshold,
+                    on_case=progress,
+                    allow_unpinned=args.allow_unpinned,
+                ),
+            )
+    except InterruptedRun as stopped:
+        # what finished is kept: the reports are written, marked incomplete, and the gate fails
+        _write_reports(args, stopped.run, stopped.verdict)
+        out.warn(f"evalgate: interrupted: {stopped.verdict.reasons[0]}")
+        return stopped.exit_code
     _write_reports(args, run, verdict)
     infra = bool(run.cases) and all(c.status == "error" for c in run.cases)
     if infra:
@@ -396,6 +403,9 @@ def cmd_merge(args: argparse.Namespace, out: Output) -> int:
         gate = GateConfig(threshold=first.threshold, metric="checks" if first.metric == "checks" else "cases")
         out.warn(f"evalgate: {args.config} not found; applying the shards' metric and threshold only")
     verdict = decide(run.cases, gate, threshold_override=args.threshold)
+    if run.incomplete:
+        reason = f"a shard's run was interrupted: {len(run.cases)} of {run.planned} cases ran"
+        verdict = replace(verdict, passed=False, reasons=(reason, *verdict.reasons))
     _write_reports(args, run, verdict)
     _print_result(args, out, run, verdict)
     return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
@@ -463,10 +473,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     out = Output()
     try:
         args = build_parser().parse_args(argv)
-        return COMMANDS[args.command](args, out)
-    except KeyboardInterrupt:
+        with signals_stop_the_run():  # SIGINT and SIGTERM stop retries and in-flight calls at once
+            return COMMANDS[args.command](args, out)
+    except KeyboardInterrupt as exc:
         out.warn("evalgate: interrupted")
-        return EXIT_INTERRUPTED
+        return exit_code_for(exc)
     except EvalgateError as exc:
         prefix = "error" if exc.exit_code == EXIT_USAGE else "evalgate failed"
         out.warn(f"{prefix}: {exc}")

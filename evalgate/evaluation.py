@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evalgate import cancel
@@ -23,7 +23,15 @@ from evalgate.prompts import PromptLibrary
 from evalgate.providers import build_provider
 from evalgate.redact import redactor_for
 from evalgate.results import CaseResult, GateVerdict, RunResult
-from evalgate.runner import ModelCaller, PlannedCase, ProgressHook, Runner, build_run_result, now_iso
+from evalgate.runner import (
+    ModelCaller,
+    PlannedCase,
+    ProgressHook,
+    RunInterrupted,
+    Runner,
+    build_run_result,
+    now_iso,
+)
 from evalgate.suite import Case, load_suites
 from evalgate.throttle import Throttle
 
@@ -293,6 +301,7 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
         _caller(loaded.config.judge, loaded, options, concurrency, "judge") if loaded.config.judge else None
     )
     started, started_at = time.monotonic(), now_iso()
+    stopped: RunInterrupted | None = None
     try:
         with fewer_collections():
             results: list[CaseResult] = Runner(
@@ -302,6 +311,8 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
                 on_case=options.on_case,
                 fail_on_truncation=loaded.config.gate.fail_on_truncation,
             ).run(planned)
+    except RunInterrupted as exc:
+        stopped, results = exc, exc.results
     finally:
         caller.provider.close()
         if judge is not None:
@@ -314,6 +325,29 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
         started=started,
         started_at=started_at,
         retries=retries,
+        planned=None if stopped is None else len(planned),
     )
     verdict = decide(run.cases, loaded.config.gate, threshold_override=options.threshold)
+    if stopped is not None:
+        raise InterruptedRun(run, interrupted_verdict(verdict, run), stopped.exit_code) from stopped
     return run, verdict
+
+
+class InterruptedRun(KeyboardInterrupt):
+    """A run stopped by SIGINT/SIGTERM, with its partial result and failed verdict for the reports."""
+
+    def __init__(self, run: RunResult, verdict: GateVerdict, exit_code: int) -> None:
+        self.run = run
+        self.verdict = verdict
+        self.exit_code = exit_code
+        super().__init__(verdict.reasons[0])
+
+
+def interrupted_verdict(verdict: GateVerdict, run: RunResult) -> GateVerdict:
+    """A partial run never passes: the gate fails, saying how far the run got."""
+    how = "SIGTERM" if cancel.exit_code_for() == cancel.EXIT_TERMINATED else "SIGINT"
+    reason = (
+        f"the run was interrupted ({how}) after {len(run.cases)} of {run.planned} cases; "
+        "this partial report is not a verdict"
+    )
+    return replace(verdict, passed=False, reasons=(reason, *verdict.reasons))

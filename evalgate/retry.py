@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
+from evalgate import cancel
 from evalgate.errors import EvalgateError
 
 if TYPE_CHECKING:
@@ -83,23 +84,32 @@ def call_with_retries(
     describe: str,
     sleep: Callable[[float], None] | None = None,
     on_retry: Callable[[BaseException], None] | None = None,
+    cancellable: bool = False,
 ) -> T:
     """Call ``fn``, retrying errors marked ``retryable``; gives up with the same error type, not retryable.
 
     ``on_retry`` hears of every failed attempt that is about to be retried (to count them).
+    ``cancellable`` (model calls): after SIGINT/SIGTERM (``evalgate.cancel``) no new attempt starts and a
+    backoff wait ends at once, with ``Cancelled``.
     """
     if max_attempts < 1:
         raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
     # The first attempt runs bare: almost every call succeeds at once, and building the tenacity
     # machinery costs more CPU than a loopback HTTP call. Only a retryable failure brings the policy in,
     # with that failure replayed as its first attempt, so counting, waits and messages are unchanged.
-    try:
+
+    def attempt() -> T:
+        if cancellable:
+            cancel.check()  # after SIGINT/SIGTERM no new attempt starts
         return fn()
+
+    try:
+        return attempt()
     except EvalgateError as exc:
         if not exc.retryable:
             raise
         first: EvalgateError | None = exc
-    calls = fn
+    calls = attempt
 
     def replay_then_call() -> T:
         nonlocal first
@@ -109,7 +119,11 @@ def call_with_retries(
         return calls()
 
     def do_sleep(seconds: float) -> None:
-        (sleep or _sleep)(seconds)
+        chosen = sleep or _sleep
+        if cancellable and chosen is time.sleep:
+            cancel.sleep(seconds)  # the same wait, but a signal ends it
+        else:
+            chosen(seconds)
 
     # imported here: a run whose calls all succeed at once never needs tenacity (start-up time)
     from tenacity import Retrying, retry_if_exception, stop_after_attempt

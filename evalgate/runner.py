@@ -12,6 +12,7 @@ from pathlib import Path
 from queue import SimpleQueue
 from typing import Any
 
+from evalgate import cancel
 from evalgate.cache import UNCACHEABLE_PROVIDERS, DiskCache, cache_key
 from evalgate.checks import CheckContext, run_checks
 from evalgate.config import Config, ModelConfig, Price
@@ -26,6 +27,16 @@ from evalgate.throttle import Throttle, estimate_tokens
 
 ProgressHook = Callable[[CaseResult], None]
 TRUNCATION_CHECK = "truncation"
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """SIGINT/SIGTERM stopped a run: the cases that finished, for a partial report, and the exit code."""
+
+    def __init__(self, results: list[CaseResult], planned: int, exit_code: int) -> None:
+        self.results = results
+        self.planned = planned
+        self.exit_code = exit_code
+        super().__init__(f"interrupted after {len(results)} of {planned} cases")
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +145,7 @@ class ModelCaller:
                 describe=f"{self.config.provider} {model} (case {case_id})",
                 sleep=self.sleep,
                 on_retry=self._count_retry,
+                cancellable=True,
             ),
             self.redact,
         )
@@ -187,7 +199,7 @@ class Runner:
             completion = self.caller.complete(case.id, planned.prompt, planned.system, trial)
         except ProviderError as exc:
             return Trial(completion=None, error=str(exc))
-        except ConfigError:
+        except (ConfigError, cancel.Cancelled):
             raise
         except EvalgateError as exc:
             return Trial(completion=None, error=str(exc))
@@ -257,12 +269,21 @@ class Runner:
                 todo.put(None)
             for worker in workers:
                 worker.join()
+        except (KeyboardInterrupt, cancel.Cancelled) as exc:
+            # stop every in-flight call and retry wait now; keep what finished for the partial report
+            cancel.cancel()
+            stop.set()
+            for _ in workers:
+                todo.put(None)
+            raise RunInterrupted(book.results(), len(plan), cancel.exit_code_for(exc)) from exc
         except BaseException:
             stop.set()  # workers finish the call in hand and take no more
             for _ in workers:
                 todo.put(None)
             raise
         if failures:
+            if isinstance(failures[0], cancel.Cancelled):  # stopped while this thread was not waiting
+                raise RunInterrupted(book.results(), len(plan), cancel.exit_code_for(failures[0]))
             raise failures[0]  # e.g. a ConfigError from a check
         return book.results()
 
@@ -355,9 +376,12 @@ def build_run_result(
     started: float,
     started_at: str,
     retries: Mapping[str, int] | None = None,
+    planned: int | None = None,
 ) -> RunResult:
-    """Wrap case results with the run's metadata."""
+    """Wrap case results with the run's metadata; ``planned`` marks a run that stopped early."""
     return RunResult(
+        incomplete=planned is not None,
+        planned=planned,
         retries=None if retries is None else {k: int(retries.get(k, 0)) for k in RETRY_KINDS},
         cases=tuple(cases),
         provider=config.model.provider,

@@ -103,7 +103,9 @@ def test_dockerfile_follows_the_docker_action_contract(dockerfile: str) -> None:
     lines = [line.strip() for line in dockerfile.splitlines() if line.strip() and not line.startswith("#")]
     assert re.fullmatch(r"FROM python:3\.11\.\d+-slim-bookworm(@sha256:[0-9a-f]{64})?", lines[0])
     assert not [line for line in lines if line.upper().startswith(("USER ", "WORKDIR "))]
-    assert lines[-1] == 'ENTRYPOINT ["python", "/action/entrypoint.py"]'
+    # tini is PID 1 and forwards the runner's SIGTERM (a PID 1 python would ignore it)
+    assert lines[-1] == 'ENTRYPOINT ["/usr/bin/tini", "--", "python", "/action/entrypoint.py"]'
+    assert "'tini=0.19.*'" in dockerfile
     pip_lines = [line for line in lines if "pip install" in line]
     assert pip_lines
     assert all("--no-cache-dir" in line for line in pip_lines)

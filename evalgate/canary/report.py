@@ -20,7 +20,8 @@ def decision_table(records: Sequence[dict[str, Any]], headline: str) -> str:
     ]
     for r in records:
         lines.append(
-            f"| {md(str(r.get('ts', '')), 40)} | {md(str(r.get('kind', '')), 20)} | {r.get('weight', '')} | "
-            f"{md(str(r.get('action', '')), 20)} | {md(str(r.get('reason', '')), 300)} |"
+            f"| {md(str(r.get('ts', '')), 40)} | {md(str(r.get('kind', '')), 20)} | "
+            f"{md(str(r.get('weight', '')), 20)} | {md(str(r.get('action', '')), 20)} | "
+            f"{md(str(r.get('reason', '')), 300)} |"
         )
     return "\n".join(lines) + "\n"

@@ -10,6 +10,7 @@ import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from evalgate import cancel
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
@@ -102,6 +103,8 @@ class CommandProvider:
                 where="model.command",
                 fix="check that the program exists and is executable",
             ) from None
+        # SIGINT/SIGTERM: the program runs in its own session, so the terminal's signal never reaches it
+        handle = cancel.on_cancel(lambda: kill_group(proc))
         try:
             stdout, stderr = proc.communicate(request.prompt, timeout=self._timeout_s)
         except subprocess.TimeoutExpired:
@@ -111,6 +114,9 @@ class CommandProvider:
                 f"command '{self._display}' timed out after {self._timeout_s:g}s and was killed",
                 retryable=True,
             ) from None
+        finally:
+            cancel.forget(handle)
+        cancel.check()  # killed because the run was stopped: not an answer, not a failure
         latency_ms = (time.perf_counter() - started) * 1000.0
         if proc.returncode != 0:
             status = (

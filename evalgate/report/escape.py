@@ -61,6 +61,25 @@ def md(text: str, limit: int | None = None) -> str:
     return escape_markdown(clean(text, limit))
 
 
+_BACKTICKS = re.compile(r"`+")
+_LINE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def fenced(text: str, limit: int | None = None) -> str:
+    """Untrusted multi-line text as a Markdown code block that nothing inside can close.
+
+    The fence is one backtick longer than the longest backtick run in the text (at least three), so a
+    `````` ``` `````` inside stays literal; inside a code block images, links, HTML and ``@mentions`` do
+    not render. Controls and bidi overrides are dropped, lines are kept.
+    """
+    body = _LINE_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    if limit is not None and len(body) > limit:
+        body = body[: max(0, limit - 1)].rstrip() + ELLIPSIS
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return f"{fence}text\n{body.rstrip(chr(10))}\n{fence}"
+
+
 def safe_url(url: str) -> str | None:
     """An http(s) URL with the characters that could end a Markdown link percent-encoded, else None."""
     url = url.strip()

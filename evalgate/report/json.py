@@ -66,6 +66,7 @@ def _head(
         },
         "notes": list(run.notes),
         **({} if run.retries is None else {"retries": dict(run.retries)}),
+        **({"incomplete": True, "planned_cases": run.planned} if run.incomplete else {}),
         "comparison": None if comparison is None else _comparison(comparison),
         **({} if readiness is None else {"readiness": [dict(item) for item in readiness]}),
     }
@@ -150,6 +151,8 @@ def _rebuild(data: dict[str, Any]) -> tuple[RunResult, GateVerdict]:
         duration_s=data["duration_s"],
         notes=tuple(data["notes"]),
         retries=data.get("retries"),
+        incomplete=bool(data.get("incomplete", False)),
+        planned=data.get("planned_cases"),
     )
     gate = data["gate"]
     verdict = GateVerdict(

@@ -104,6 +104,7 @@ class Fault:
     body: str | None = None
     message: str | None = None
     trickle: float = 0.0
+    prompt_contains: str | None = None
 
 
 class _Server(QuietServer):
@@ -221,9 +222,13 @@ class FakeModelServer(Lifecycle):
         body: str | None = None,
         message: str | None = None,
         trickle: float = 0.0,
+        prompt_contains: str | None = None,
     ) -> None:
-        """Queue ``times`` faults; each of the next requests consumes one, in order."""
-        fault = Fault(status, retry_after, retry_after_ms, delay, body, message, trickle)
+        """Queue ``times`` faults; each of the next requests consumes one, in order.
+
+        With ``prompt_contains``, only requests whose prompt contains that text consume these faults.
+        """
+        fault = Fault(status, retry_after, retry_after_ms, delay, body, message, trickle, prompt_contains)
         with self._lock:
             self._faults.extend([fault] * times)
 
@@ -258,7 +263,7 @@ class FakeModelServer(Lifecycle):
         headers = {k.lower(): v for k, v in handler.headers.items()}
         with self._lock:
             self._received.append(ReceivedRequest(path, headers, body, handler.client_address[1]))
-            fault = self._faults.popleft() if self._faults else None
+            fault = self._take_fault(body)
             self._counter += 1
             serial = self._counter
             wait = self._over_rate() if fault is None else None
@@ -328,6 +333,14 @@ class FakeModelServer(Lifecycle):
             return None
         self.rate_limited += 1
         return window - (now - self._admitted[0])
+
+    def _take_fault(self, body: Any) -> Fault | None:
+        prompt = prompt_of(body) if isinstance(body, dict) else ""
+        for fault in self._faults:
+            if fault.prompt_contains is None or fault.prompt_contains in prompt:
+                self._faults.remove(fault)
+                return fault
+        return None
 
     def _validate(self, path: str, headers: Mapping[str, str], body: Any) -> tuple[int, str] | None:
         if path not in _OPENAI_PATHS + _ANTHROPIC_PATHS + _EMBEDDING_PATHS:

@@ -1,0 +1,88 @@
+"""Text and files a pull request controls: error text in the step summary, oversized results and events."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from evalgate.action import main as action_main
+from evalgate.action_env import MAX_EVENT_BYTES, read_context, read_inputs
+from evalgate.errors import UsageError
+from evalgate.merge import MAX_REPORT_BYTES, read_report
+from evalgate.report.escape import fenced
+
+HOSTILE = (
+    "```\n![tracker](https://evil.example/pixel.png) @octo/team <img src=x> [link](https://evil.example)"
+)
+
+
+def _outside_fences(markdown: str) -> str:
+    """The Markdown with every fenced code block removed (a block closes only on its own fence)."""
+    out, fence = [], None
+    for line in markdown.splitlines():
+        if fence is None:
+            opening = re.match(r"^(`{3,})", line)
+            if opening:
+                fence = opening.group(1)
+                continue
+            out.append(line)
+        elif re.fullmatch(rf"{fence}`*\s*", line):
+            fence = None
+    assert fence is None, "a code block was never closed"
+    return "\n".join(out)
+
+
+def test_fenced_text_cannot_close_its_fence() -> None:
+    block = fenced(HOSTILE + "\n`````")
+    assert block.startswith("``````text\n")
+    assert block.endswith("\n``````")
+    assert _outside_fences(block) == ""
+
+
+def test_a_config_error_in_the_step_summary_renders_nothing_live(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    key = json.dumps(HOSTILE)  # a YAML key with a fence, an image, a mention and HTML in it
+    (workspace / "evalgate.yaml").write_text(
+        f"model: {{provider: replay, name: m-1.0.0, responses: r.yaml}}\n{key}: 1\n"
+    )
+    summary = tmp_path / "summary.md"
+    summary.write_text("")
+    event = tmp_path / "event.json"
+    event.write_text("{}")
+    env = {
+        "GITHUB_ACTIONS": "true",
+        "GITHUB_WORKSPACE": str(workspace),
+        "GITHUB_EVENT_NAME": "push",
+        "GITHUB_EVENT_PATH": str(event),
+        "GITHUB_SHA": "b" * 40,
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "INPUT_CONFIG": "evalgate.yaml",
+        "INPUT_BASELINE": "none",
+        "INPUT_WORKING-DIRECTORY": ".",
+    }
+    assert action_main(env) == 2
+    text = summary.read_text()
+    assert "unknown key" in text
+    assert "pixel.png" in text  # the message is there, quoted...
+    outside = _outside_fences(text)
+    for live in ("![", "@octo", "<img", "](https://"):  # ...but only inside a fence nothing can close
+        assert live not in outside, f"{live!r} would render in:\n{text}"
+
+
+def test_an_oversized_results_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    path = tmp_path / "results.json"
+    path.write_bytes(b"{" + b" " * MAX_REPORT_BYTES)
+    with pytest.raises(UsageError, match="larger than 10 MB"):
+        read_report(path)
+
+
+def test_an_oversized_event_file_is_refused_before_parsing(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_bytes(b"[" * (MAX_EVENT_BYTES + 1))  # would also nest too deep for json to parse
+    env = {"GITHUB_EVENT_PATH": str(event), "GITHUB_WORKSPACE": str(tmp_path)}
+    with pytest.raises(UsageError, match="larger than 10 MB"):
+        read_context(env, read_inputs(env))
