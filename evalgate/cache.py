@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -55,7 +56,11 @@ _FIELDS: dict[str, tuple[type, ...]] = {
     "cached": (bool,),
     "finish_reason": (str, type(None)),
     "refused": (bool,),
+    "system_fingerprint": (str, type(None)),
 }
+# Completion fields added later than this table are accepted as JSON scalars (str, number, bool, null).
+_SCALAR = (str, int, float, bool, type(None))
+_KNOWN = frozenset(f.name for f in dataclasses.fields(Completion))
 _REQUIRED = ("text", "model")
 
 
@@ -68,9 +73,9 @@ def _completion(data: Any) -> Completion:
         if name not in entry:
             raise ValueError(f"'{name}' is missing")
     for name, value in entry.items():
-        kinds = _FIELDS.get(name)
-        if kinds is None:
+        if name not in _KNOWN:
             raise ValueError(f"unknown field '{name}'")
+        kinds = _FIELDS.get(name, _SCALAR)
         # bool is an int in Python; a token count of `true` is as wrong as a text of 123
         if not isinstance(value, kinds) or (isinstance(value, bool) and bool not in kinds):
             raise ValueError(f"'{name}' is {type(value).__name__}, expected {kinds[0].__name__}")
