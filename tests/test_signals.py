@@ -130,6 +130,7 @@ def _action_env(tmp_path: Path, gh: FakeGitHubServer, workspace: Path) -> dict[s
         "PATH": os.environ["PATH"],
         "HOME": str(tmp_path / "home"),
         "GITHUB_ACTIONS": "true",
+        "RUNNER_TEMP": str(tmp_path / "runner-temp"),  # the Action's response cache lives here
         "GITHUB_WORKSPACE": str(workspace),
         "GITHUB_EVENT_NAME": "push",
         "GITHUB_EVENT_PATH": str(event),
