@@ -11,7 +11,7 @@ import pytest
 from evalgate.action import main as action_main
 from evalgate.action_env import MAX_EVENT_BYTES, read_context, read_inputs
 from evalgate.errors import UsageError
-from evalgate.merge import MAX_REPORT_BYTES, read_report
+from evalgate.merge import MAX_ACTION_REPORT_BYTES, read_report
 from evalgate.report.escape import fenced
 
 HOSTILE = (
@@ -75,9 +75,9 @@ def test_a_config_error_in_the_step_summary_renders_nothing_live(tmp_path: Path)
 
 def test_an_oversized_results_file_is_refused_before_parsing(tmp_path: Path) -> None:
     path = tmp_path / "results.json"
-    path.write_bytes(b"{" + b" " * MAX_REPORT_BYTES)
-    with pytest.raises(UsageError, match="larger than 10 MB"):
-        read_report(path)
+    path.write_bytes(b"{" + b" " * MAX_ACTION_REPORT_BYTES)  # what the Action allows a results file
+    with pytest.raises(UsageError, match=r"over the 10(\.0)? MB limit"):
+        read_report(path, max_bytes=MAX_ACTION_REPORT_BYTES)
 
 
 def test_an_oversized_event_file_is_refused_before_parsing(tmp_path: Path) -> None:
