@@ -243,5 +243,5 @@ def _observability(problem: str | None) -> Item:
     if problem is None:
         return Item("observability", "not_configured", "no canary source: to read live metrics from")
     if problem:
-        return Item("observability", "fail", f"the canary source did not answer: {problem}")
+        return Item("observability", "fail", f"the canary source {problem}")
     return Item("observability", "pass", "the canary source answered")

@@ -55,7 +55,7 @@ def _canary(project: Project) -> tuple[str | None, str | None]:
     try:
         plan = load_plan(project.loaded.path)
     except EvalgateError as exc:
-        return str(exc), f"the canary plan does not load: {exc}"
+        return str(exc), "cannot be asked: the canary plan does not load"
     try:
         source = build_source(
             dict(plan.source.model_dump()),
@@ -65,9 +65,12 @@ def _canary(project: Project) -> tuple[str | None, str | None]:
             live_checks=plan.live_checks,
         )
         now = time.time()
-        source.observe(now - PROBE_WINDOW_S, now)
+        seen = source.observe(now - PROBE_WINDOW_S, now)
     except EvalgateError as exc:
-        return "", str(exc).splitlines()[0][:300]
+        return "", "did not answer: " + str(exc).splitlines()[0][:300]
     except OSError as exc:
-        return "", f"{type(exc).__name__}: {exc}"[:300]
+        return "", f"did not answer: {type(exc).__name__}: {exc}"[:300]
+    if not any(seen.counts.values()):
+        # an empty answer proves nothing: a log path with a typo looks exactly like this
+        return "", f"answered with no requests in the last {PROBE_WINDOW_S / 3600:.0f} h"
     return "", ""

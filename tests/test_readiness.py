@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import time
+from pathlib import Path
+from typing import Any
+
 from evalgate.gate import GateConfig, compare, decide
 from evalgate.readiness import CodeCheck, Facts, Item, assess, failures
 from evalgate.report.markdown import render_readiness
@@ -107,9 +112,10 @@ def test_canary_plan_and_source_decide_rollback_and_observability() -> None:
     verdict = decide(run.cases, GateConfig())
     got = rows(assess(run, verdict, None, facts(rollback="", observability="")))
     assert got["rollback_plan"][0] == got["observability"][0] == "pass"
-    got = rows(assess(run, verdict, None, facts(rollback="canary.router: missing", observability="x")))
+    problem = "did not answer: connection refused"
+    got = rows(assess(run, verdict, None, facts(rollback="canary.router: missing", observability=problem)))
     assert got["rollback_plan"] == ("fail", "the canary plan is invalid: canary.router: missing")
-    assert got["observability"] == ("fail", "the canary source did not answer: x")
+    assert got["observability"] == ("fail", "the canary source did not answer: connection refused")
 
 
 def test_required_items_that_do_not_pass_become_gate_reasons() -> None:
@@ -140,3 +146,58 @@ def test_markdown_table_marks_states_and_escapes_evidence() -> None:
     )
     assert "| ⚪ | Rollback plan | not configured: no canary: section |" in text
     assert "| ⏳ | Code tests | running: 1 of 1 still running: e2e |" in text
+
+
+CANARY = """\
+model: {provider: replay, name: gpt-4o-2024-08-06, responses: answers.yaml}
+suites: ["evals/*.yaml"]
+canary:
+  target: {kind: model, stable: gpt-4o-2024-08-06, candidate: gpt-4o-2024-11-20}
+  stages:
+    - {weight: 5, min_duration: 30m, max_duration: 2h, look_every: 5m}
+    - {weight: 100}
+  metrics:
+    - {name: eval_pass_rate, kind: proportion, better: higher, margin: 0.03}
+  router: {type: file, path: deploy/routing.yaml}
+  source: {type: jsonl, path: logs/requests.jsonl}
+"""
+
+
+def _project(tmp_path: Path, config: str) -> Any:
+    from evalgate.evaluation import load_project
+
+    (tmp_path / "evals").mkdir(exist_ok=True)
+    (tmp_path / "evals" / "a.yaml").write_text(
+        "cases:\n  - {id: a, input: hi, tags: [security], checks: [{type: is_json}]}\n"
+    )
+    (tmp_path / "answers.yaml").write_text('a: "{}"\n')
+    (tmp_path / "evalgate.yaml").write_text(config)
+    return load_project(tmp_path / "evalgate.yaml")
+
+
+def test_gathered_facts_read_the_canary_plan_and_probe_its_source(tmp_path: Path) -> None:
+    from evalgate.readiness_facts import gather
+
+    project = _project(tmp_path, CANARY)
+    empty = gather(project, gh=None, sha=None, status_context="ai-eval-gate", run_url=None, warn=print)
+    assert empty.observability == "answered with no requests in the last 1 h"  # no log yet
+    (tmp_path / "logs").mkdir()
+    now = time.time()
+    lines = [
+        {"ts": now - 60, "arm": arm, "input": "q", "output": "{}", "latency_ms": 100, "error": False}
+        for arm in ("stable", "canary")
+    ]
+    (tmp_path / "logs" / "requests.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    found = gather(project, gh=None, sha=None, status_context="ai-eval-gate", run_url=None, warn=print)
+    assert (found.rollback, found.observability) == ("", "")
+    assert found.check_kinds == {"a": ["is_json"]}
+    assert found.code_checks is None  # not asked without a token
+
+    broken = _project(tmp_path, CANARY.replace("  router: {type: file, path: deploy/routing.yaml}\n", ""))
+    facts_broken = gather(broken, gh=None, sha=None, status_context="ai-eval-gate", run_url=None, warn=print)
+    assert "router" in (facts_broken.rollback or "")
+    assert facts_broken.observability == "cannot be asked: the canary plan does not load"
+
+    none = _project(tmp_path, CANARY.split("canary:")[0])
+    plain = gather(none, gh=None, sha=None, status_context="ai-eval-gate", run_url=None, warn=print)
+    assert (plain.rollback, plain.observability) == (None, None)
