@@ -223,3 +223,31 @@ def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
     assert (first.status, first.body) == (200, b"abcde")
     assert (second.status, second.reason, second.body) == (429, "Too Many Requests", b"slow down")
     assert second.headers["retry-after"] == "3"
+
+
+def test_a_header_value_with_a_line_break_is_refused_not_sent() -> None:
+    with raw_server(_one_answer_then_close) as (port, heads):
+        transport = Transport(f"http://127.0.0.1:{port}/v1")
+        with pytest.raises(ProviderError, match="cannot send the request") as info:
+            post_json(
+                transport,
+                body={},
+                headers={"X-Team": "a\r\nX-Injected: 1"},
+                timeout_s=2,
+                what="HTTP endpoint (m)",
+            )
+        transport.close()
+    assert info.value.retryable is False
+    assert heads == []
+
+
+def test_the_request_names_its_host_and_length() -> None:
+    with raw_server(_one_answer_then_close) as (port, heads):
+        transport = Transport(f"http://127.0.0.1:{port}/v1/chat/completions")
+        with Attempt(5) as attempt:
+            transport.post(b'{"a": 1}', {"Authorization": "Bearer k"}, attempt, 1000)
+        transport.close()
+    head = heads[0].decode()
+    assert f"\r\nHost: 127.0.0.1:{port}\r\n" in head
+    assert "\r\nContent-Length: 8" in head
+    assert "\r\nAuthorization: Bearer k\r\n" in head
