@@ -309,3 +309,29 @@ def test_glob_vars_expand_to_one_case_per_file(tmp_path: Path) -> None:
         "Local council approves new bike lanes downtown.",
         "Researchers find coral reefs recovering in the Pacific.",
     ]
+
+
+def test_one_judge_grades_when_assertions_name_several(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = tmp_path / "promptfooconfig.yaml"
+    config.write_text(
+        """\
+prompts: ["{{q}}"]
+providers: [openai:gpt-4o-mini]
+tests:
+  - vars: {q: hi}
+    assert:
+      - {type: llm-rubric, value: polite, provider: openai:gpt-4o-2024-08-06}
+      - {type: llm-rubric, value: short, provider: anthropic:messages:claude-3-5-sonnet-20241022}
+      - {type: equals, value: '{{ q | dump }}'}
+"""
+    )
+    assert main(["import", "promptfoo", str(config), "--model", MODEL]) == 0
+    assert "2 different graders: evalgate has one judge, the first one grades all" in capsys.readouterr().out
+    judge = yaml.safe_load((tmp_path / "evalgate.yaml").read_text())["judge"]
+    assert judge == {"provider": "openai", "name": "gpt-4o-2024-08-06"}
+    from evalgate.suite import load_suite
+
+    cases = load_suite(tmp_path / "evals" / "promptfooconfig.yaml")
+    assert cases[0].spec.checks[2].model_dump()["value"] == '"hi"'

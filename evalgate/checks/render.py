@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import re
 from typing import Any
 
@@ -20,9 +21,11 @@ _TEMPLATE = re.compile(r"\{\{\s*[A-Za-z_]|\{%")
 def _env() -> jinja2.Environment:
     # sandboxed: check values are text a pull request may write; a plain Environment would let
     # {{ ''.__class__.__mro__ }} reach arbitrary Python
-    return jinja2.sandbox.SandboxedEnvironment(
+    env = jinja2.sandbox.SandboxedEnvironment(
         undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
     )
+    env.filters["dump"] = lambda value, indent=None: json.dumps(value, indent=indent, ensure_ascii=False)
+    return env
 
 
 def render_text(text: str, variables: dict[str, Any]) -> str:

@@ -124,6 +124,13 @@ def _model(
 def _judge(model: dict[str, Any], graders: list[Any], flag: str | None, result: Imported) -> dict[str, Any]:
     if flag:
         return parse_model_flag(flag)
+    distinct = list(dict.fromkeys(json.dumps(g, sort_keys=True) for g in graders))
+    if len(distinct) > 1:
+        result.dropped.append(
+            Dropped(
+                None, f"{len(distinct)} different graders: evalgate has one judge, the first one grades all"
+            )
+        )
     for grader in graders:
         try:
             section = convert_provider(grader).section
