@@ -272,3 +272,13 @@ def test_the_job_script_fails_after_three_looks_in_a_row_without_the_source(tmp_
     since = lines[0].split("--since ")[1].split()[0]
     assert all(f"--since {since} " in line for line in lines), "every look judges since the Job started"
     assert "--weight 25 " in lines[0]
+
+
+def test_the_copied_crds_match_the_shared_reference_when_it_is_there() -> None:
+    shared = ROOT.parent / "shared" / "argo-rollouts"
+    if not shared.is_dir():
+        pytest.skip(f"no reference copy at {shared}; the CRDs in {CRDS} are used as they are")
+    for name in ("rollout-crd.yaml", "analysis-template-crd.yaml"):
+        assert (CRDS / name).read_bytes() == (shared / name).read_bytes(), name
+    for name in ("analysis-templates.yaml", "rollout-analysis-step.yaml"):
+        assert (CRDS / "upstream-examples" / name).read_bytes() == (shared / name).read_bytes(), name
