@@ -241,3 +241,18 @@ def test_a_one_shot_judge_never_promotes_on_stale_data(tmp_path: Path) -> None:
     record = _read(out)
     assert (code, record["action"], record["cause"]) == (1, "rollback", "no_data")
     assert "no requests from either arm since" in record["reason"]
+
+
+def test_prometheus_sub_windows_need_request_queries_and_room_for_two() -> None:
+    from evalgate.canary.prometheus import PrometheusSource, PrometheusSpec
+    from evalgate.canary.sources import SimpleMetric
+
+    metric = SimpleMetric("error_rate")
+    query = {"hits": {"stable": "a", "canary": "b"}, "total": {"stable": "c", "canary": "d"}}
+    base = {"url": "http://127.0.0.1:9", "queries": {"error_rate": query}, "sub_window": 10}
+    without = PrometheusSource(PrometheusSpec.model_validate(base), {}, [metric])
+    assert without.request_batches(0.0, 600.0) == ((), 10.0)  # no requests queries: nothing asked
+    narrow = PrometheusSource(
+        PrometheusSpec.model_validate({**base, "requests": {"stable": "a", "canary": "b"}}), {}, [metric]
+    )
+    assert narrow.request_batches(0.0, 19.0) == ((), 10.0)  # one sub-window fits: nothing asked

@@ -148,6 +148,7 @@ def _plan(root: Path, prometheus_url: str) -> Path:
         "type": "prometheus",
         "url": prometheus_url,
         "timeout_s": 2,
+        "sub_window": 2.5,  # a few 1 s scrapes: what a one-shot judge counts fresh requests in
         "requests": {a: _arm("llm_requests_total", a) for a in arms},
         "queries": {
             "eval_pass_rate": {
@@ -293,15 +294,23 @@ def test_a_twenty_point_drop_is_rolled_back(tmp_path: Path, stack: Stack) -> Non
     assert decisions[-1]["reason"].startswith("eval_pass_rate fell")
 
 
-def test_canary_judge_reads_prometheus(tmp_path: Path, stack: Stack) -> None:
+def test_canary_judge_reads_prometheus_and_never_promotes_on_old_counts(tmp_path: Path, stack: Stack) -> None:
+    stack.setup(tmp_path, weight=25)  # Prometheus is scraping once this returns
     since = time.time()
-    stack.setup(tmp_path, weight=25)
-    time.sleep(max(0.0, since + 5 - time.time()))  # past the stage's 4 s minimum
+    # past the 1 s settle and the 4 s minimum, with two 2.5 s sub-windows of fresh traffic
+    time.sleep(max(0.0, since + 8 - time.time()))
     out = tmp_path / "decision.json"
     argv = ["canary", "judge", "--config", str(tmp_path / "evalgate.yaml"), "--weight", "25"]
     assert main([*argv, "--since", str(since), "--json", str(out)]) == 0
     record = json.loads(out.read_text())
     assert (record["action"], record["exit_code"]) == ("promote", 0)
+    # The app stops serving. The window still holds seconds of good counts, but the sub-window counts
+    # (a range query) end in silence: no promotion on old data.
+    stack.stop_app()
+    time.sleep(10)  # two silent 2.5 s sub-windows after the last scrape that saw a request, with room
+    assert main([*argv, "--since", str(since), "--json", str(out)]) == 1
+    record = json.loads(out.read_text())
+    assert (record["action"], record["cause"]) == ("rollback", "no_data"), record["reason"]
 
 
 def test_prometheus_stopped_mid_stage_is_never_promoted(

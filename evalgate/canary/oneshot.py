@@ -12,6 +12,7 @@ AnalysisTemplate's ``job`` provider, a Flagger webhook job, a CI step): the engi
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -155,6 +156,16 @@ def cmd_judge(
         max_attempts=SOURCE_ATTEMPTS,
         describe=f"metric source {source.name}",
     )
+    request_batches = getattr(source, "request_batches", None)
+    if not obs.batches and request_batches is not None:
+        # counters over the whole window cannot tell fresh traffic from old: count it per sub-window
+        found, width = call_with_retries(
+            lambda: request_batches(start, until),
+            max_attempts=SOURCE_ATTEMPTS,
+            describe=f"metric source {source.name}",
+        )
+        if found:
+            obs = dataclasses.replace(obs, batches=found, batch_s=width)
     decision = judge_once(plan, args.weight, start, until, obs)
     record = decision_record(decision, until)
     out.say(f"evalgate canary: {decision.action}: {decision.reason}")

@@ -43,6 +43,9 @@ class PrometheusSpec(Strict):
     requests: ArmQueries | None = None
     headers: dict[str, str] = Field(default_factory=dict)
     timeout_s: Seconds = 10.0
+    # width of the sub-windows a one-shot judge (``canary judge``) counts ``requests`` in, to tell fresh
+    # traffic from a window that only holds old samples; several scrape intervals wide
+    sub_window: Seconds = 30.0
 
 
 class ProportionQueries(Strict):
@@ -121,6 +124,54 @@ class PrometheusSource:
             counts = {}
             notes.append("no per-arm request counts (add source.requests), so no sample-ratio check")
         return Observation(counts, data, source=self.name, window=(since, until), notes=tuple(notes))
+
+    def request_batches(self, since: float, until: float) -> tuple[tuple[tuple[int, int], ...], float]:
+        """Per-arm request counts in consecutive ``sub_window``-wide sub-windows of ``[since, until)``, as
+        ``((stable, canary), ...)`` and the width; empty without ``requests`` or room for two sub-windows.
+
+        One range query per arm; a sub-window without samples (the app or the scrape stopped) counts 0.
+        """
+        width = self._spec.sub_window
+        count = math.floor((until - since) / width + 1e-9)
+        if self._spec.requests is None or count < 2:
+            return (), width
+        per_arm: dict[Arm, dict[int, float]] = {}
+        for arm in ARMS:
+            query = getattr(self._spec.requests, arm).replace("{window}", f"{round(width * 1000)}ms")
+            per_arm[arm] = self._query_range(query, since + width, since + count * width, width, arm)
+        batches = tuple(
+            (round(per_arm["stable"].get(k, 0.0)), round(per_arm["canary"].get(k, 0.0)))
+            for k in range(1, count + 1)
+        )
+        return batches, width
+
+    def _query_range(self, query: str, start: float, end: float, step: float, arm: str) -> dict[int, float]:
+        what = f"{self.name}: requests.{arm} (sub-windows)"
+        response = http_request(
+            "GET",
+            f"{self.url}/api/v1/query_range",
+            what=what,
+            headers=self._headers,
+            timeout_s=self._spec.timeout_s,
+            params={"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step:g}"},
+        )
+        try:
+            data = response.json()["data"]
+            if data["resultType"] != "matrix" or len(data["result"]) > 1:
+                raise ConfigError(
+                    "the requests query does not give one series over time",
+                    where=what,
+                    fix="aggregate it, e.g. sum(increase(...[{window}]))",
+                )
+            points = data["result"][0]["values"] if data["result"] else []
+            out: dict[int, float] = {}
+            for ts, value in points:
+                number = float(value)
+                if math.isfinite(number) and number >= 0:
+                    out[round((float(ts) - start) / step) + 1] = number
+            return out
+        except (ValueError, KeyError, IndexError, TypeError) as exc:
+            raise InfrastructureError(f"{what}: unexpected response ({exc}): {response.text[:200]}") from None
 
     def _query(self, query: str, at: float, what: str) -> float | None:
         what = f"{self.name}: {what}"
