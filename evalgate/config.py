@@ -31,6 +31,9 @@ class ModelConfig(Strict):
     base_url: str | None = None
     api_key_env: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+    # skip the check of params against the vendor's documented request fields (OpenAI-compatible servers
+    # such as vLLM take more, e.g. top_k or repetition_penalty)
+    params_passthrough: bool = False
     fallback: str | None = None
     responses: str | None = None
     system: str | None = None
@@ -170,4 +173,27 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
         )
     doc = load_yaml_file(p)
     config = validate(Config, doc, file=str(p))
+    _check_vendor_params(config, doc, str(p))
     return LoadedConfig(config=config, path=p.resolve(), doc=doc)
+
+
+def _check_vendor_params(config: Config, doc: YamlDoc, file: str) -> None:
+    """Params the vendor's API would reject fail here, at their line, not on every call."""
+    from evalgate.vendorparams import check_params
+
+    errors = []
+    for section, cfg in (("model", config.model), ("judge", config.judge)):
+        if cfg is None or cfg.params_passthrough:
+            continue
+        for problem in check_params(cfg.provider, cfg.params):
+            loc = (section, "params", problem.key)
+            errors.append(
+                ConfigError(
+                    problem.message, file=file, line=doc.line_of(loc), where=dotted(loc), fix=problem.fix
+                )
+            )
+    if errors:
+        first = errors[0]
+        if len(errors) > 1:
+            first.args = ("\n".join(e.render() for e in errors),)
+        raise first
