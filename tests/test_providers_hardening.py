@@ -263,3 +263,48 @@ def test_anthropic_stop_reason_is_kept(
         completion = provider.complete(ask("claude-3-5-sonnet-20241022"))
     assert (completion.finish_reason, completion.text, completion.refused) == (stop, text, refused)
     assert completion.truncated is (stop == "max_tokens")
+
+
+# --- end to end: no artefact carries the key -------------------------------------------------
+
+
+def test_a_server_echoing_the_key_leaks_it_into_no_report_and_no_log(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from evalgate.cli import main
+
+    monkeypatch.setenv("HOSTILE_KEY", KEY)
+    monkeypatch.setenv("GITHUB_TOKEN", GH_TOKEN)
+    with FakeModelServer() as server:
+        server.fail_next(200, body=f"{echo_headers()} token={GH_TOKEN}", times=2)  # 2xx, not JSON
+        server.fail_next(401, message=echo_headers(), times=1)  # an error status
+        server.fail_next(200, body=json.dumps(openai_body(content=f"key: {KEY}")), times=1)  # an answer
+        (tmp_path / "evals").mkdir()
+        (tmp_path / "evals" / "s.yaml").write_text(
+            "cases:\n"
+            + "".join(
+                f"  - {{id: c{i}, input: 'q{i}', checks: [{{type: contains, value: key}}]}}\n"
+                for i in range(4)
+            )
+        )
+        config = tmp_path / "evalgate.yaml"
+        config.write_text(
+            f"model: {{provider: openai, name: gpt-4o-2024-11-20, base_url: '{server.openai_base_url}',"
+            " api_key_env: HOSTILE_KEY, max_attempts: 1}\nsuites: [evals/*.yaml]\nrunner: {concurrency: 1}\n"
+        )
+        out = tmp_path / "out"
+        reports = [
+            "--json",
+            str(out / "r.json"),
+            "--junit",
+            str(out / "r.xml"),
+            "--markdown",
+            str(out / "r.md"),
+        ]
+        main(["run", "--config", str(config), "--no-cache", *reports])
+    printed, logged = capsys.readouterr()
+    report = (out / "r.json").read_text()
+    assert "not JSON" in report
+    assert "HTTP 401" in report
+    for text in (report, (out / "r.xml").read_text(), (out / "r.md").read_text(), printed, logged):
+        assert_clean(text)
