@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import UsageError
+from evalgate.gate import parse_fraction
 
 # events whose payload carries the pull request; a submitted review re-runs the gate (owners' approval)
 PR_EVENTS = ("pull_request", "pull_request_target", "pull_request_review")
@@ -63,16 +64,9 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     threshold = None
     if threshold_raw:
         try:
-            value = float(threshold_raw.rstrip("%")) / (100 if threshold_raw.endswith("%") else 1)
-        except ValueError:
-            raise UsageError(
-                f"input 'threshold' must be a number like 0.85 or 85%, got '{threshold_raw}'"
-            ) from None
-        if not 0 <= value <= 1:
-            raise UsageError(
-                f"input 'threshold' must be between 0 and 1 (or 0% and 100%), got '{threshold_raw}'"
-            )
-        threshold = value
+            threshold = parse_fraction(threshold_raw)
+        except ValueError as exc:
+            raise UsageError(f"input 'threshold' {exc}, got '{threshold_raw}'") from None
     context = _input(env, "status-context", "ai-eval-gate") or "ai-eval-gate"
     if len(context) > 100:
         raise UsageError("input 'status-context' is longer than 100 characters")

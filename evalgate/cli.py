@@ -31,13 +31,12 @@ DEFAULT_CONFIG = "evalgate.yaml"
 
 
 def _threshold(text: str) -> float:
+    from evalgate.gate import parse_fraction
+
     try:
-        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number like 0.85 or 85%") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be between 0 and 1 (or 0% and 100%)")
-    return value
+        return parse_fraction(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' {exc}") from None
 
 
 def _positive_int(text: str) -> int:

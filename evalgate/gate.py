@@ -16,6 +16,19 @@ from evalgate.results import CaseResult, GateVerdict
 from evalgate.stats import paired_regression
 from evalgate.strict import Strict
 
+# what a deployment-readiness row checks (evalgate.readiness); gate.require names the ones that must pass
+ReadinessKey = Literal[
+    "code_tests",
+    "prompt_rendering",
+    "schema_validation",
+    "eval_pass_rate",
+    "security_suite",
+    "cost_regression",
+    "latency_regression",
+    "rollback_plan",
+    "observability",
+]
+
 Fraction = Annotated[float, Field(ge=0, le=1)]
 Metric = Literal["cases", "checks"]
 
@@ -39,19 +52,7 @@ class GateConfig(Strict):
     max_drop: Fraction | None = None
     max_unchecked: Annotated[int, Field(ge=0)] | None = None
     # readiness items that must pass, not just be shown (the Action enforces them; see evalgate.readiness)
-    require: list[
-        Literal[
-            "code_tests",
-            "prompt_rendering",
-            "schema_validation",
-            "eval_pass_rate",
-            "security_suite",
-            "cost_regression",
-            "latency_regression",
-            "rollback_plan",
-            "observability",
-        ]
-    ] = Field(default_factory=list)
+    require: list[ReadinessKey] = Field(default_factory=list)
     # who may approve a change to the bar (GitHub logins), and when they last reviewed it; both are read
     # from the PR's base commit by the Action (see evalgate.gatechange)
     owners: list[
@@ -93,6 +94,17 @@ class Comparison:
     base_latency_p95_ms: float | None = None
     # the base's results of the cases whose status changed, for side-by-side views
     base_cases: tuple[CaseResult, ...] = ()
+
+
+def parse_fraction(text: str, example: str = "0.85 or 85%") -> float:
+    """``0.85`` or ``85%`` as a fraction in [0, 1]; else ``ValueError`` saying what is wrong."""
+    try:
+        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
+    except ValueError:
+        raise ValueError(f"is not a number like {example}") from None
+    if not 0 <= value <= 1:
+        raise ValueError("must be between 0 and 1 (or 0% and 100%)")
+    return value
 
 
 def fmt_pct(rate: float, digits: int = 1) -> str:

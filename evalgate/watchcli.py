@@ -101,13 +101,12 @@ def add_rules(p: argparse.ArgumentParser) -> None:
 
 
 def _fraction(text: str) -> float:
+    from evalgate.gate import parse_fraction
+
     try:
-        value = float(text.rstrip("%")) / (100 if text.endswith("%") else 1)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number like 0.05 or 5%") from None
-    if not 0 <= value <= 1:
-        raise argparse.ArgumentTypeError(f"'{text}' must be between 0 and 1 (or 0% and 100%)")
-    return value
+        return parse_fraction(text, "0.05 or 5%")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"'{text}' {exc}") from None
 
 
 def rules_and_metric(args: argparse.Namespace) -> tuple[Rules, Metric | None]:

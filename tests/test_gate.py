@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from evalgate.gate import GateConfig, compare, decide, pass_rate, percentile, totals
+from evalgate.gate import GateConfig, compare, decide, parse_fraction, pass_rate, percentile, totals
 from evalgate.results import CaseResult, CheckResult, Completion, Trial
 
 
@@ -244,3 +246,18 @@ def test_compare_with_empty_baseline_has_no_base_rate() -> None:
     result = compare([make_case("a")], [])
     assert result.new == ("a",)
     assert result.base_value is None
+
+
+@pytest.mark.parametrize(("text", "value"), [("0.85", 0.85), ("85%", 0.85), ("0", 0.0), ("100%", 1.0)])
+def test_parse_fraction_reads_a_fraction_or_a_percentage(text: str, value: float) -> None:
+    assert parse_fraction(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("high", "is not a number like 0.85 or 85%"), ("85", "must be between 0 and 1 (or 0% and 100%)"),
+     ("-1%", "must be between 0 and 1 (or 0% and 100%)")],
+)  # fmt: skip
+def test_parse_fraction_says_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(message)):
+        parse_fraction(text)
