@@ -15,17 +15,6 @@ from evalgate.gate import Comparison, fmt_ms, fmt_pct, fmt_usd, pass_rate, total
 from evalgate.results import CaseResult, GateVerdict, RunResult
 
 State = Literal["pass", "fail", "not_configured", "pending"]
-ReadinessKey = Literal[
-    "code_tests",
-    "prompt_rendering",
-    "schema_validation",
-    "eval_pass_rate",
-    "security_suite",
-    "cost_regression",
-    "latency_regression",
-    "rollback_plan",
-    "observability",
-]
 LABELS: dict[str, str] = {
     "code_tests": "Code tests",
     "prompt_rendering": "Prompt rendering",
