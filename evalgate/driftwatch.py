@@ -243,11 +243,7 @@ def _keep_baseline(
             client.create_branch(branch, sha)
             say(f"evalgate: created branch {branch} for drift baselines")
         path = baseline_path(opts.config_name)
-        client.put_file(
-            path,
-            text,
-            message=f"evalgate drift: new baseline for {opts.config_name}",
-            branch=branch,
-            sha=client.blob_sha(path, branch),
+        client.write_file(
+            path, text, message=f"evalgate drift: new baseline for {opts.config_name}", branch=branch
         )
         outcome.notes.append(f"saved this report as the next baseline: {path} on branch {branch}")

@@ -205,6 +205,10 @@ class WatchClient(GitHubClient):
                 return None
             raise
 
+    def write_file(self, path: str, text: str, *, message: str, branch: str) -> None:
+        """Create ``path`` on ``branch`` or replace it (the contents API needs the current blob's sha)."""
+        self.put_file(path, text, message=message, branch=branch, sha=self.blob_sha(path, branch))
+
     def open_pull(self, head: str) -> str | None:
         """The URL of an open pull request from branch ``head``, if there is one."""
         owner = self.repository.split("/")[0]

@@ -159,12 +159,8 @@ def open_pull(result: UpgradeResult, client: WatchClient, *, base: str | None, t
     if client.branch_sha(branch) is None:
         client.create_branch(branch, result.commit)
     for path, content in result.edit.files.items():
-        client.put_file(
-            path,
-            content,
-            message=f"Pin {result.edit.new} (was {result.edit.old}) at {path}",
-            branch=branch,
-            sha=client.blob_sha(path, branch),
+        client.write_file(
+            path, content, message=f"Pin {result.edit.new} (was {result.edit.old}) at {path}", branch=branch
         )
     existing = client.open_pull(branch)
     if existing is not None:
