@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evalgate.gate import answer_note, case_detail, fmt_ms
-from evalgate.report.escape import clean, escape_markdown, md, safe_url
+from evalgate.report.escape import clean, escape_markdown, fenced, md, safe_url
 from evalgate.results import CaseResult
 
 SuiteUrl = Callable[[str, int], str | None]
@@ -52,14 +52,6 @@ def code_span(text: str, *, table: bool = False) -> str:
     if table:
         text = text.replace("|", "\\|")
     return f"{ticks}{text}{ticks}"
-
-
-def fence(text: str, info: str = "text") -> list[str]:
-    """``text`` as a fenced code block whose fence no line of the text can close."""
-    body = _INVISIBLE.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
-    longest = max((len(m) for m in _BACKTICKS.findall(body)), default=0)
-    ticks = "`" * max(3, longest + 1)
-    return [f"{ticks}{info}", *body.split("\n"), ticks]
 
 
 def inline(text: str, limit: int | None = None, *, table: bool = False) -> str:
@@ -163,7 +155,9 @@ def details(case: CaseResult, level: Level) -> list[str]:
 
 
 def _fenced(text: str, limit: int, info: str = "text") -> list[str]:
+    """A code block nothing in ``text`` can close (the one escaper's ``fenced``), cut at ``limit``."""
+    block = fenced(text if len(text) <= limit else text[:limit]).split("\n")
+    block[0] = block[0].removesuffix("text") + info
     if len(text) <= limit:
-        return [*fence(text, info), ""]
-    more = f"<sub>… {len(text) - limit:,} more characters in the full report</sub>"
-    return [*fence(text[:limit], info), more, ""]
+        return [*block, ""]
+    return [*block, f"<sub>… {len(text) - limit:,} more characters in the full report</sub>", ""]
