@@ -37,6 +37,8 @@ def cache_key(provider: str, request: ModelRequest, trial: int = 0) -> str:
             "prompt": request.prompt,
             "system": request.system,
             "params": json.dumps(dict(request.params), sort_keys=True, default=str),
+            # only chats with earlier turns add this, so every other entry keeps its key
+            **({"history": [list(turn) for turn in request.history]} if request.history else {}),
         },
         sort_keys=True,
         ensure_ascii=False,

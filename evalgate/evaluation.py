@@ -141,12 +141,22 @@ def plan(project: Project, cases: Sequence[Case]) -> list[PlannedCase]:
             from evalgate.checks.javascript import prepare_transform
 
             prepare_transform(case.spec.transform, base_dir)
+        history = project.prompts.render_history(case)
+        if history and project.loaded.config.model.provider not in ("openai", "anthropic"):
+            raise ConfigError(
+                f"prompt '{case.spec.prompt}' has earlier chat turns, which only the openai and anthropic "
+                f"providers can send (this model uses '{project.loaded.config.model.provider}')",
+                file=case.suite,
+                line=case.line,
+                fix="keep one user message in the prompt file, or use an openai/anthropic model",
+            )
         planned.append(
             PlannedCase(
                 case=case,
                 prompt=project.prompts.render(case),
                 system=_system(case, project.prompts.render_system(case), system),
                 base_dir=base_dir,
+                history=history,
             )
         )
     return planned

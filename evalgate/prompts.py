@@ -2,7 +2,7 @@
 
 A ``.txt`` (or any other) file is one template. A ``.json``/``.yaml``/``.yml`` file is a chat: a list of
 ``{role, content}`` messages, each content a template. ``system`` messages become the system prompt; the
-``user`` message is the prompt. Chats with more than one user turn or with assistant turns are refused.
+last ``user`` message is the prompt, and the user/assistant turns before it are sent before it (few-shot).
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ class PromptLibrary:
         self._env.filters["dump"] = _dump
         self._templates: dict[str, jinja2.Template] = {}
         self._systems: dict[str, jinja2.Template] = {}
+        self._histories: dict[str, list[tuple[str, jinja2.Template]]] = {}
         self._files: dict[str, str] = {}
         self.broken: set[str] = set()  # prompts that failed to load (only when collecting errors)
         for name, rel in loaded.config.prompts.items():
@@ -62,44 +63,40 @@ class PromptLibrary:
         except (OSError, UnicodeDecodeError) as exc:
             raise loaded.error(f"cannot read prompt file '{rel}': {exc}", ("prompts", name)) from None
         if path.suffix in CHAT_SUFFIXES:
-            user, system = self._chat(loaded, name, rel, source)
+            user, system, history = self._chat(loaded, name, rel, source)
             if system is not None:
                 self._systems[name] = self._template(system, rel)
+            if history:
+                self._histories[name] = [(role, self._template(text, rel)) for role, text in history]
             return self._template(user, rel)
         return self._template(source, rel)
 
-    def _chat(self, loaded: LoadedConfig, name: str, rel: str, source: str) -> tuple[str, str | None]:
+    def _chat(
+        self, loaded: LoadedConfig, name: str, rel: str, source: str
+    ) -> tuple[str, str | None, list[tuple[str, str]]]:
+        """``(last user message, system text, earlier user/assistant turns)`` of a chat prompt file."""
         try:
             messages = yaml.safe_load(source)
         except yaml.YAMLError as exc:
             raise ConfigError(f"chat prompt is not valid JSON/YAML: {exc}", file=rel) from None
-        shape = "a list of {role: system|user, content: text} messages"
+        shape = "a list of {role: system|user|assistant, content: text} messages ending with a user message"
         if not isinstance(messages, list) or not messages:
             raise ConfigError(f"a .json/.yaml prompt must be {shape}", file=rel, fix="or use a .txt template")
         systems: list[str] = []
-        users: list[str] = []
+        turns: list[tuple[str, str]] = []
         for index, message in enumerate(messages):
             if not isinstance(message, dict) or not isinstance(message.get("content"), str):
                 raise ConfigError(f"message {index + 1} is not {{role, content: text}}", file=rel, fix=shape)
             role = message.get("role")
             if role == "system":
                 systems.append(message["content"])
-            elif role == "user":
-                users.append(message["content"])
+            elif role in ("user", "assistant"):
+                turns.append((str(role), message["content"]))
             else:
-                raise ConfigError(
-                    f"message {index + 1} has role {role!r}; only system and one user message are supported",
-                    file=rel,
-                    fix="multi-turn chats with assistant turns cannot be sent yet; fold the turns into the "
-                    "user message",
-                )
-        if len(users) != 1:
-            raise ConfigError(
-                f"a chat prompt needs exactly one user message, found {len(users)}",
-                file=rel,
-                fix="fold the turns into one user message",
-            )
-        return users[0], ("\n\n".join(systems) if systems else None)
+                raise ConfigError(f"message {index + 1} has role {role!r}", file=rel, fix=shape)
+        if not turns or turns[-1][0] != "user":
+            raise ConfigError("a chat prompt must end with a user message", file=rel, fix=shape)
+        return turns[-1][1], ("\n\n".join(systems) if systems else None), turns[:-1]
 
     def _template(self, source: str, rel: str) -> jinja2.Template:
         try:
@@ -123,6 +120,13 @@ class PromptLibrary:
             return spec.input
         assert spec.prompt is not None  # CaseSpec guarantees input xor prompt
         return self._render(case, spec.prompt, self._templates.get(spec.prompt))
+
+    def render_history(self, case: Case) -> tuple[tuple[str, str], ...]:
+        """The earlier user/assistant turns a chat prompt file gives this case (rendered), if any."""
+        spec = case.spec
+        if spec.prompt is None or spec.prompt not in self._histories:
+            return ()
+        return tuple((role, self._render(case, spec.prompt, t)) for role, t in self._histories[spec.prompt])
 
     def render_system(self, case: Case) -> str | None:
         """The system prompt a chat prompt file gives this case, if any."""

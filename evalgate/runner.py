@@ -47,6 +47,7 @@ class PlannedCase:
     prompt: str
     system: str | None
     base_dir: Path
+    history: tuple[tuple[str, str], ...] = ()  # earlier turns of a chat prompt
 
 
 @dataclass
@@ -66,17 +67,28 @@ class ModelCaller:
     throttle: Throttle | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def complete(self, case_id: str, prompt: str, system: str | None, trial: int = 0) -> Completion:
+    def complete(
+        self,
+        case_id: str,
+        prompt: str,
+        system: str | None,
+        trial: int = 0,
+        history: tuple[tuple[str, str], ...] = (),
+    ) -> Completion:
         """The answer of the pinned model, or of the fallback after the primary gave up."""
         try:
-            return self._one(case_id, prompt, system, self.config.name, trial, fallback=False)
+            return self._one(
+                case_id, prompt, system, self.config.name, trial, fallback=False, history=history
+            )
         except ProviderError as primary:
             if not self.config.fallback:
                 raise
             with self._lock:
                 self.retries["fallback"] += 1
             try:
-                return self._one(case_id, prompt, system, self.config.fallback, trial, fallback=True)
+                return self._one(
+                    case_id, prompt, system, self.config.fallback, trial, fallback=True, history=history
+                )
             except ProviderError as secondary:
                 raise ProviderError(f"{primary}; fallback {self.config.fallback}: {secondary}") from None
 
@@ -84,26 +96,53 @@ class ModelCaller:
         with self._lock:
             self.retries[retry_kind(exc)] += 1
 
-    def _request(self, case_id: str, prompt: str, system: str | None, model: str) -> ModelRequest:
+    def _request(
+        self,
+        case_id: str,
+        prompt: str,
+        system: str | None,
+        model: str,
+        history: tuple[tuple[str, str], ...] = (),
+    ) -> ModelRequest:
         return ModelRequest(
-            case_id=case_id, prompt=prompt, model=model, params=self.config.params, system=system
+            case_id=case_id,
+            prompt=prompt,
+            model=model,
+            params=self.config.params,
+            system=system,
+            history=history,
         )
 
     def _cache(self) -> DiskCache | None:
         return self.cache if self.config.provider not in UNCACHEABLE_PROVIDERS else None
 
-    def cached(self, case_id: str, prompt: str, system: str | None, trial: int = 0) -> Completion | None:
+    def cached(
+        self,
+        case_id: str,
+        prompt: str,
+        system: str | None,
+        trial: int = 0,
+        history: tuple[tuple[str, str], ...] = (),
+    ) -> Completion | None:
         """The pinned model's cached answer, if any, without calling anything."""
         cache = self._cache()
         if cache is None:
             return None
-        request = self._request(case_id, prompt, system, self.config.name)
+        request = self._request(case_id, prompt, system, self.config.name, history)
         return cache.get(cache_key(self.config.provider, request, trial))
 
     def _one(
-        self, case_id: str, prompt: str, system: str | None, model: str, trial: int, *, fallback: bool
+        self,
+        case_id: str,
+        prompt: str,
+        system: str | None,
+        model: str,
+        trial: int,
+        *,
+        fallback: bool,
+        history: tuple[tuple[str, str], ...] = (),
     ) -> Completion:
-        request = self._request(case_id, prompt, system, model)
+        request = self._request(case_id, prompt, system, model, history)
         cache = self._cache()
         key = cache_key(self.config.provider, request, trial) if cache is not None else ""
         if cache is not None:
@@ -196,7 +235,7 @@ class Runner:
     def _trial(self, planned: PlannedCase, trial: int = 0) -> Trial:
         case = planned.case
         try:
-            completion = self.caller.complete(case.id, planned.prompt, planned.system, trial)
+            completion = self.caller.complete(case.id, planned.prompt, planned.system, trial, planned.history)
         except ProviderError as exc:
             return Trial(completion=None, error=str(exc))
         except (ConfigError, cancel.Cancelled):
@@ -310,7 +349,7 @@ class Runner:
         if any(check.type in ("llm_judge", "similar") for check in planned.case.spec.checks):
             return None  # the judge may have to call a model; keep that on the workers
         case = planned.case
-        hit = self.caller.cached(case.id, planned.prompt, planned.system, trial_no)
+        hit = self.caller.cached(case.id, planned.prompt, planned.system, trial_no, planned.history)
         return self._checked(planned, hit) if hit is not None else None
 
 

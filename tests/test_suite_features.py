@@ -238,3 +238,37 @@ def test_check_templates_are_sandboxed(tmp_path: Path) -> None:
     with pytest.raises(Exception, match="template error in a check") as info:
         load_suite(tmp_path / "s.yaml", display="s.yaml")
     assert "unsafe" in str(info.value)
+
+
+@pytest.mark.parametrize("provider", ["openai", "anthropic"])
+def test_a_few_shot_chat_prompt_sends_its_turns_in_order(tmp_path: Path, provider: str) -> None:
+    chat = [
+        {"role": "system", "content": "Classify sentiment."},
+        {"role": "user", "content": "I love it"},
+        {"role": "assistant", "content": "positive"},
+        {"role": "user", "content": "{{ review }}"},
+    ]
+    with FakeModelServer() as server:
+        base = server.openai_base_url if provider == "openai" else server.url
+        _write(
+            tmp_path,
+            {
+                "evalgate.yaml": _config(base, prompts="prompts: {chat: prompts/chat.json}").replace(
+                    "provider: openai", f"provider: {provider}"
+                ),
+                "prompts/chat.json": json.dumps(chat),
+                "evals/a.yaml": "cases: [{id: r, vars: {review: broke}}]\n",
+            },
+        )
+        _run(tmp_path)
+        body = server.requests[0].json
+    turns = [{"role": "user", "content": "I love it"}, {"role": "assistant", "content": "positive"}]
+    if provider == "openai":
+        assert body["messages"] == [
+            {"role": "system", "content": "Classify sentiment."},
+            *turns,
+            {"role": "user", "content": "broke"},
+        ]
+    else:
+        assert body["system"] == "Classify sentiment."
+        assert body["messages"] == [*turns, {"role": "user", "content": "broke"}]

@@ -90,10 +90,11 @@ class PromptSet:
 
     def add_chat(self, messages: list[dict[str, str]], label: str | None) -> None:
         roles = [m["role"] for m in messages]
-        if roles.count("user") != 1 or any(r not in ("system", "user") for r in roles):
+        turns = [r for r in roles if r != "system"]
+        if not turns or turns[-1] != "user" or any(r not in ("system", "user", "assistant") for r in roles):
             self.note(
                 f"prompt {label or len(self.prompts) + 1}: a chat with roles {roles} is not carried over; "
-                "evalgate sends system messages and one user message"
+                "evalgate sends system, user and assistant turns ending with a user message"
             )
             return
         name = self._name(slug(label or "", f"prompt{len(self.prompts) + 1}"))

@@ -41,7 +41,8 @@ class AnthropicProvider(VendorProvider):
         system = request.system if request.system is not None else self._system
         if system:
             body["system"] = system
-        body["messages"] = [{"role": "user", "content": request.prompt}]
+        turns = [{"role": role, "content": text} for role, text in request.history]
+        body["messages"] = [*turns, {"role": "user", "content": request.prompt}]
         body.update(params)
 
         headers = dict(self._headers)

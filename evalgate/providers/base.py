@@ -18,6 +18,8 @@ class ModelRequest:
     model: str
     params: Mapping[str, Any] = field(default_factory=dict)
     system: str | None = None
+    # earlier turns of a chat prompt, ((role, text), ...), sent before ``prompt`` (the last user turn)
+    history: tuple[tuple[str, str], ...] = ()
 
 
 class Provider(Protocol):

@@ -39,6 +39,7 @@ class OpenAIProvider(VendorProvider):
         messages: list[dict[str, str]] = []
         if system:
             messages.append({"role": "system", "content": system})
+        messages += [{"role": role, "content": text} for role, text in request.history]
         messages.append({"role": "user", "content": request.prompt})
         body: dict[str, Any] = {"model": request.model, "messages": messages}
         body.update(self._params)
