@@ -143,6 +143,8 @@ def status_description(outcome: Outcome) -> str:
         parts.append(f"{errors} error{'s' if errors != 1 else ''}")
     if outcome.policy is not None and outcome.policy.kind == "mixed":
         parts.append("prompt + pin change")
+    if outcome.gate is not None and not outcome.gate.passed:
+        parts.append("unapproved gate change")
     text = " · ".join(parts)
     return text if len(text) <= 140 else text[:139] + "…"
 

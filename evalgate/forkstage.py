@@ -10,6 +10,7 @@ evaluation would execute is not evaluated with secrets until a maintainer labels
 from __future__ import annotations
 
 import datetime
+import os
 import posixpath
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -208,6 +209,34 @@ def new_references(base_cases: Iterable[Case], head_cases: Iterable[Case]) -> li
     return list(out)
 
 
+def outside_references(tree: Path, files: Iterable[str]) -> list[tuple[str, str]]:
+    """(file, why) for every ``cases:`` file reference of an overlaid suite that leaves the repository.
+
+    Checked before the suites load, since loading reads those files (and an error could quote them).
+    """
+    import yaml
+
+    root = Path(os.path.abspath(tree))
+    out: list[tuple[str, str]] = []
+    for name in files:
+        path = tree / name
+        if path.suffix.lower() not in (".yaml", ".yml", ".json") or not path.is_file():
+            continue
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            continue  # loading reports it, with its line
+        entries = data.get("cases") if isinstance(data, dict) else None
+        for entry in entries if isinstance(entries, list) else []:
+            if not isinstance(entry, str):
+                continue
+            rel = entry.removeprefix("file://")
+            target = Path(os.path.normpath(os.path.abspath(path.parent / rel)))
+            if Path(rel).is_absolute() or not target.is_relative_to(root):
+                out.append((name, f"its cases: entry {entry!r} names a file outside the repository"))
+    return out
+
+
 @dataclass(frozen=True)
 class Stage2:
     """What stage 2 decided: the files, whether it evaluated, and (when it did) the evaluation."""
@@ -262,6 +291,8 @@ def evaluate(
             blocked = sort.executable
             if not blocked:
                 overlay(git, tree, pr.head_sha, sort.data)
+                blocked = tuple(outside_references(tree, sort.data))
+            if not blocked:
                 head = load_project(config_path, cache_dir=options.cache_dir)
                 blocked = tuple(new_references(base_project.cases, head.cases))
         if blocked and not trusted:

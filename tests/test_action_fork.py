@@ -148,6 +148,7 @@ def test_report_stage_evaluates_a_data_only_pr_without_any_artifact(
         ({"evals/support.yaml": SUITE_NAMING_OS}, "python check os:getcwd"),
         ({"evals/support.yaml": SUITE_WITH_JS}, "javascript check output.length"),
         ({"evals/support.yaml": SUITE_WITH_TRANSFORM}, "transform output.toUpperCase()"),
+        ({"evals/support.yaml": "cases: ['file:///proc/self/environ']\n"}, "outside the repository"),
     ],
 )
 def test_code_changes_need_a_maintainer_until_the_trusted_label(

@@ -101,7 +101,9 @@ def test_deleting_a_failing_required_case_is_a_gate_change(tmp_path: Path, githu
     result = run_action(ws, github, baseline="none")
     assert result.code == 1, result.stdout
     assert _latest(github, ws.head, "ai-eval-gate/policy")["state"] == "failure"
-    assert _latest(github, ws.head, "ai-eval-gate/eval")["state"] == "failure"
+    eval_status = _latest(github, ws.head, "ai-eval-gate/eval")
+    assert eval_status["state"] == "failure"
+    assert eval_status["description"].endswith("· unapproved gate change")
     body = github.comments(PR)[0]["body"]
     assert (
         f"case [refund](https://github.example/octo/repo/blob/{ws.base}/evals/support.yaml#L2) — deleted"
