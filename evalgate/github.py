@@ -229,8 +229,19 @@ class GitHubClient:
 
     def pulls_for_commit(self, sha: str) -> list[int]:
         """Numbers of the pull requests whose history holds ``sha`` (``GET /commits/{sha}/pulls``)."""
-        commit = self._repo.get_commit(sha)
-        return self._read(f"list pull requests of {sha[:12]}", lambda: [p.number for p in commit.get_pulls()])
+        describe = f"list pull requests of {sha[:12]}"
+        url = f"/repos/{self.repository}/commits/{sha}/pulls"
+
+        def fetch() -> list[int]:
+            # read as plain JSON, so that an answer of the wrong shape is an error we retry and report,
+            # never a crash inside the client library
+            _, data = self._github.requester.requestJsonAndCheck("GET", url, parameters={"per_page": 100})
+            if not isinstance(data, list):
+                shape = sorted(data)[:5] if isinstance(data, dict) else type(data).__name__
+                raise GitHubError(f"{describe}: expected a list, got {shape}", status=200, retryable=True)
+            return [p["number"] for p in data if isinstance(p, dict) and isinstance(p.get("number"), int)]
+
+        return self._read(describe, fetch)
 
     def issue_events(self, number: int) -> list[tuple[str, str | None, datetime.datetime]]:
         """``(event, label name, when)`` for every event of issue/PR ``number`` (labeled, force pushes...)."""
