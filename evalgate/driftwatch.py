@@ -26,6 +26,7 @@ from evalgate.drift import (
 )
 from evalgate.errors import ConfigError, InfrastructureError, UsageError
 from evalgate.gate import Metric, as_metric
+from evalgate.merge import read_report, read_report_text
 from evalgate.report import load_json
 from evalgate.results import GateVerdict, RunResult
 
@@ -75,10 +76,6 @@ def baseline_path(config_name: str) -> str:
     return f"evalgate-drift/{safe}.json"
 
 
-def _load(text: str, source: str) -> tuple[RunResult, GateVerdict]:
-    return load_json(text, source=source)
-
-
 def fetch_baseline(
     opts: DriftOptions,
     client: WatchClient | None,
@@ -94,7 +91,7 @@ def fetch_baseline(
         if not opts.baseline.is_file():
             say(f"evalgate: no baseline at {opts.baseline}; this is the first run")
             return None, "none yet"
-        run, _ = _load(opts.baseline.read_text(encoding="utf-8"), str(opts.baseline))
+        run, _ = read_report(opts.baseline)
         return run, str(opts.baseline)
     if client is None:
         return None, "none yet"
@@ -104,7 +101,7 @@ def fetch_baseline(
         if text is None:
             say(f"evalgate: no {path} on branch {opts.baseline_branch}; this is the first run")
             return None, "none yet"
-        run, _ = _load(text, f"{opts.baseline_branch}:{path}")
+        run, _ = load_json(text, source=f"{opts.baseline_branch}:{path}")
         return run, f"{path} on branch {opts.baseline_branch}"
     if opts.baseline_artifact:
         branch = opts.branch or client.default_branch()
@@ -119,7 +116,9 @@ def fetch_baseline(
                 f"artifact {opts.baseline_artifact} ({artifact.get('id')}) holds {len(reports)} JSON files; "
                 "expected the one report a good drift run uploads"
             )
-        run, _ = _load(files[reports[0]].decode("utf-8"), f"artifact {opts.baseline_artifact}/{reports[0]}")
+        run, _ = load_json(
+            files[reports[0]].decode("utf-8"), source=f"artifact {opts.baseline_artifact}/{reports[0]}"
+        )
         created = str(artifact.get("created_at") or "")
         sha = (artifact.get("workflow_run") or {}).get("head_sha")
         if isinstance(sha, str) and sha:
@@ -141,13 +140,8 @@ def run_drift(
     ``branch_client`` (a token with ``contents: write``) reads and writes the baseline branch when the
     issue token may only write issues; without it ``client`` does both.
     """
-    try:
-        text = opts.report.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise UsageError(
-            f"report {opts.report} not found", fix="run 'evalgate run --json FILE' first"
-        ) from None
-    run, verdict = _load(text, str(opts.report))
+    text = read_report_text(opts.report)  # kept as written: a good run's text becomes the next baseline
+    run, verdict = load_json(text, source=str(opts.report))
     if run.cases and all(c.status == "error" for c in run.cases):
         raise InfrastructureError(
             f"every case in {opts.report} failed to get a model answer (first: {run.cases[0].error}); "

@@ -18,6 +18,11 @@ MAX_ACTION_REPORT_BYTES = 10 * 1024 * 1024
 
 def read_report(path: Path, *, max_bytes: int = MAX_REPORT_BYTES) -> tuple[RunResult, GateVerdict]:
     """Load a report written by ``evalgate run --json``: at most ``max_bytes``, validated by its schema."""
+    return load_json(read_report_text(path, max_bytes=max_bytes), source=str(path))
+
+
+def read_report_text(path: Path, *, max_bytes: int = MAX_REPORT_BYTES) -> str:
+    """A report file's text, unparsed; ``UsageError`` when it is missing, unreadable or over ``max_bytes``."""
     try:
         size = path.stat().st_size
         if size > max_bytes:
@@ -25,14 +30,14 @@ def read_report(path: Path, *, max_bytes: int = MAX_REPORT_BYTES) -> tuple[RunRe
                 f"report {path} is {_mb(size)}, over the {_mb(max_bytes)} limit",
                 fix=_too_big_fix(max_bytes),
             )
-        text = path.read_text(encoding="utf-8")
+        return path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise UsageError(
-            "report file not found", fix="check the path or the artifact download step"
+            f"report {path} not found",
+            fix="check the path (or the artifact download step); 'evalgate run --json FILE' writes one",
         ) from None
     except OSError as exc:
         raise UsageError(f"cannot read report {path}: {exc.strerror}") from None
-    return load_json(text, source=str(path))
 
 
 def _too_big_fix(max_bytes: int) -> str:

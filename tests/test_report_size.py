@@ -11,7 +11,7 @@ from test_action_entrypoint import base_files, make_workspace, run_action
 from evalgate.cli import main
 from evalgate.errors import UsageError
 from evalgate.gate import GateConfig, decide
-from evalgate.merge import MAX_ACTION_REPORT_BYTES, read_report
+from evalgate.merge import MAX_ACTION_REPORT_BYTES, MAX_REPORT_BYTES, read_report
 from evalgate.report import render_json
 from evalgate.results import CaseResult, CheckResult, Completion, RunResult, Trial
 from evalgate.testing import FakeGitHubServer
@@ -21,11 +21,13 @@ ANSWER = (
 )  # 0.5 MB, held twice (response, trial)
 
 
-def _big_report(path: Path, prefix: str, cases: int = 11) -> Path:
+def _big_report(
+    path: Path, prefix: str, cases: int = 11, *, answer: str = ANSWER, check_size: bool = True
+) -> Path:
     """A report just over 10 MB: a few cases with long answers, as full answers make them."""
     results = []
     for i in range(cases):
-        completion = Completion(ANSWER, "gpt-4o-2024-11-20", 10, 250_000, 100.0, 0.01)
+        completion = Completion(answer, "gpt-4o-2024-11-20", 10, 250_000, 100.0, 0.01)
         check = CheckResult("contains", True, 1.0, "found 'answer'")
         results.append(
             CaseResult(f"{prefix}{i}", "evals/s.yaml", 1, (Trial(completion, (check,)),), min_pass=1)
@@ -35,8 +37,12 @@ def _big_report(path: Path, prefix: str, cases: int = 11) -> Path:
     )
     path.write_text(render_json(run, decide(run.cases, GateConfig(threshold=0.0))), encoding="utf-8")
     size = path.stat().st_size
-    assert MAX_ACTION_REPORT_BYTES < size < MAX_ACTION_REPORT_BYTES + 2 * 2**20
+    assert not check_size or MAX_ACTION_REPORT_BYTES < size < MAX_ACTION_REPORT_BYTES + 2 * 2**20
     return path
+
+
+def _small_report(path: Path) -> Path:
+    return _big_report(path, "c", cases=1, answer="short", check_size=False)
 
 
 def test_local_commands_read_a_report_over_10_mb(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -69,3 +75,29 @@ def test_the_action_refuses_a_report_over_10_mb(tmp_path: Path, input_name: str)
     assert result.code == 2, result.stdout + result.stderr
     assert re.search(r"big\.json is 10\.\d MB, over the 10\.0 MB limit", result.stdout), result.stdout
     assert "the Action caps the reports it reads" in result.summary
+
+
+@pytest.mark.parametrize("command", ["compare", "merge", "drift", "view"])
+def test_local_commands_refuse_a_report_over_1_gib_without_reading_it(
+    tmp_path: Path, command: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = str(_small_report(tmp_path / "small.json"))
+    huge = tmp_path / "huge.json"
+    with huge.open("wb") as fh:
+        fh.truncate(MAX_REPORT_BYTES + 1)  # sparse: the size is on record, nothing is written
+    args = {
+        "compare": ["compare", small, str(huge)],
+        "merge": ["merge", small, str(huge)],
+        "drift": ["drift", "--baseline", small, "--report", str(huge)],
+        "view": ["view", str(huge)],
+    }[command]
+    assert main([*args, *(["--config", str(tmp_path / "missing.yaml")] if command != "view" else [])]) == 2
+    err = capsys.readouterr().err
+    assert f"report {huge} is 1.0 GiB, over the 1.0 GiB limit" in err
+    assert "check that the file is an evalgate JSON report" in err
+
+
+def test_a_missing_report_is_named(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    small = str(_small_report(tmp_path / "small.json"))
+    assert main(["drift", "--baseline", small, "--report", str(tmp_path / "gone.json")]) == 2
+    assert f"report {tmp_path / 'gone.json'} not found" in capsys.readouterr().err
