@@ -12,7 +12,9 @@ from evalgate.action import main as action_main
 from evalgate.action_env import MAX_EVENT_BYTES, read_context, read_inputs
 from evalgate.errors import UsageError
 from evalgate.merge import MAX_ACTION_REPORT_BYTES, read_report
-from evalgate.report.escape import fenced
+from evalgate.report.escape import fence_lines, fenced
+from evalgate.report.mdblocks import LEVELS, details
+from evalgate.results import CaseResult, Completion, Trial
 
 HOSTILE = (
     "```\n![tracker](https://evil.example/pixel.png) @octo/team <img src=x> [link](https://evil.example)"
@@ -40,6 +42,29 @@ def test_fenced_text_cannot_close_its_fence() -> None:
     assert block.startswith("``````text\n")
     assert block.endswith("\n``````")
     assert _outside_fences(block) == ""
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        HOSTILE,
+        "line one\r\nline two\rthree",
+        "a\x85b\u2028c",  # NEL, then a Unicode line separator (kept: GitHub does not break lines on it)
+        "bidi \u202eevil\u202c and \x1b[31mred\x1b[0m",
+        "``````` seven ticks\n````",
+        "",
+    ],
+)
+def test_the_step_summary_and_the_comment_fence_text_with_the_same_rule(text: str) -> None:
+    # the Action's error summary and the PR comment's details used to carry two copies of the fence rule
+    # that disagreed on NEL (U+0085): one dropped it, one let it through
+    lines = fence_lines(text)
+    assert fenced(text) == "\n".join(lines)
+    assert _outside_fences("\n".join(lines)) == ""
+    assert not any(ch in "\x85\x1b\r\u202e\u202c" for ch in "".join(lines))
+    answer = CaseResult("c", "evals/a.yaml", 3, (Trial(Completion(text, "m"), ()),))
+    block = "\n".join(details(answer, LEVELS[0]))
+    assert "\n".join(fence_lines(text)) in block
 
 
 def test_a_config_error_in_the_step_summary_renders_nothing_live(tmp_path: Path) -> None:

@@ -62,22 +62,37 @@ def md(text: str, limit: int | None = None) -> str:
 
 
 _BACKTICKS = re.compile(r"`+")
-_LINE_CONTROLS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f\u202a-\u202e\u2066-\u2069]")
+# Controls other than tab and newline (NEL too: nothing should reach a reviewer as an invisible line break)
+# and the bidi overrides/isolates; carriage returns become newlines first.
+_LINE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
-def fenced(text: str, limit: int | None = None) -> str:
-    """Untrusted multi-line text as a Markdown code block that nothing inside can close.
+def _keep_lines(text: str) -> str:
+    return _LINE_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+def _fence_lines(body: str, info: str) -> list[str]:
+    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
+    fence = "`" * max(3, longest + 1)
+    return [f"{fence}{info}", *body.split("\n"), fence]
+
+
+def fence_lines(text: str, info: str = "text") -> list[str]:
+    """Untrusted multi-line text as the lines of a Markdown code block that nothing inside can close.
 
     The fence is one backtick longer than the longest backtick run in the text (at least three), so a
     `````` ``` `````` inside stays literal; inside a code block images, links, HTML and ``@mentions`` do
-    not render. Controls and bidi overrides are dropped, lines are kept.
+    not render. Controls and bidi overrides are dropped, lines (trailing empty ones too) are kept.
     """
-    body = _LINE_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return _fence_lines(_keep_lines(text), info)
+
+
+def fenced(text: str, limit: int | None = None) -> str:
+    """``fence_lines`` as one string, cut to ``limit`` characters with '…', trailing newlines dropped."""
+    body = _keep_lines(text)
     if limit is not None and len(body) > limit:
         body = body[: max(0, limit - 1)].rstrip() + ELLIPSIS
-    longest = max((len(run) for run in _BACKTICKS.findall(body)), default=0)
-    fence = "`" * max(3, longest + 1)
-    return f"{fence}text\n{body.rstrip(chr(10))}\n{fence}"
+    return "\n".join(_fence_lines(body.rstrip("\n"), "text"))
 
 
 def safe_url(url: str) -> str | None:

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from evalgate.gate import answer_note, case_detail, fmt_ms
-from evalgate.report.escape import clean, escape_markdown, fenced, md, safe_url
+from evalgate.report.escape import clean, escape_markdown, fence_lines, md, safe_url
 from evalgate.results import CaseResult
 
 SuiteUrl = Callable[[str, int], str | None]
@@ -155,9 +155,8 @@ def details(case: CaseResult, level: Level) -> list[str]:
 
 
 def _fenced(text: str, limit: int, info: str = "text") -> list[str]:
-    """A code block nothing in ``text`` can close (the one escaper's ``fenced``), cut at ``limit``."""
-    block = fenced(text if len(text) <= limit else text[:limit]).split("\n")
-    block[0] = block[0].removesuffix("text") + info
+    """A code block nothing in ``text`` can close (the escaper's one fence rule), cut at ``limit``."""
     if len(text) <= limit:
-        return [*block, ""]
-    return [*block, f"<sub>… {len(text) - limit:,} more characters in the full report</sub>", ""]
+        return [*fence_lines(text, info), ""]
+    more = f"<sub>… {len(text) - limit:,} more characters in the full report</sub>"
+    return [*fence_lines(text[:limit], info), more, ""]
