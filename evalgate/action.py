@@ -361,17 +361,47 @@ def _run_here(session: Session, git: LocalGit | None) -> int:
             )
     base_cases = sides.base_cases if sides is not None else None
     if base_cases is None and inputs.baseline not in ("auto", "none"):
-        base_cases = _saved_baseline(inputs.baseline, ctx.workspace)
-        notes.append(f"baseline: {inputs.baseline}")
+        base_cases, origin = _saved_baseline(inputs.baseline, ctx.workspace, git, pr)
+        notes.append(f"baseline: {origin}")
     return judge_and_publish(session, git, project, run, base_cases, sides, tuple(notes))
 
 
-def _saved_baseline(choice: str, workspace: Path) -> tuple[CaseResult, ...]:
+def _saved_baseline(
+    choice: str, workspace: Path, git: LocalGit | None, pr: PullRequest | None
+) -> tuple[tuple[CaseResult, ...], str]:
+    """A saved baseline report, and where it was read from.
+
+    A file the workflow made during this run (e.g. merged base shards) is read from disk. A file that is
+    committed in the checked-out tree belongs to the pull request on a PR, so the base commit's version
+    is read instead: a PR must not bring the baseline its own verdict is compared with.
+    """
     from evalgate.merge import MAX_ACTION_REPORT_BYTES, read_report
+    from evalgate.report import load_json
 
     path = Path(choice)
-    run, _ = read_report(path if path.is_absolute() else workspace / path, max_bytes=MAX_ACTION_REPORT_BYTES)
-    return run.cases
+    full = path if path.is_absolute() else workspace / path
+    try:
+        rel = full.resolve().relative_to(workspace.resolve()).as_posix()
+    except ValueError:
+        rel = None  # outside the workspace: the workflow put it there, not the PR's tree
+    if pr is not None and git is not None and rel is not None and git.show("HEAD", rel) is not None:
+        text = git.show(pr.base_sha, rel)
+        if text is None:
+            raise UsageError(
+                f"baseline '{rel}' is committed in this pull request but does not exist on the base commit "
+                f"{pr.base_sha[:12]}: a pull request cannot supply the baseline it is compared with",
+                fix="commit the baseline report on the base branch first, or use baseline: auto",
+            )
+        if len(text.encode("utf-8")) > MAX_ACTION_REPORT_BYTES:
+            raise UsageError(
+                f"baseline '{rel}' at {pr.base_sha[:12]} is over the "
+                f"{MAX_ACTION_REPORT_BYTES // 2**20} MB limit of the reports the Action reads",
+                fix="judge a report this large with the evalgate CLI (evalgate compare)",
+            )
+        run, _ = load_json(text, source=f"{rel} at {pr.base_sha[:12]}")
+        return run.cases, f"{rel} as committed on the base ({pr.base_sha[:12]})"
+    run, _ = read_report(full, max_bytes=MAX_ACTION_REPORT_BYTES)
+    return run.cases, choice
 
 
 def judge_and_publish(

@@ -277,3 +277,57 @@ def test_a_personal_token_finds_its_own_comment_by_its_login(tmp_path: Path) -> 
             assert run_action(ws, gh, baseline="none").code == 0
         logins = [c["user"]["login"] for c in gh.comments(PR)]
     assert logins == ["github-actions[bot]", "eval-bot"]
+
+
+def _saved_report(tmp: Path, answers: dict[str, str]) -> str:
+    """A real JSON report of the suite in ``base_files()`` answered with ``answers``."""
+    from evalgate.report import render_json
+
+    folder = tmp / f"report-{len(list(tmp.glob('report-*')))}"
+    for rel, text in base_files(**{"recordings.yaml": _recordings(answers)}).items():
+        assert text is not None
+        (folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        (folder / rel).write_text(text)
+    project = load_project(folder / "evalgate.yaml")
+    run, verdict = execute(project, project.cases, RunOptions())
+    return render_json(run, verdict)
+
+
+NO_NEW = CONFIG.format(model="gpt-4o-2024-08-06").replace(
+    "  threshold: 0.75\n", "  threshold: 0.75\n  no_new_failures: true\n"
+)
+
+
+def test_a_baseline_the_pr_commits_is_not_the_baseline(tmp_path: Path, github: FakeGitHubServer) -> None:
+    # a PR rewrote the committed baseline so that its new failure already "failed on the base"
+    one_bad = {**GOOD, "refund": "I do not know."}
+    base = base_files(**{"evalgate.yaml": NO_NEW, "saved/base.json": _saved_report(tmp_path, GOOD)})
+    head = {"saved/base.json": _saved_report(tmp_path, one_bad), "recordings.yaml": _recordings(one_bad)}
+    ws = make_workspace(tmp_path, base, head)
+    _pr(github, ws, *head)
+    result = run_action(ws, github, baseline="saved/base.json")
+    assert result.code == 1, result.stdout + result.stderr
+    assert _latest(github, ws.head, "ai-eval-gate/eval")["state"] == "failure"
+    body = github.comments(PR)[0]["body"]
+    assert "as committed on the base" in body
+    assert "refund" in body
+
+
+def test_a_baseline_only_the_pr_has_is_refused(tmp_path: Path, github: FakeGitHubServer) -> None:
+    head = {"saved/base.json": _saved_report(tmp_path, BAD)}
+    ws = make_workspace(tmp_path, base_files(), head)
+    _pr(github, ws, *head)
+    result = run_action(ws, github, baseline="saved/base.json")
+    assert result.code == 2, result.stdout + result.stderr
+    assert "cannot supply the baseline it is compared with" in result.stdout + result.stderr
+
+
+def test_a_baseline_the_workflow_made_is_read_from_disk(tmp_path: Path, github: FakeGitHubServer) -> None:
+    # e.g. merged base shards written during the run: not in the PR's tree, so read as it is
+    ws = make_workspace(tmp_path, base_files(), {"README.md": "docs\n"})
+    (ws.repo / "shards").mkdir()
+    (ws.repo / "shards" / "base-report.json").write_text(_saved_report(tmp_path, GOOD))
+    _pr(github, ws, "README.md")
+    result = run_action(ws, github, baseline="shards/base-report.json")
+    assert result.code == 0, result.stdout + result.stderr
+    assert "baseline: shards/base-report.json" in github.comments(PR)[0]["body"]
