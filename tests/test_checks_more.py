@@ -314,3 +314,31 @@ cases:
     assert cases["stripped"]["response"] == "echo: hello"  # the report keeps the model's own answer
     assert cases["broken"]["status"] == "error"
     assert cases["broken"]["error"].startswith("transform threw: Unexpected token")
+
+
+def test_anthropic_tool_use_answers_are_checked_too(tmp_path: Path) -> None:
+    def tools(body: dict[str, Any]) -> list[dict[str, Any]] | None:
+        return _call("get_weather", {"city": "Oslo"}) if body.get("tools") else None
+
+    anthropic_tools = [{"name": "get_weather", "input_schema": WEATHER[0]["function"]["parameters"]}]
+    suite = f"""\
+cases:
+  - id: weather
+    input: weather in Oslo?
+    checks:
+      - {{type: is_valid_tool_call, tools: {json.dumps(anthropic_tools)}}}
+      - {{type: finish_reason, value: tool_calls}}
+      - {{type: contains, value: '"city": "Oslo"'}}
+"""
+    with FakeModelServer(tool_caller=tools) as server:
+        (tmp_path / "evals").mkdir()
+        (tmp_path / "evals" / "s.yaml").write_text(suite)
+        (tmp_path / "evalgate.yaml").write_text(
+            "model: {provider: anthropic, name: claude-3-5-sonnet-20241022, base_url: "
+            f"{server.url}, params: {{max_tokens: 100, tools: {json.dumps(anthropic_tools)}}}}}\n"
+            "suites: [evals/*.yaml]\n"
+        )
+        code = main(["run", "-c", str(tmp_path / "evalgate.yaml"), "--json", str(tmp_path / "r.json"), "-q"])
+    case = _cases(tmp_path / "r.json")["weather"]
+    assert code == 0, case
+    assert case["checks"][0]["reason"] == "1 valid tool calls (get_weather)"

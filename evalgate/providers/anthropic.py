@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -72,6 +73,13 @@ def parse_message(
         if isinstance(block, dict) and block.get("type") == "text" and isinstance(block.get("text"), str)
     ]
     stop = data.get("stop_reason") if isinstance(data.get("stop_reason"), str) else None
+    calls = [
+        {"type": "tool_use", "name": block.get("name"), "input": block.get("input", {})}
+        for block in content
+        if isinstance(block, dict) and block.get("type") == "tool_use"
+    ]
+    if calls and not "".join(texts).strip():
+        texts = [json.dumps(calls, ensure_ascii=False)]  # the calls are the answer, as for OpenAI
     if not texts and stop in (None, "end_turn", "stop_sequence"):
         raise ProviderError(
             f"{what} response has no text blocks in 'content' (stop_reason: {stop})", retryable=False

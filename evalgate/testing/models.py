@@ -297,7 +297,22 @@ class FakeModelServer(Lifecycle):
         if path in _EMBEDDING_PATHS:
             handler.send_body(200, json.dumps(_embeddings_answer(body)))
             return
-        calls = self.tool_caller(body) if self.tool_caller is not None and not anthropic else None
+        calls = self.tool_caller(body) if self.tool_caller is not None else None
+        if calls and anthropic:
+            served = self.served_models.get(str(body.get("model")), str(body.get("model")))
+            reply = _anthropic_answer(serial, served, Answer(""), 1, 1)
+            reply["content"] = [
+                {
+                    "type": "tool_use",
+                    "id": f"toolu_{i}",
+                    "name": c["function"]["name"],
+                    "input": json.loads(c["function"].get("arguments") or "{}"),
+                }
+                for i, c in enumerate(calls)
+            ]
+            reply["stop_reason"] = "tool_use"
+            handler.send_body(200, json.dumps(reply))
+            return
         if calls:
             served = self.served_models.get(str(body.get("model")), str(body.get("model")))
             payload = _openai_answer(serial, served, Answer(""), 1, 1, self.system_fingerprint)
