@@ -245,11 +245,15 @@ def test_openai_refusal_is_an_answer(server: FakeModelServer) -> None:
     )
 
 
+TOOL_USE_TEXT = '[{"type": "tool_use", "name": "f", "input": {}}]'
+
+
 @pytest.mark.parametrize(
     ("stop", "blocks", "text", "refused"),
     [
         ("max_tokens", [{"type": "text", "text": "Once upon"}], "Once upon", False),
-        ("tool_use", [{"type": "tool_use", "id": "t", "name": "f", "input": {}}], "", False),
+        # the calls are the answer (is_valid_tool_call and javascript checks read them), as for OpenAI
+        ("tool_use", [{"type": "tool_use", "id": "t", "name": "f", "input": {}}], TOOL_USE_TEXT, False),
         ("refusal", [], "", True),
         ("end_turn", [{"type": "text", "text": "Done."}], "Done.", False),
     ],
