@@ -250,7 +250,7 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
     inputs = read_inputs(env)
     ctx = read_context(env, inputs)
     workdir = (ctx.workspace / inputs.working_directory).resolve()
-    cache = cache_root(inputs, env, ctx.workspace)
+    cache = cache_root(inputs, env, ctx.workspace, log.warn)
     gh = _github(inputs, ctx, log)
     stage2 = ctx.event_name == "workflow_run"
     if stage2:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
 import json
+import os
+import shutil
+import stat
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -94,14 +98,17 @@ def read_inputs(env: Mapping[str, str]) -> ActionInputs:
     )
 
 
-def cache_root(inputs: ActionInputs, env: Mapping[str, str], workspace: Path) -> Path:
+def cache_root(
+    inputs: ActionInputs, env: Mapping[str, str], workspace: Path, warn: Callable[[str], None]
+) -> Path:
     """Where the Action keeps its response and parse caches: never inside the workspace.
 
     Everything in the workspace is the pull request's, so a cache there would let it commit answers that
-    stand in for the model's. The default is ``$RUNNER_TEMP/evalgate-cache``; a workflow that keeps the
-    cache between runs restores it with ``actions/cache`` and passes that path as ``cache-dir``.
+    stand in for the model's. The default is ``$RUNNER_TEMP/evalgate-cache`` (see ``default_cache_dir``);
+    a workflow that keeps the cache between runs restores it with ``actions/cache`` and passes that path
+    as ``cache-dir``.
     """
-    raw = inputs.cache_dir or str(Path(env.get("RUNNER_TEMP") or tempfile.gettempdir()) / "evalgate-cache")
+    raw = inputs.cache_dir or str(default_cache_dir(env, warn))
     path = Path(raw).expanduser()
     path = (path if path.is_absolute() else workspace / path).resolve()
     if path == workspace or path.is_relative_to(workspace):
@@ -111,6 +118,46 @@ def cache_root(inputs: ActionInputs, env: Mapping[str, str], workspace: Path) ->
             fix="use a path outside it, e.g. ${{ runner.temp }}/evalgate-cache (restored with actions/cache)",
         )
     return path
+
+
+def default_cache_dir(env: Mapping[str, str], warn: Callable[[str], None], *, uid: int | None = None) -> Path:
+    """``$RUNNER_TEMP/evalgate-cache``, else this user's ``evalgate-cache-<uid>`` in the system temp dir.
+
+    The runner's temp directory belongs to one job. Without it (a run outside Actions) one shared
+    ``/tmp/evalgate-cache`` would let any user on the machine plant answers for everyone else's runs, so
+    the fallback is per user, created 0700, and used only if it is a real directory of this user that no
+    one else can write to. Otherwise: one warning, and the run gets an empty private directory of its own
+    (removed at exit), which is the same as running without a cache.
+    """
+    if env.get("RUNNER_TEMP"):
+        return Path(env["RUNNER_TEMP"]) / "evalgate-cache"
+    uid = os.getuid() if uid is None else uid
+    path = Path(tempfile.gettempdir()) / f"evalgate-cache-{uid}"
+    problem = _not_private(path, uid)
+    if problem is None:
+        return path
+    warn(f"not using the response cache {path}: {problem}; this run starts with an empty private cache")
+    fresh = Path(tempfile.mkdtemp(prefix="evalgate-cache-"))
+    atexit.register(shutil.rmtree, fresh, True)
+    return fresh
+
+
+def _not_private(path: Path, uid: int) -> str | None:
+    """Why ``path`` must not hold this user's cache, or None (creating it 0700 when missing)."""
+    try:
+        path.mkdir(mode=0o700)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        return f"it cannot be created ({exc.strerror})"
+    info = os.lstat(path)  # lstat: a symlink planted by someone else is refused, not followed
+    if not stat.S_ISDIR(info.st_mode):
+        return "it is not a directory"
+    if info.st_uid != uid:
+        return f"it belongs to another user (uid {info.st_uid})"
+    if info.st_mode & 0o022:
+        return f"others can write to it (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
 
 
 @dataclass(frozen=True)
