@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import logging
 import re
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
@@ -214,10 +212,20 @@ class Notifier:
 
     def _post(self, url: str, body: dict[str, Any], timeout_s: float, name: str) -> None:
         # urllib, not requests: urllib3 logs every request line (the URL's secret path) at DEBUG level
+        # imported here: urllib.request (and the email package under it) costs start-up on every run
+        import urllib.error
+        import urllib.request
+
         from evalgate.retry import call_with_retries
 
+        class NoRedirect(urllib.request.HTTPRedirectHandler):
+            """A redirect is an error: a moved webhook is misconfigured, and a POST must not become a GET."""
+
+            def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+                return None  # then the 3xx surfaces as an HTTPError
+
         data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        opener = urllib.request.build_opener(_NoRedirect())
+        opener = urllib.request.build_opener(NoRedirect())
 
         def attempt() -> None:
             request = urllib.request.Request(
@@ -244,13 +252,6 @@ class Notifier:
                 raise InfrastructureError(f"{name}: {kind}", retryable=True) from None
 
         call_with_retries(attempt, max_attempts=ATTEMPTS, describe=name, sleep=self.sleep)
-
-
-class _NoRedirect(urllib.request.HTTPRedirectHandler):
-    """A redirect is an error: a webhook that moved is misconfigured, and a POST must not become a GET."""
-
-    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
-        return None  # then the 3xx surfaces as an HTTPError
 
 
 # --- the two callers -----------------------------------------------------------------------------
