@@ -17,6 +17,7 @@ import yaml
 
 from evalgate.errors import ConfigError, UsageError
 from evalgate.pins import check_pin
+from evalgate.promptfoo.detect import is_promptfoo_config as is_promptfoo_config
 from evalgate.promptfoo.prompts import convert_prompts
 from evalgate.promptfoo.providers import (
     UnsupportedProvider,
@@ -29,7 +30,6 @@ from evalgate.promptfoo.tests import Converter
 from evalgate.yamlsrc import YamlDoc, load_yaml_file
 
 EMBEDDING_MODEL = "text-embedding-3-large"  # what promptfoo's 'similar' uses by default
-_NAME = re.compile(r"^promptfooconfig[^/]*\.ya?ml$|^promptfooconfig[^/]*\.json$")
 _KNOWN = {"description", "prompts", "providers", "tests", "defaultTest", "evaluateOptions", "metadata"}
 _KNOWN |= {"assertionTemplates"}
 _WHY = {
@@ -68,19 +68,6 @@ class Imported:
         return [
             f"{self.source}:{d.line}: {d.what}" if d.line else f"{self.source}: {d.what}" for d in ordered
         ]
-
-
-def is_promptfoo_config(path: Path) -> bool:
-    """A promptfoo config by its name, or by promptfoo's keys without evalgate's ``model``."""
-    if _NAME.match(path.name):
-        return True
-    if path.suffix not in (".yaml", ".yml", ".json") or not path.is_file():
-        return False
-    try:
-        data = load_yaml_file(path).data
-    except ConfigError:
-        return False
-    return isinstance(data, dict) and "model" not in data and bool({"providers", "tests"} & set(data))
 
 
 def _model(

@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import yaml
-
-from evalgate.promptfoo.importer import convert, is_promptfoo_config, write_project
+from evalgate.promptfoo.detect import is_promptfoo_config
 
 
 @contextmanager
@@ -21,6 +19,10 @@ def native_config(
     if not is_promptfoo_config(path):
         yield config
         return
+    import yaml  # the importer only for a promptfoo config: a native run does not pay for loading it
+
+    from evalgate.promptfoo.importer import convert, write_project
+
     with tempfile.TemporaryDirectory(prefix="evalgate-promptfoo-") as tmp:
         root = Path(tmp)
         imported = convert(path, output=root, model=model, judge=judge)
