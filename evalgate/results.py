@@ -69,17 +69,16 @@ class Trial:
     score: float = field(init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        total = sum(c.weight for c in self.checks)
-        score = (
-            sum(c.score * c.weight for c in self.checks) / total
-            if total
-            else float(all(c.passed for c in self.checks))
-        )
+        # one pass over the checks: this runs for every trial of a run and of every report read back
+        total = weighted = 0.0
+        all_passed = True
+        for c in self.checks:
+            total += c.weight
+            weighted += c.score * c.weight
+            all_passed = all_passed and c.passed
+        score = weighted / total if total else float(all_passed)
         answered = self.error is None and self.completion is not None
-        ok = answered and (
-            all(c.passed for c in self.checks)
-            or (self.threshold is not None and score + 1e-9 >= self.threshold)
-        )
+        ok = answered and (all_passed or (self.threshold is not None and score + 1e-9 >= self.threshold))
         object.__setattr__(self, "passed", ok)
         object.__setattr__(self, "score", score)
 
@@ -103,11 +102,16 @@ class CaseResult:
 
     def __post_init__(self) -> None:
         # computed once: the gate, every report and the progress line all ask for them
-        passed = sum(1 for t in self.trials if t.passed)
+        # one pass over the trials: this runs for every case of a run and of every report read back
+        passed = 0
+        unchecked = bool(self.trials)  # every trial answered and none had a check
+        for t in self.trials:
+            if t.passed:
+                passed += 1
+            if t.error is not None or t.completion is None or t.checks:
+                unchecked = False
         status: CaseStatus
-        if self.trials and all(
-            t.error is None and t.completion is not None and not t.checks for t in self.trials
-        ):
+        if unchecked:
             status = "unchecked"  # outputs collected, nothing asserted: counts in no rate
         elif self.trials and passed >= self.min_pass:
             status = "passed"
