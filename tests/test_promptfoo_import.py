@@ -22,7 +22,7 @@ MODEL = "openai:gpt-4o-2024-11-20"
 
 def _answer(body: dict[str, Any]) -> str:
     prompt = prompt_of(body)
-    if "You are grading" in prompt:  # the judge
+    if "Reply with ONLY a JSON object" in prompt:  # the judge (its own prompt or a rubricPrompt)
         return json.dumps({"score": 0.9, "reason": "meets the rubric"})
     return f"echo: {prompt}"
 
@@ -88,6 +88,7 @@ def test_the_corpus_is_large_and_covers_every_construct_of_the_survey() -> None:
         "transform": lambda c, t: "transform:" in t,
         "$ref assertion templates": lambda c, t: "$ref" in t,
         "transformVars": lambda c, t: "transformVars" in t,
+        "rubricPrompt": lambda c, t: "rubricPrompt" in t,
         "chat-format prompts": lambda c, t: '"role"' in t or "chat." in t,
         "grader override": lambda c, t: "provider" in ((c.get("defaultTest") or {}).get("options") or {}),
         "similar": lambda c, t: "type: similar" in t,
@@ -335,3 +336,29 @@ tests:
 
     cases = load_suite(tmp_path / "evals" / "promptfooconfig.yaml")
     assert cases[0].spec.checks[2].model_dump()["value"] == '"hi"'
+
+
+def test_rubric_prompt_becomes_the_judge_prompt_and_still_fences_the_answer(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("rubric-prompt", tmp_path)
+    assert main(["import", "promptfoo", str(source), "--model", MODEL, "--judge", MODEL]) == 0
+    assert "rubricPrompt" not in capsys.readouterr().out  # nothing about it was left behind
+    suite = yaml.safe_load((source.parent / "evals" / "promptfooconfig.yaml").read_text())
+    first, second = (case["checks"][0]["judge_prompt"] for case in suite["cases"])
+    assert first.startswith("You grade geography answers strictly.")  # the assertion's own wins
+    assert second.startswith("You are a lenient teacher.")  # defaultTest's, read from its file
+    before = len(vendor_env.requests)
+    code = main(["run", "--config", str(source.parent / "evalgate.yaml"), "--no-cache", "-q"])
+    assert code == 0, capsys.readouterr().err
+    asked = [prompt_of(r.json) for r in vendor_env.requests[before:]]
+    graded = [p for p in asked if "Reply with ONLY a JSON object" in p]
+    assert len(graded) == 2
+    strict = next(p for p in graded if "strictly" in p)
+    assert "Criterion: the response meets this rubric: names Paris" in strict
+    assert "{{" not in strict
+    tag = strict.split("<response-", 1)[1].split(">", 1)[0]
+    assert f"<response-{tag}>\necho: Answer briefly: Capital of France?\n</response-{tag}>" in strict
+    lenient = next(p for p in graded if "lenient" in p)
+    assert 'rubric: names Rome"?' in lenient
+    assert "echo: Answer briefly: Capital of Italy?" in lenient

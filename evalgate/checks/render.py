@@ -15,6 +15,7 @@ from evalgate.errors import ConfigError
 # Only text that plainly uses a template ('{{ name', '{%') is rendered, so a regex like '\{{2}' or a
 # JSON example with '{{' followed by a quote stays as written.
 _TEMPLATE = re.compile(r"\{\{\s*[A-Za-z_]|\{%")
+_RAW_KEYS = {"type", "judge_prompt"}
 
 
 @functools.cache
@@ -41,7 +42,8 @@ def _render(value: Any, variables: dict[str, Any]) -> Any:
     if isinstance(value, list):
         return [_render(v, variables) for v in value]
     if isinstance(value, dict):
-        return {k: (v if k == "type" else _render(v, variables)) for k, v in value.items()}
+        # judge_prompt is filled in when the judge is asked ({{ output }} is only known then)
+        return {k: (v if k in _RAW_KEYS else _render(v, variables)) for k, v in value.items()}
     return value
 
 

@@ -219,6 +219,8 @@ class LlmJudgeCheck(_CheckBase):
     type: Literal["llm_judge"]
     rubric: Annotated[str, Field(min_length=1)]
     threshold: float = 0.7
+    # the grading instructions instead of the built-in ones: {{ rubric }}, {{ output }}, {{ input }}
+    judge_prompt: Annotated[str, Field(min_length=1)] | None = None
 
     @field_validator("threshold")
     @classmethod

@@ -112,6 +112,7 @@ class Converted:
     tags: list[str] = field(default_factory=list)
     dropped: list[str] = field(default_factory=list)
     grader: Any = None
+    rubric_prompt: Any = None  # promptfoo's rubricPrompt, resolved by the converter
 
 
 def shorthand(text: str) -> dict[str, Any]:
@@ -259,7 +260,9 @@ def _extras(a: dict[str, Any], out: Converted, *, negate: bool) -> Converted:
     if isinstance(a.get("transform"), str) and a["transform"].strip():
         for check in out.checks:
             check["transform"] = a["transform"].strip()
-    for key in ("rubricPrompt", "config"):
+    if a.get("rubricPrompt") is not None:
+        out.rubric_prompt = a["rubricPrompt"]
+    for key in ("config",):
         if a.get(key) is not None:
             out.dropped.append(f"assertion '{a.get('type')}': '{key}' is not carried over")
     unknown = sorted(set(a) - _KNOWN_KEYS)

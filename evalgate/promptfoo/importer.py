@@ -275,7 +275,10 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
     code = conv.transform(options, line, "defaultTest: ")
     if code is not None:
         out["transform"] = code
-    for key in sorted(set(options) - {"provider", "transform", "postprocess"}):
+    if options.get("rubricPrompt") is not None:
+        conv.default_judge_prompt = conv.rubric_prompt(options["rubricPrompt"], line, "defaultTest: ")
+        conv.with_judge_prompt(out.get("checks", []), conv.default_judge_prompt)
+    for key in sorted(set(options) - {"provider", "transform", "postprocess", "rubricPrompt"}):
         conv.note(line, f"defaultTest option '{key}' is not carried over")
     return out
 

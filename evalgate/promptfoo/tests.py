@@ -45,6 +45,7 @@ class Converter:
     graders: list[Any] = field(default_factory=list)
     python: PythonAsserts | None = None
     tools_ref: str | None = None
+    default_judge_prompt: str | None = None  # defaultTest's rubricPrompt, for every test's llm_judge
     _ids: set[str] = field(default_factory=set)
 
     # files
@@ -66,6 +67,28 @@ class Converter:
             self.note(line, f"{where}transform {code!r} is not JavaScript text")
             return None
         return self.js_ref(code.strip())
+
+    def rubric_prompt(self, raw: Any, line: int | None, where: str) -> str | None:
+        """promptfoo's ``rubricPrompt`` as an llm_judge ``judge_prompt``: text, or a ``file://`` text file."""
+        if isinstance(raw, str) and raw.startswith("file://"):
+            path = self.base / raw.removeprefix("file://")
+            if path.suffix in (".js", ".py", ".ts") or not path.is_file():
+                self.note(
+                    line, f"{where}rubricPrompt '{raw}' (a script or a missing file) is not carried over"
+                )
+                return None
+            raw = path.read_text(encoding="utf-8")
+        if not isinstance(raw, str) or not raw.strip() or raw.lstrip().startswith("["):
+            self.note(line, f"{where}rubricPrompt as chat messages is not carried over; write it as one text")
+            return None
+        return raw.strip()
+
+    def with_judge_prompt(self, checks: list[dict[str, Any]], text: str | None) -> None:
+        """``judge_prompt`` on the llm_judge checks that do not have their own."""
+        if text is not None:
+            for check in checks:
+                if check["type"] == "llm_judge":
+                    check.setdefault("judge_prompt", text)
 
     def load_tests(self, raw: Any, line_of: Callable[[tuple[int | str, ...]], int | None]) -> list[Source]:
         """Every test: inline mappings, and the rows of ``file://`` CSV/JSON/JSONL/YAML files and globs."""
@@ -195,6 +218,9 @@ class Converter:
                 self.note(line, f"{where}{dropped}")
             if converted.grader is not None:
                 self.graders.append(converted.grader)
+            if converted.rubric_prompt is not None:
+                text = self.rubric_prompt(converted.rubric_prompt, line, where)
+                self.with_judge_prompt(converted.checks, text)
             for check in converted.checks:
                 if "transform" in check:
                     check["transform"] = self.js_ref(check["transform"])
@@ -231,9 +257,12 @@ class Converter:
         checks, tags = self.checks(test.get("assert"), line, where)
         raw_options = test.get("options")
         options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
-        for key in ("transformVars", "prefix", "suffix", "rubricPrompt"):
+        for key in ("transformVars", "prefix", "suffix"):
             if key in options or key in test:
                 self.note(line, f"{where}test option '{key}' is not carried over")
+        if options.get("rubricPrompt") is not None:
+            self.with_judge_prompt(checks, self.rubric_prompt(options["rubricPrompt"], line, where))
+        self.with_judge_prompt(checks, self.default_judge_prompt)
         code = self.transform(options, line, where)
         if isinstance(options.get("provider"), str | dict):
             self.graders.append(options["provider"])
