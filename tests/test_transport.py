@@ -43,27 +43,47 @@ def _read_request(conn: socket.socket) -> bytes:
 
 @contextmanager
 def raw_server(handle: Callable[[socket.socket, list[bytes]], None]) -> Iterator[tuple[int, list[bytes]]]:
-    """A one-thread-per-connection socket server; ``handle`` gets each connection and the request heads."""
+    """A one-thread-per-connection socket server; ``handle`` gets each connection and the request heads.
+
+    When the block ends, every thread it started has ended before the listening socket is closed. Closing
+    a socket does not wake a thread blocked in ``accept()`` on it: such a thread kept the port answering
+    after the test, and one about to call ``accept()`` when the descriptor was closed could call it on
+    whatever socket reused the number next, e.g. the next test's fake GitHub, and answer that server's
+    first request with this one's JSON object.
+    """
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(16)
+    port = listener.getsockname()[1]
     heads: list[bytes] = []
+    handlers: list[threading.Thread] = []
     stop = threading.Event()
 
     def serve() -> None:
-        while not stop.is_set():
+        while True:
             try:
                 conn, _ = listener.accept()
             except OSError:
                 return
-            threading.Thread(target=handle, args=(conn, heads), daemon=True).start()
+            if stop.is_set():  # the wake-up connection below
+                conn.close()
+                return
+            handler = threading.Thread(target=handle, args=(conn, heads), daemon=True)
+            handlers.append(handler)
+            handler.start()
 
-    thread = threading.Thread(target=serve, daemon=True)
+    thread = threading.Thread(target=serve, name="raw_server accept", daemon=True)
     thread.start()
     try:
-        yield listener.getsockname()[1], heads
+        yield port, heads
     finally:
         stop.set()
+        if thread.is_alive():
+            with socket.create_connection(("127.0.0.1", port), timeout=5):
+                pass  # wakes the accept() so that the loop sees stop
+        thread.join(timeout=5)
+        for handler in handlers:
+            handler.join(timeout=5)
         listener.close()
 
 
@@ -251,3 +271,15 @@ def test_the_request_names_its_host_and_length() -> None:
     assert f"\r\nHost: 127.0.0.1:{port}\r\n" in head
     assert "\r\nContent-Length: 8" in head
     assert "\r\nAuthorization: Bearer k\r\n" in head
+
+
+def test_the_raw_server_leaves_no_thread_behind_to_accept_on_a_reused_descriptor() -> None:
+    # its accept() loop used to outlive the block, still answering, and free to accept on a reused descriptor
+    before = set(threading.enumerate())
+    with raw_server(_one_answer_then_close) as (port, heads):
+        transport = Transport(f"http://127.0.0.1:{port}/v1")
+        with Attempt(5) as attempt:
+            assert transport.post(b"{}", {}, attempt, 1000).status == 200
+        transport.close()
+    assert [t.name for t in threading.enumerate() if t not in before] == []
+    assert len(heads) == 1
