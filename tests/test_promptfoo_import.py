@@ -89,6 +89,7 @@ def test_the_corpus_is_large_and_covers_every_construct_of_the_survey() -> None:
         "$ref assertion templates": lambda c, t: "$ref" in t,
         "transformVars": lambda c, t: "transformVars" in t,
         "rubricPrompt": lambda c, t: "rubricPrompt" in t,
+        "prefix/suffix": lambda c, t: "prefix:" in t and "suffix:" in t,
         "chat-format prompts": lambda c, t: '"role"' in t or "chat." in t,
         "grader override": lambda c, t: "provider" in ((c.get("defaultTest") or {}).get("options") or {}),
         "similar": lambda c, t: "type: similar" in t,
@@ -362,3 +363,22 @@ def test_rubric_prompt_becomes_the_judge_prompt_and_still_fences_the_answer(
     lenient = next(p for p in graded if "lenient" in p)
     assert 'rubric: names Rome"?' in lenient
     assert "echo: Answer briefly: Capital of Italy?" in lenient
+
+
+def test_prefix_and_suffix_wrap_the_prompts_the_model_is_sent(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("prefix-suffix", tmp_path)
+    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+    assert "not carried over" not in capsys.readouterr().out
+    before = len(vendor_env.requests)
+    code = main(["run", "--config", str(source.parent / "evalgate.yaml"), "--no-cache", "-q"])
+    assert code == 0, capsys.readouterr().err
+    sent = sorted(prompt_of(r.json) for r in vendor_env.requests[before:])
+    assert sent == [
+        "Be brief. French please: cheese Reply in one line.",  # the CSV's __prefix, defaultTest's suffix
+        "Be brief. Translate to French: cheese Reply in one line.",
+        "French please: thank you Reply in one line.",  # only the prompt the test picks
+        "You are a careful translator. French please: good morning Reply in one line.",
+        "You are a careful translator. Translate to French: good morning Reply in one line.",
+    ]

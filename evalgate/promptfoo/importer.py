@@ -27,6 +27,7 @@ from evalgate.promptfoo.providers import (
 )
 from evalgate.promptfoo.pyshim import MODULE, PythonAsserts
 from evalgate.promptfoo.tests import Converter
+from evalgate.promptfoo.wrap import wrap_cases
 from evalgate.yamlsrc import YamlDoc, load_yaml_file
 
 EMBEDDING_MODEL = "text-embedding-3-large"  # what promptfoo's 'similar' uses by default
@@ -182,6 +183,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         cases += conv.case(source, number)
     if not cases:
         raise UsageError(f"{path.name} has no tests to import", fix="add tests:, or check the tests files")
+    cases, wrapped = wrap_cases(cases, prompts, lambda what: result.dropped.append(Dropped(None, what)))
     suite: dict[str, Any] = {}
     if isinstance(data.get("description"), str):
         suite["description"] = data["description"]
@@ -199,7 +201,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
                 result.dropped.append(
                     Dropped(None, "similar checks need an OpenAI-compatible judge for embeddings")
                 )
-    config["prompts"] = {p.name: p.path for p in prompts}
+    config["prompts"] = {p.name: p.path for p in prompts + wrapped}
     config["suites"] = ["evals/*.yaml"]
     config["gate"] = {"threshold": 1.0}  # promptfoo fails the run when any test fails
     concurrency = (data.get("evaluateOptions") or {}).get("maxConcurrency")
@@ -208,7 +210,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     header = f"# imported from {path.name} by 'evalgate import promptfoo'\n"
     result.files["evalgate.yaml"] = header + _dump(config)
     result.files[f"evals/{suite_name}.yaml"] = header + _dump(suite)
-    for prompt in prompts:
+    for prompt in prompts + wrapped:
         result.files[prompt.path] = prompt.content
     if tools:
         result.files["tools.json"] = json.dumps(tools, indent=2) + "\n"
@@ -278,7 +280,10 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
     if options.get("rubricPrompt") is not None:
         conv.default_judge_prompt = conv.rubric_prompt(options["rubricPrompt"], line, "defaultTest: ")
         conv.with_judge_prompt(out.get("checks", []), conv.default_judge_prompt)
-    for key in sorted(set(options) - {"provider", "transform", "postprocess", "rubricPrompt"}):
+    conv.default_options = {k: options[k] for k in ("prefix", "suffix") if k in options}
+    for key in sorted(
+        set(options) - {"provider", "transform", "postprocess", "rubricPrompt", "prefix", "suffix"}
+    ):
         conv.note(line, f"defaultTest option '{key}' is not carried over")
     return out
 

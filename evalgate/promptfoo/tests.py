@@ -19,6 +19,7 @@ from evalgate.errors import ConfigError
 from evalgate.promptfoo.asserts import Unsupported, convert_assert, shorthand
 from evalgate.promptfoo.prompts import slug
 from evalgate.promptfoo.pyshim import PythonAsserts
+from evalgate.promptfoo.wrap import WRAP, wrap_of
 from evalgate.yamlsrc import load_yaml_file
 
 Note = Callable[[int | None, str], None]
@@ -45,6 +46,7 @@ class Converter:
     graders: list[Any] = field(default_factory=list)
     python: PythonAsserts | None = None
     tools_ref: str | None = None
+    default_options: dict[str, Any] = field(default_factory=dict)  # defaultTest's options
     default_judge_prompt: str | None = None  # defaultTest's rubricPrompt, for every test's llm_judge
     _ids: set[str] = field(default_factory=set)
 
@@ -257,7 +259,9 @@ class Converter:
         checks, tags = self.checks(test.get("assert"), line, where)
         raw_options = test.get("options")
         options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
-        for key in ("transformVars", "prefix", "suffix"):
+        if "prefix" in test or "suffix" in test:  # promptfoo reads them from options only
+            self.note(line, f"{where}prefix/suffix outside 'options:' are ignored by promptfoo too")
+        for key in ("transformVars",):
             if key in options or key in test:
                 self.note(line, f"{where}test option '{key}' is not carried over")
         if options.get("rubricPrompt") is not None:
@@ -281,6 +285,9 @@ class Converter:
             base["checks"] = checks
         if code is not None:
             base["transform"] = code
+        wrap = wrap_of(options, self.default_options)
+        if wrap is not None:
+            base[WRAP] = wrap
         prompts = self._prompt_filter(test.get("prompts"), line, where)
         cases = []
         for variables in self.vars(test.get("vars"), line, where):
@@ -321,7 +328,10 @@ def _csv_test(row: dict[str, str]) -> dict[str, Any]:
             test["description"] = value
         elif key == "__threshold" and value:
             test["threshold"] = float(value)
-        elif key in ("__metric", "__prefix", "__suffix", "__providerOutput", "__metadata"):
+        elif key in ("__prefix", "__suffix"):
+            if value:
+                test.setdefault("options", {})[key[2:]] = value
+        elif key in ("__metric", "__providerOutput", "__metadata"):
             continue
         elif not key.startswith("__"):
             test["vars"][key] = value
