@@ -85,6 +85,18 @@ def _weight(root: Path) -> int:
     return int(yaml.safe_load((root / "routing.yaml").read_text())["canary_weight"])
 
 
+def _has_weight_record(root: Path, weight: int) -> bool:
+    path = root / "log.jsonl"
+    for line in path.read_text().splitlines() if path.exists() else []:
+        try:
+            record = json.loads(line)
+        except ValueError:  # the line the controller is appending right now
+            continue
+        if record.get("kind") == "weight" and record.get("weight") == weight:
+            return True
+    return False
+
+
 def _decisions(root: Path) -> list[dict[str, Any]]:
     return [r for r in _log(root) if r["kind"] == "decision"]
 
@@ -199,10 +211,12 @@ def test_manual_rollback_mid_stage(tmp_path: Path, app: SimulatedApp) -> None:
     result: dict[str, int] = {}
     runner = threading.Thread(target=lambda: result.setdefault("code", _run(tmp_path)))
     runner.start()
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not (tmp_path / "routing.yaml").exists():
+    # mid-stage means the controller has set 5% and recorded it; a fixed wait raced a starved controller
+    # (a rollback between its set and its read-back fails that set, and the run ends as exit 3)
+    deadline = time.monotonic() + 60
+    while not _has_weight_record(tmp_path, 5):
+        assert time.monotonic() < deadline, "the run never recorded its 5% stage"
         time.sleep(0.05)
-    time.sleep(1.5)
     code = main(
         [
             "canary",
@@ -217,9 +231,9 @@ def test_manual_rollback_mid_stage(tmp_path: Path, app: SimulatedApp) -> None:
             "pager alert",
         ]
     )
-    runner.join(timeout=30)
+    runner.join(timeout=60)
     assert code == 0
-    assert result["code"] == 1
+    assert result.get("code") == 1, "the run did not obey the manual rollback"
     assert _weight(tmp_path) == 0
     manual = [r for r in _log(tmp_path) if r["kind"] == "manual"]
     assert manual[0]["actor"] == "alice"

@@ -7,14 +7,16 @@ binary is missing the tests are skipped with a loud reason; ``.ci/run`` installs
 from __future__ import annotations
 
 import json
+import math
 import shutil
 import socket
 import subprocess
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -120,6 +122,14 @@ class Prometheus:
                     return
             time.sleep(0.2)
         raise RuntimeError(f"no samples for {query} after {timeout_s} s")
+
+    def samples(self, selector: str, at: float, range_s: float) -> list[list[tuple[float, float]]]:
+        """The raw samples of each series of ``selector`` scraped in ``(at - range_s, at]``."""
+        window = f"{selector}[{round(range_s * 1000)}ms]"
+        query = urllib.parse.urlencode({"query": window, "time": f"{at:.3f}"})
+        with urllib.request.urlopen(f"{self.url}/api/v1/query?{query}", timeout=5) as response:
+            result = json.load(response)["data"]["result"]
+        return [[(float(ts), float(v)) for ts, v in series["values"]] for series in result]
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
@@ -294,11 +304,63 @@ def test_a_twenty_point_drop_is_rolled_back(tmp_path: Path, stack: Stack) -> Non
     assert decisions[-1]["reason"].startswith("eval_pass_rate fell")
 
 
+SETTLE_S, SUB_WINDOW_S = 1.0, 2.5  # the plan's default settle and its source.sub_window
+REQUESTS = 'llm_requests_total{app="support-bot"}'
+SCRAPE_WAIT_S = 60  # generous: a starved machine delays scrapes by seconds, never by a minute
+
+
+def _sub_window_ends(since: float, now: float) -> list[float]:
+    """Where a judge run at ``now`` ends its sub-windows (``request_batches`` from ``since`` + settle)."""
+    start = since + SETTLE_S
+    count = math.floor((now - start) / SUB_WINDOW_S + 1e-9)
+    return [start + k * SUB_WINDOW_S for k in range(1, count + 1)]
+
+
+def _wait_until(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + SCRAPE_WAIT_S
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {SCRAPE_WAIT_S} s Prometheus still has not {what}")
+        time.sleep(0.2)
+
+
+def _fresh_canary_traffic_scraped(prometheus: Prometheus, since: float) -> bool:
+    """The last two sub-windows a judge run now would count each hold canary scrapes that grew."""
+    now = time.time()
+    ends = _sub_window_ends(since, now)
+    if now < since + 8 or len(ends) < 2:  # the 1 s settle, the 4 s minimum, two sub-windows and room
+        return False
+    if ends[-1] + SUB_WINDOW_S - now < 0.5:  # a judge started now could count one more sub-window
+        return False
+    for end in ends[-2:]:
+        series = prometheus.samples(REQUESTS.replace("}", ',arm="canary"}'), end, SUB_WINDOW_S)
+        if not any(len(s) >= 2 and s[-1][1] > s[0][1] for s in series):
+            return False
+    return True
+
+
+def _two_silent_sub_windows_scraped(prometheus: Prometheus, since: float) -> bool:
+    """Every request counter stopped changing before the last two sub-windows a judge run now would
+    count, and Prometheus has scraped through them (so they hold samples, all equal)."""
+    now = time.time()
+    ends = _sub_window_ends(since, now)
+    if len(ends) < 2:
+        return False
+    quiet_from = ends[-2] - SUB_WINDOW_S  # where the last two sub-windows begin
+    # the series still exported (one of an earlier test's app may have ended), scraped through the end
+    live = [s for s in prometheus.samples(REQUESTS, now, now - since) if s[-1][0] >= ends[-1] - 1.5]
+    for series in live:
+        changed = [t for (t, v), (_, before) in zip(series[1:], series, strict=False) if v != before]
+        if max(changed, default=series[0][0]) > quiet_from:
+            return False
+    return bool(live)
+
+
 def test_canary_judge_reads_prometheus_and_never_promotes_on_old_counts(tmp_path: Path, stack: Stack) -> None:
-    stack.setup(tmp_path, weight=25)  # Prometheus is scraping once this returns
+    prometheus = stack.setup(tmp_path, weight=25)  # Prometheus is scraping once this returns
     since = time.time()
-    # past the 1 s settle and the 4 s minimum, with two 2.5 s sub-windows of fresh traffic
-    time.sleep(max(0.0, since + 8 - time.time()))
+    # waits on the scrapes themselves, not a fixed time: a starved machine scrapes late
+    _wait_until(lambda: _fresh_canary_traffic_scraped(prometheus, since), "scraped fresh canary traffic")
     out = tmp_path / "decision.json"
     argv = ["canary", "judge", "--config", str(tmp_path / "evalgate.yaml"), "--weight", "25"]
     assert main([*argv, "--since", str(since), "--json", str(out)]) == 0
@@ -307,7 +369,10 @@ def test_canary_judge_reads_prometheus_and_never_promotes_on_old_counts(tmp_path
     # The app stops serving. The window still holds seconds of good counts, but the sub-window counts
     # (a range query) end in silence: no promotion on old data.
     stack.stop_app()
-    time.sleep(10)  # two silent 2.5 s sub-windows after the last scrape that saw a request, with room
+    _wait_until(
+        lambda: _two_silent_sub_windows_scraped(prometheus, since),
+        "scraped two silent sub-windows after the app stopped",
+    )
     assert main([*argv, "--since", str(since), "--json", str(out)]) == 1
     record = json.loads(out.read_text())
     assert (record["action"], record["cause"]) == ("rollback", "no_data"), record["reason"]
