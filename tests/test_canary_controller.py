@@ -260,3 +260,60 @@ def test_until_stops_with_a_message_and_never_says_promoting_to_100(tmp_path: Pa
     reasons = [d["reason"] for d in _records(tmp_path, "decision")]
     assert not any("to 100%" in r for r in reasons)
     assert reasons[-1].endswith("stage passed; stopping at 25% as asked (--until 25)")
+
+
+def test_a_manual_rollback_during_the_last_look_is_not_overwritten_by_the_promotion(tmp_path: Path) -> None:
+    # the human's `canary rollback` lands while the stage's last look is being judged: the promotion that
+    # judgement asks for must not move traffic to the next weight over the human's 0
+    from evalgate.canary.controller import manual
+
+    router = FakeRouter()
+    log = DecisionLog(tmp_path / "log.jsonl")
+    equal = _arms(router, 0.9)
+    done: list[bool] = []
+
+    def observe(since: float, until: float) -> Observation:
+        if router.weight == 25 and until - since >= 600 and not done:
+            done.append(True)
+            manual(
+                "rollback",
+                router=router,
+                log=DecisionLog(tmp_path / "log.jsonl"),
+                actor="sre",
+                reason="pager",
+            )
+        return equal.observe(since, until)
+
+    controller = Controller(
+        plan=_plan(), router=router, source=FakeMetricSource(observe), log=log, clock=JumpClock()
+    )
+    outcome = controller.run()
+    assert done, "the look that promotes the 25% stage never came"
+    assert (outcome.result, outcome.weight, router.weight) == ("rolled_back", 0, 0)
+    assert 100 not in router.calls
+    assert "manual rollback by sre" in outcome.reason
+
+
+class _HumanRacesTheController(FakeRouter):
+    """A router on which a human's rollback lands just before the controller's own write of 100%."""
+
+    def __init__(self, log_path: Path) -> None:
+        super().__init__()
+        self.log_path = log_path
+        self.raced = False
+
+    def set_weight(self, weight: int) -> None:
+        from evalgate.canary.controller import manual
+
+        if weight == 100 and not self.raced:
+            self.raced = True
+            manual("rollback", router=self, log=DecisionLog(self.log_path), actor="sre", reason="pager")
+        super().set_weight(weight)
+
+
+def test_a_manual_rollback_that_races_a_controller_write_is_put_back(tmp_path: Path) -> None:
+    router = _HumanRacesTheController(tmp_path / "log.jsonl")
+    outcome = _controller(tmp_path, router, _arms(router, 0.9)).run()
+    assert router.raced
+    assert (outcome.result, outcome.weight, router.weight) == ("rolled_back", 0, 0)
+    assert "manual rollback by sre" in outcome.reason

@@ -118,7 +118,12 @@ class Controller:
         )
 
     def set_weight(self, weight: int, reason: str, *, stage: int | None = None) -> None:
-        """Move traffic and record it; on failure, fall back to stable or raise a loud error."""
+        """Move traffic and record it; on failure, fall back to stable or raise a loud error.
+
+        A human's promote or rollback wins over this write: one logged before it stops the write, and
+        one logged while it ran is obeyed next (``_obey`` puts the router back where the human set it).
+        """
+        self._check_override()
         try:
             self._set(weight)
         except EvalgateError as exc:
@@ -137,6 +142,7 @@ class Controller:
         self._event(
             {"kind": "weight", "weight": weight, "stage": stage, "reason": reason, "actor": "controller"}
         )
+        self._check_override()
 
     def _event(self, record: dict[str, Any]) -> None:
         stamped = self.log.append(record, now=self.clock.now())
@@ -308,6 +314,21 @@ class Controller:
         reason = f"manual {action} by {record.get('actor', 'someone')}: {record.get('reason', '')}".rstrip(
             ": "
         )
+        weight = 100 if action == "promote" else 0
+        # the controller may have written its own weight after the human's (a write already under way when
+        # the override was logged): the human's weight is put back and verified before the run says so
+        try:
+            self._set(weight)
+        except EvalgateError as exc:
+            self.log.append(
+                {"kind": "router_error", "weight": weight, "reason": str(exc)}, now=self.clock.now()
+            )
+            return Outcome(
+                "infrastructure",
+                None,
+                f"{reason}; the router could not be set back to {weight}%: {exc}. TRAFFIC MAY BE AT AN "
+                "UNKNOWN WEIGHT; set the router by hand now",
+            )
         if action == "promote":
             return Outcome("promoted", 100, reason)
         return Outcome("rolled_back", 0, reason)
