@@ -37,7 +37,14 @@ from evalgate.errors import (
 )
 from evalgate.gate import Comparison, decide, fmt_pct, fmt_pct_short
 from evalgate.gatechange import GateChanges
-from evalgate.ghactions import ANNOTATIONS_SHOWN, annotation, append_summary, untrusted_block, write_outputs
+from evalgate.ghactions import (
+    ANNOTATIONS_SHOWN,
+    DEFAULT_TOKEN_LOGIN,
+    annotation,
+    append_summary,
+    untrusted_block,
+    write_outputs,
+)
 from evalgate.pullrequest import classify_change, pr_changes
 from evalgate.report.escape import fenced, md
 from evalgate.results import GateVerdict, RunResult
@@ -56,7 +63,6 @@ if TYPE_CHECKING:
 
 State = Literal["pending", "success", "failure", "error"]
 REPORT_PATH = ".evalgate/report.json"
-DEFAULT_TOKEN_LOGIN = "github-actions[bot]"  # who GITHUB_TOKEN writes as; GET /user is refused to it
 HTML_REPORT_PATH = ".evalgate/report.html"  # next to the JSON: one upload-artifact step takes both
 
 

@@ -26,14 +26,13 @@ from evalgate.drift import (
 )
 from evalgate.errors import ConfigError, InfrastructureError, UsageError
 from evalgate.gate import Metric, as_metric
+from evalgate.ghactions import DEFAULT_TOKEN_LOGIN
 from evalgate.merge import read_report, read_report_text
 from evalgate.report import load_json
 from evalgate.results import GateVerdict, RunResult
 
 if TYPE_CHECKING:
     from evalgate.githubwatch import WatchClient
-
-BOT = "github-actions[bot]"
 
 
 @dataclass(frozen=True)
@@ -51,7 +50,7 @@ class DriftOptions:
     issue: bool = False
     labels: tuple[str, ...] = ()
     assignees: tuple[str, ...] = ()
-    author: str | None = BOT
+    author: str | None = DEFAULT_TOKEN_LOGIN
     run_url: str | None = None
     save_baseline: Path | None = None
     commit: str | None = None  # this run's commit (GITHUB_SHA)

@@ -9,6 +9,9 @@ import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
+# the login the default GITHUB_TOKEN writes as (GET /user is refused to it)
+DEFAULT_TOKEN_LOGIN = "github-actions[bot]"
+
 ANNOTATIONS_SHOWN = 10  # GitHub shows at most 10 errors and 10 warnings per step
 SUMMARY_LIMIT = 1024 * 1024  # bytes per step
 
