@@ -133,9 +133,20 @@ def select(cases: Sequence[Case], selection: Selection) -> list[Case]:
 def plan(project: Project, cases: Sequence[Case]) -> list[PlannedCase]:
     """Render every prompt and prepare every check up front, so bad input fails before any model call."""
     system = project.loaded.config.model.system
-    planned = []
+    planned: list[PlannedCase] = []
     for case in cases:
         base_dir = (project.loaded.root / case.suite).parent
+        if case.spec.transform_vars is not None:
+            from evalgate.casevars import TransformError, transformed
+
+            try:
+                case = transformed(case, base_dir)
+            except TransformError as exc:  # the case errors; the others still run
+                prepare_checks(case.spec.checks, base_dir)
+                planned.append(
+                    PlannedCase(case=case, prompt="", system=None, base_dir=base_dir, error=str(exc))
+                )
+                continue
         prepare_checks(case.spec.checks, base_dir)
         if case.spec.transform is not None:
             from evalgate.checks.javascript import prepare_transform

@@ -35,7 +35,8 @@ NEEDS_MAINTAINER = "needs a maintainer: the PR changes code the eval runs"
 _CODE_PROVIDERS = ("python", "command")
 CODE_CHECKS = ("python", "javascript")  # checks whose spec is, or names, code the eval runs
 CODE_REASON = (
-    "the eval runs repository code (a python or command provider, a python or javascript check, a transform)"
+    "the eval runs repository code (a python or command provider, a python or javascript check, "
+    "a transform or transform_vars)"
 )
 
 
@@ -124,6 +125,7 @@ def runs_repo_code(loaded: LoadedConfig, cases: Sequence[Case]) -> bool:
         return True
     return any(
         getattr(case.spec, "transform", None)
+        or getattr(case.spec, "transform_vars", None)
         or any(check.type in CODE_CHECKS or getattr(check, "transform", None) for check in case.spec.checks)
         for case in cases
     )
@@ -185,6 +187,8 @@ def references(cases: Iterable[Case]) -> set[str]:
     for case in cases:
         if getattr(case.spec, "transform", None):
             found.add(f"transform {case.spec.transform}")  # JavaScript run over every answer
+        if getattr(case.spec, "transform_vars", None):
+            found.add(f"transform_vars {case.spec.transform_vars}")  # JavaScript run over the vars
         for check in case.spec.checks:
             if check.type in CODE_CHECKS:
                 code = getattr(check, "function", None) or getattr(check, "value", "")

@@ -48,6 +48,7 @@ class PlannedCase:
     system: str | None
     base_dir: Path
     history: tuple[tuple[str, str], ...] = ()  # earlier turns of a chat prompt
+    error: str | None = None  # planning failed for this case alone (its transform_vars threw): no call
 
 
 @dataclass
@@ -346,6 +347,8 @@ class Runner:
 
     def _from_cache(self, planned: PlannedCase, trial_no: int) -> Trial | None:
         """A cached answer is checked on this thread: handing it to a worker would only add overhead."""
+        if planned.error is not None:
+            return Trial(completion=None, error=planned.error)
         if any(check.type in ("llm_judge", "similar") for check in planned.case.spec.checks):
             return None  # the judge may have to call a model; keep that on the workers
         case = planned.case
@@ -388,7 +391,7 @@ class _Book:
             tags=tuple(case.spec.tags),
             required=case.spec.required,
             min_pass=case.min_pass,
-            prompt=self.plan[index].prompt,
+            prompt=self.plan[index].prompt if self.plan[index].error is None else None,
             vars=case.spec.vars or None,
         )
         self.done[index] = result

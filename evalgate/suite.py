@@ -35,6 +35,8 @@ class CaseSpec(Strict):
     checks: list[CheckSpec] = Field(default_factory=list)
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     transform: Annotated[str, Field(min_length=1)] | None = None
+    # JavaScript run over the vars before the prompt is rendered (promptfoo's transformVars)
+    transform_vars: Annotated[str, Field(min_length=1)] | None = None
     required: bool = False
     repeat: Annotated[int, Field(ge=1, le=100)] = 1
     min_pass: Annotated[int, Field(ge=1)] | None = None
@@ -58,6 +60,10 @@ class CaseSpec(Strict):
             raise ValueError(
                 "'vars' only makes sense with 'prompt'; with 'input' the text is sent as written"
             )
+        if self.transform_vars is not None and self.prompt is None:
+            raise ValueError(
+                "'transform_vars' only makes sense with 'prompt'; with 'input' the text is sent as written"
+            )
         if self.min_pass is not None and self.min_pass > self.repeat:
             raise ValueError(f"min_pass ({self.min_pass}) cannot exceed repeat ({self.repeat})")
         return self
@@ -73,6 +79,7 @@ class SuiteDefaults(Strict):
     prompts: list[str] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     transform: Annotated[str, Field(min_length=1)] | None = None
+    transform_vars: Annotated[str, Field(min_length=1)] | None = None  # for cases that use a prompt
 
 
 class SuiteFile(Strict):
@@ -117,6 +124,8 @@ def _merge_defaults(raw: dict[str, Any], defaults: SuiteDefaults) -> dict[str, A
         merged["threshold"] = defaults.threshold
     if defaults.transform is not None and "transform" not in raw:
         merged["transform"] = defaults.transform
+    if defaults.transform_vars is not None and "input" not in raw and "transform_vars" not in raw:
+        merged["transform_vars"] = defaults.transform_vars
     return merged
 
 
@@ -200,7 +209,8 @@ def load_suite(
                     data["id"] = f"{stem_id(source.path)}-{index + 1}"
             for one in _per_prompt(data, targets) if isinstance(data, dict) else [data]:
                 try:
-                    if isinstance(one, dict):
+                    if isinstance(one, dict) and not one.get("transform_vars"):
+                        # with transform_vars, checks are rendered with the vars it returns (at plan time)
                         one = render_check_vars(one, file=source.file, line=line)
                     spec = validate(
                         CaseSpec,

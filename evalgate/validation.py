@@ -39,7 +39,9 @@ def _collect_project(loaded: LoadedConfig, errors: list[ConfigError]) -> Project
         if case.spec.prompt in prompts.broken:
             continue  # its prompt file's own error is already reported
         try:
-            plan(project, [case])
+            planned = plan(project, [case])
+            if planned and planned[0].error is not None:  # its transform_vars threw: nothing rendered
+                raise ConfigError(planned[0].error, file=case.suite, line=case.line, where=f"case {case.id}")
         except ConfigError as exc:
             if exc.file is None:
                 exc.file, exc.line = case.suite, case.line

@@ -28,6 +28,10 @@ SUITE_WITH_TRANSFORM = (
     "cases:\n  - {id: x, input: hi, transform: 'output.toUpperCase()',"
     " checks: [{type: contains, value: HI}]}\n"
 )
+SUITE_WITH_TRANSFORM_VARS = (
+    "cases:\n  - {id: x, prompt: answer, vars: {q: hours}, transform_vars: '({q: process.env.HOME})',"
+    " checks: [{type: contains, value: open}]}\n"
+)
 MAINTAINER = "needs a maintainer: the PR changes code the eval runs"
 
 
@@ -148,6 +152,7 @@ def test_report_stage_evaluates_a_data_only_pr_without_any_artifact(
         ({"evals/support.yaml": SUITE_NAMING_OS}, "python check os:getcwd"),
         ({"evals/support.yaml": SUITE_WITH_JS}, "javascript check output.length"),
         ({"evals/support.yaml": SUITE_WITH_TRANSFORM}, "transform output.toUpperCase()"),
+        ({"evals/support.yaml": SUITE_WITH_TRANSFORM_VARS}, "transform\\_vars ({q: process.env.HOME})"),
         ({"evals/support.yaml": "cases: ['file:///proc/self/environ']\n"}, "outside the repository"),
     ],
 )

@@ -144,15 +144,16 @@ def test_import_lists_what_it_could_not_carry_over_with_the_promptfoo_line(
     source = _copy("transforms", tmp_path)
     assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
     out = capsys.readouterr().out
-    assert "imported 2 cases and 1 prompts" in out
+    assert "imported 3 cases and 1 prompts" in out
     assert (
-        "not carried over (1):\n  promptfooconfig.yaml:17: test option 'transformVars' is not carried over"
-        in out
-    )
+        "not carried over (1):\n  promptfooconfig.yaml:26: transformVars 'file://mood.py' is Python and is "
+        "not carried over; write it in JavaScript"
+    ) in out
     suite = yaml.safe_load((source.parent / "evals" / "promptfooconfig.yaml").read_text())
     assert suite["defaults"]["transform"] == "output.trim()"
     assert suite["cases"][0]["transform"] == "output.replace('echo: ', '')"
     assert suite["cases"][0]["checks"][1]["transform"] == "output.toUpperCase()"
+    assert suite["cases"][1]["transform_vars"] == "{ ...vars, mood: vars.mood.toUpperCase() }"
     assert (source.parent / "evalgate.yaml").is_file()
     # a second import does not overwrite the first
     assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 2
@@ -382,3 +383,28 @@ def test_prefix_and_suffix_wrap_the_prompts_the_model_is_sent(
         "You are a careful translator. French please: good morning Reply in one line.",
         "You are a careful translator. Translate to French: good morning Reply in one line.",
     ]
+
+
+def test_transform_vars_carry_over_and_shape_the_prompts_the_model_is_sent(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("transform-vars", tmp_path)
+    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+    assert "not carried over" not in capsys.readouterr().out
+    suite = yaml.safe_load((source.parent / "evals" / "promptfooconfig.yaml").read_text())
+    assert suite["defaults"]["transform_vars"] == "file://../transformVars.js:customTransformVars"
+    before = len(vendor_env.requests)
+    report = tmp_path / "r.json"
+    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
+    assert code == 0, capsys.readouterr().err
+    sent = sorted(prompt_of(r.json) for r in vendor_env.requests[before:])
+    assert sent == [
+        "For engineers, write 14 formal words on CLIMATE CHANGE: This is some text about climate change "
+        "that needs processing.",
+        "For engineers, write 5 formal words on TIDES: sea. the pulls moon The",
+        "Summarize the following text in 14 words: This is some text about climate change that needs "
+        "processing.",
+        "Summarize the following text in 5 words: sea. the pulls moon The",
+    ]
+    statuses = {c["id"]: c["status"] for c in json.loads(report.read_text())["cases"]}
+    assert set(statuses.values()) == {"passed"}, statuses

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import threading
+import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -39,12 +40,13 @@ function fromFile(file, name) {
   }
   return fn;
 }
-function inline(code) {
-  if (!compiled.has(code)) {
+function inline(code, arg) {
+  const key = arg + '\0' + code;
+  if (!compiled.has(key)) {
     const body = code.includes('\n') ? code : `return ${code}`;
-    compiled.set(code, new Function('output', 'context', body));
+    compiled.set(key, new Function(arg, 'context', body));
   }
-  return compiled.get(code);
+  return compiled.get(key);
 }
 const rl = readline.createInterface({input: process.stdin});
 rl.on('line', async (line) => {
@@ -52,8 +54,10 @@ rl.on('line', async (line) => {
   try { req = JSON.parse(line); } catch (e) { return; }
   let reply;
   try {
-    const fn = req.file ? fromFile(req.file, req.name) : inline(req.code);
-    let value = await fn(req.output, req.context);
+    // a vars transform (promptfoo's transformVars) sees 'vars'; checks and output transforms 'output'
+    const arg = req.vars !== undefined ? 'vars' : 'output';
+    const fn = req.file ? fromFile(req.file, req.name) : inline(req.code, arg);
+    let value = await fn(arg === 'vars' ? req.vars : req.output, req.context);
     reply = {ok: true, value: value === undefined ? null : value};
   } catch (e) {
     reply = {ok: false, error: String((e && e.message) || e)};
@@ -259,6 +263,34 @@ def transform(code: str, ctx: CheckContext, timeout_s: float = 10.0) -> CheckCon
     value = answer.get("value")
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return replace(ctx, completion=replace(ctx.completion, text=text, finish_reason=None))
+
+
+def transform_vars(
+    code: str, variables: dict[str, Any], base_dir: Path, timeout_s: float = 10.0
+) -> dict[str, Any]:
+    """What promptfoo's ``transformVars`` gives: ``variables`` with the object ``code`` returns laid over.
+
+    ``code`` is called with ``(vars, context)``; ``context`` holds an empty ``prompt`` and a fresh
+    ``uuid``, as in promptfoo, since it runs before any prompt is rendered.
+    """
+    request = {
+        **_source_of(code, base_dir),
+        "vars": variables,
+        "context": {"prompt": {}, "uuid": str(uuid.uuid4())},
+    }
+    try:
+        answer = worker().call(request, timeout_s)
+    except JavaScriptError as exc:
+        raise TransformError(f"transform_vars {exc}") from None
+    if not answer.get("ok"):
+        raise TransformError(f"transform_vars threw: {clip(str(answer.get('error')))}")
+    value = answer.get("value")
+    if not isinstance(value, dict):
+        shown = clip(json.dumps(value), 60)
+        raise TransformError(
+            f"transform_vars returned {shown}; return an object of vars, e.g. {{...vars, x: 1}}"
+        )
+    return {**variables, **value}
 
 
 def prepare_transform(code: str, base_dir: Path) -> None:

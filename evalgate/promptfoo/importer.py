@@ -277,12 +277,16 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
     code = conv.transform(options, line, "defaultTest: ")
     if code is not None:
         out["transform"] = code
+    vars_code = conv.transform_vars(options, line, "defaultTest: ")
+    if vars_code is not None:
+        out["transform_vars"] = vars_code
     if options.get("rubricPrompt") is not None:
         conv.default_judge_prompt = conv.rubric_prompt(options["rubricPrompt"], line, "defaultTest: ")
         conv.with_judge_prompt(out.get("checks", []), conv.default_judge_prompt)
     conv.default_options = {k: options[k] for k in ("prefix", "suffix") if k in options}
     for key in sorted(
-        set(options) - {"provider", "transform", "postprocess", "rubricPrompt", "prefix", "suffix"}
+        set(options)
+        - {"provider", "transform", "postprocess", "transformVars", "rubricPrompt", "prefix", "suffix"}
     ):
         conv.note(line, f"defaultTest option '{key}' is not carried over")
     return out

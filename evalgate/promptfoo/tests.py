@@ -70,6 +70,23 @@ class Converter:
             return None
         return self.js_ref(code.strip())
 
+    def transform_vars(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
+        """The ``transformVars`` of a test's (or defaultTest's) options, if it can run here (JavaScript)."""
+        code = options.get("transformVars")
+        if code is None:
+            return None
+        if not isinstance(code, str) or not code.strip():
+            self.note(line, f"{where}transformVars {code!r} is not JavaScript text")
+            return None
+        code = code.strip()
+        if code.startswith("file://") and code.removeprefix("file://").partition(":")[0].endswith(".py"):
+            self.note(
+                line,
+                f"{where}transformVars '{code}' is Python and is not carried over; write it in JavaScript",
+            )
+            return None
+        return self.js_ref(code)
+
     def rubric_prompt(self, raw: Any, line: int | None, where: str) -> str | None:
         """promptfoo's ``rubricPrompt`` as an llm_judge ``judge_prompt``: text, or a ``file://`` text file."""
         if isinstance(raw, str) and raw.startswith("file://"):
@@ -261,9 +278,9 @@ class Converter:
         options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
         if "prefix" in test or "suffix" in test:  # promptfoo reads them from options only
             self.note(line, f"{where}prefix/suffix outside 'options:' are ignored by promptfoo too")
-        for key in ("transformVars",):
-            if key in options or key in test:
-                self.note(line, f"{where}test option '{key}' is not carried over")
+        if "transformVars" in test:  # promptfoo reads it from options only
+            self.note(line, f"{where}transformVars outside 'options:' is ignored by promptfoo too")
+        vars_code = self.transform_vars(options, line, where)
         if options.get("rubricPrompt") is not None:
             self.with_judge_prompt(checks, self.rubric_prompt(options["rubricPrompt"], line, where))
         self.with_judge_prompt(checks, self.default_judge_prompt)
@@ -285,6 +302,8 @@ class Converter:
             base["checks"] = checks
         if code is not None:
             base["transform"] = code
+        if vars_code is not None:
+            base["transform_vars"] = vars_code
         wrap = wrap_of(options, self.default_options)
         if wrap is not None:
             base[WRAP] = wrap

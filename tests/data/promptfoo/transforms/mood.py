@@ -1,0 +1,2 @@
+def get_transform(vars, context):
+    return {"mood": vars["mood"].upper()}
