@@ -18,6 +18,7 @@ import yaml
 from evalgate.errors import ConfigError, UsageError
 from evalgate.pins import check_pin
 from evalgate.promptfoo.detect import is_promptfoo_config as is_promptfoo_config
+from evalgate.promptfoo.options import note_unsupported, split_default_checks
 from evalgate.promptfoo.prompts import convert_prompts
 from evalgate.promptfoo.providers import (
     UnsupportedProvider,
@@ -184,6 +185,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     if not cases:
         raise UsageError(f"{path.name} has no tests to import", fix="add tests:, or check the tests files")
     cases, wrapped = wrap_cases(cases, prompts, lambda what: result.dropped.append(Dropped(None, what)))
+    defaults, cases = split_default_checks(defaults, cases)
     suite: dict[str, Any] = {}
     if isinstance(data.get("description"), str):
         suite["description"] = data["description"]
@@ -207,6 +209,8 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     concurrency = (data.get("evaluateOptions") or {}).get("maxConcurrency")
     if isinstance(concurrency, int) and concurrency > 0:
         config["runner"] = {"concurrency": min(concurrency, 256)}
+    if conv.default_options.get("runSerially") is True:  # every test one at a time
+        config["runner"] = {"concurrency": 1}
     header = f"# imported from {path.name} by 'evalgate import promptfoo'\n"
     result.files["evalgate.yaml"] = header + _dump(config)
     result.files[f"evals/{suite_name}.yaml"] = header + _dump(suite)
@@ -260,7 +264,11 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
     if not isinstance(raw, dict):
         return {}
     out: dict[str, Any] = {}
-    variables = conv.vars(raw.get("vars"), line, "defaultTest: ")
+    raw_options = raw.get("options")
+    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+    conv.default_options = dict(options)
+    expand = options.get("disableVarExpansion") is not True
+    variables = conv.vars(raw.get("vars"), line, "defaultTest: ", expand=expand)
     if variables and variables[0]:
         out["vars"] = variables[0]
     checks, tags = conv.checks(raw.get("assert"), line, "defaultTest: ")
@@ -270,8 +278,6 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
         out["tags"] = list(dict.fromkeys(tags))
     if isinstance(raw.get("threshold"), int | float):
         out["threshold"] = float(raw["threshold"])
-    raw_options = raw.get("options")
-    options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
     if options.get("provider") is not None:
         conv.graders.insert(0, options["provider"])
     code = conv.transform(options, line, "defaultTest: ")
@@ -283,12 +289,7 @@ def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:
     if options.get("rubricPrompt") is not None:
         conv.default_judge_prompt = conv.rubric_prompt(options["rubricPrompt"], line, "defaultTest: ")
         conv.with_judge_prompt(out.get("checks", []), conv.default_judge_prompt)
-    conv.default_options = {k: options[k] for k in ("prefix", "suffix") if k in options}
-    for key in sorted(
-        set(options)
-        - {"provider", "transform", "postprocess", "transformVars", "rubricPrompt", "prefix", "suffix"}
-    ):
-        conv.note(line, f"defaultTest option '{key}' is not carried over")
+    note_unsupported(options, lambda what: conv.note(line, what), "", default_test=True)
     return out
 
 

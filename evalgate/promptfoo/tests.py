@@ -17,6 +17,7 @@ import yaml
 
 from evalgate.errors import ConfigError
 from evalgate.promptfoo.asserts import Unsupported, convert_assert, shorthand
+from evalgate.promptfoo.options import NO_DEFAULT_CHECKS, note_unsupported, option
 from evalgate.promptfoo.prompts import slug
 from evalgate.promptfoo.pyshim import PythonAsserts
 from evalgate.promptfoo.wrap import WRAP, wrap_of
@@ -182,8 +183,13 @@ class Converter:
             return yaml.safe_load(text)
         return text
 
-    def vars(self, raw: Any, line: int | None, where: str = "") -> list[dict[str, Any]]:
-        """The vars of a test; a list value expands into one set per item, as promptfoo does."""
+    def vars(
+        self, raw: Any, line: int | None, where: str = "", *, expand: bool = True
+    ) -> list[dict[str, Any]]:
+        """The vars of a test; a list value expands into one set per item, as promptfoo does.
+
+        ``expand=False`` (promptfoo's ``disableVarExpansion``) keeps a list as one value.
+        """
         if not isinstance(raw, dict):
             if raw is not None:
                 self.note(line, f"{where}vars from '{raw}' are not carried over")
@@ -194,7 +200,7 @@ class Converter:
             for k, v in loaded.items()
             if isinstance(v, list) and v and all(not isinstance(x, dict) for x in v)
         ]
-        if not keys:
+        if not keys or not expand:
             return [loaded]
         combos = itertools.product(*(loaded[k] for k in keys))
         return [{**loaded, **dict(zip(keys, combo, strict=True))} for combo in combos]
@@ -278,6 +284,7 @@ class Converter:
         options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
         if "prefix" in test or "suffix" in test:  # promptfoo reads them from options only
             self.note(line, f"{where}prefix/suffix outside 'options:' are ignored by promptfoo too")
+        note_unsupported(options, lambda what: self.note(line, what), where)
         if "transformVars" in test:  # promptfoo reads it from options only
             self.note(line, f"{where}transformVars outside 'options:' is ignored by promptfoo too")
         vars_code = self.transform_vars(options, line, where)
@@ -304,12 +311,15 @@ class Converter:
             base["transform"] = code
         if vars_code is not None:
             base["transform_vars"] = vars_code
+        if option("disableDefaultAsserts", options, self.default_options) is True:
+            base[NO_DEFAULT_CHECKS] = True
         wrap = wrap_of(options, self.default_options)
         if wrap is not None:
             base[WRAP] = wrap
         prompts = self._prompt_filter(test.get("prompts"), line, where)
         cases = []
-        for variables in self.vars(test.get("vars"), line, where):
+        expand = option("disableVarExpansion", options, self.default_options) is not True
+        for variables in self.vars(test.get("vars"), line, where, expand=expand):
             for prompt in prompts:
                 case = {"id": "", **base}
                 if variables:
