@@ -222,10 +222,11 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
     from evalgate.promptfoo.inmemory import native_config
 
     with native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config:
-        project = load_project(config)
-        if args.allow_unpinned:
-            _warn_unpinned(project.loaded, out)
-        with fewer_collections():  # the run and its reports allocate much and make no cycles
+        # loading, the run and its reports allocate much and make no cycles
+        with fewer_collections():
+            project = load_project(config)
+            if args.allow_unpinned:
+                _warn_unpinned(project.loaded, out)
             return _run(args, out, project)
 
 

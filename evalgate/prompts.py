@@ -1,4 +1,4 @@
-"""Prompt templates: Jinja2 files rendered strictly with each case's vars.
+"""Prompt templates: Jinja2 files rendered strictly (and sandboxed) with each case's vars.
 
 A ``.txt`` (or any other) file is one template. A ``.json``/``.yaml``/``.yml`` file is a chat: a list of
 ``{role, content}`` messages, each content a template. ``system`` messages become the system prompt; the
@@ -7,39 +7,26 @@ last ``user`` message is the prompt, and the user/assistant turns before it are 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
-
-import jinja2
-import jinja2.sandbox
-import yaml
 
 from evalgate.config import LoadedConfig
 from evalgate.errors import ConfigError
 from evalgate.suite import Case
+from evalgate.templating import Flavour, Template, TemplateFailed, TemplateUndefined, compile_template
 
 CHAT_SUFFIXES = (".json", ".yaml", ".yml")
+# prompt files end with a newline the model should not get; blocks do not leave blank lines behind
+PROMPT_TEXT = Flavour(keep_trailing_newline=False, trim_blocks=True, lstrip_blocks=True)
 
 
 class PromptLibrary:
     """The named templates of one config, compiled once."""
 
     def __init__(self, loaded: LoadedConfig, errors: list[ConfigError] | None = None) -> None:
-        # sandboxed: a template is text a pull request may write, and a plain Environment lets
-        # {{ ''.__class__.__mro__ }} reach arbitrary Python, with the job's secrets in reach
-        self._env = jinja2.sandbox.SandboxedEnvironment(
-            undefined=jinja2.StrictUndefined,
-            autoescape=False,  # prompts are plain text, not HTML
-            keep_trailing_newline=False,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        # promptfoo's Nunjucks 'dump' filter, so imported templates render the same
-        self._env.filters["dump"] = _dump
-        self._templates: dict[str, jinja2.Template] = {}
-        self._systems: dict[str, jinja2.Template] = {}
-        self._histories: dict[str, list[tuple[str, jinja2.Template]]] = {}
+        self._templates: dict[str, Template] = {}
+        self._systems: dict[str, Template] = {}
+        self._histories: dict[str, list[tuple[str, Template]]] = {}
         self._files: dict[str, str] = {}
         self.broken: set[str] = set()  # prompts that failed to load (only when collecting errors)
         for name, rel in loaded.config.prompts.items():
@@ -53,7 +40,7 @@ class PromptLibrary:
                 errors.append(exc)
                 self.broken.add(name)
 
-    def _compile(self, loaded: LoadedConfig, name: str, rel: str, path: Path) -> jinja2.Template:
+    def _compile(self, loaded: LoadedConfig, name: str, rel: str, path: Path) -> Template:
         try:
             source = path.read_text(encoding="utf-8")
         except FileNotFoundError:
@@ -75,6 +62,8 @@ class PromptLibrary:
         self, loaded: LoadedConfig, name: str, rel: str, source: str
     ) -> tuple[str, str | None, list[tuple[str, str]]]:
         """``(last user message, system text, earlier user/assistant turns)`` of a chat prompt file."""
+        import yaml  # only chat prompt files need it
+
         try:
             messages = yaml.safe_load(source)
         except yaml.YAMLError as exc:
@@ -98,14 +87,14 @@ class PromptLibrary:
             raise ConfigError("a chat prompt must end with a user message", file=rel, fix=shape)
         return turns[-1][1], ("\n\n".join(systems) if systems else None), turns[:-1]
 
-    def _template(self, source: str, rel: str) -> jinja2.Template:
+    def _template(self, source: str, rel: str) -> Template:
         try:
-            return self._env.from_string(source)
-        except jinja2.TemplateSyntaxError as exc:
+            return compile_template(source, PROMPT_TEXT)
+        except TemplateFailed as exc:
             raise ConfigError(
                 f"template syntax error: {exc.message}",
                 file=rel,
-                line=exc.lineno,
+                line=exc.line,
                 fix="Jinja2 syntax: {{ var }} for values, {% if %}...{% endif %} for logic",
             ) from None
 
@@ -135,7 +124,7 @@ class PromptLibrary:
             return None
         return self._render(case, spec.prompt, self._systems[spec.prompt])
 
-    def _render(self, case: Case, name: str, template: jinja2.Template | None) -> str:
+    def _render(self, case: Case, name: str, template: Template | None) -> str:
         spec = case.spec
         if template is None:
             known = ", ".join(sorted(self._templates)) or "none are defined"
@@ -148,8 +137,8 @@ class PromptLibrary:
             )
         assert spec.prompt is not None
         try:
-            return template.render(**_vars(spec.vars))
-        except jinja2.UndefinedError as exc:
+            return template.render(_vars(spec.vars))
+        except TemplateUndefined as exc:
             raise ConfigError(
                 f"prompt '{spec.prompt}' ({self._files[spec.prompt]}) needs a variable the case does not "
                 f"provide: {exc.message}",
@@ -158,7 +147,7 @@ class PromptLibrary:
                 where=f"case {case.id}",
                 fix="add it under the case's 'vars:'",
             ) from None
-        except jinja2.TemplateError as exc:
+        except TemplateFailed as exc:
             raise ConfigError(
                 f"rendering prompt '{spec.prompt}' failed: {exc}", file=case.suite, line=case.line
             ) from None
@@ -166,7 +155,3 @@ class PromptLibrary:
 
 def _vars(values: dict[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in values.items()}
-
-
-def _dump(value: Any, indent: int | None = None) -> str:
-    return json.dumps(value, indent=indent, ensure_ascii=False, default=str)

@@ -103,6 +103,28 @@ def test_render_json_is_ascii() -> None:
     assert render_json(run, verdict).isascii()
 
 
+@pytest.mark.parametrize(
+    "answer",
+    [
+        "ünïcødé 🙂 and 𝄞 beyond the BMP",
+        "a lone surrogate \ud800 from a model's JSON",  # what json.loads makes of an escaped one
+        'controls \x00 \x1f, line separators \u2028 \u2029, quotes " and backslashes \\',
+    ],
+)
+def test_any_text_survives_the_round_trip(answer: str) -> None:
+    """The fast encoder and parser agree with ``json`` on every string a model can send."""
+    case = CaseResult("c", "s.yaml", 1, (Trial(Completion(answer, "gpt-x", 1, 1, 5.0, 0.001), ()),))
+    run = RunResult(
+        cases=(case,), provider="openai", model="gpt-x", config_path="c.yaml", started_at="t", duration_s=1.0
+    )
+    verdict = decide(run.cases, GateConfig(threshold=0.5))
+    text = render_json(run, verdict)
+    assert text.isascii()
+    assert json.loads(text)["cases"][0]["response"] == answer
+    back, _ = load_json(text)
+    assert back.cases[0].response == answer
+
+
 def test_unknown_schema_version_is_a_config_error() -> None:
     _, _, data = rendered()
     data["schema_version"] = 2

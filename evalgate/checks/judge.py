@@ -7,14 +7,13 @@ import json
 import math
 from typing import Any
 
-import jinja2
-
 from evalgate.checks.base import CheckContext, clip, quote, result
 from evalgate.checks.render import render_text
 from evalgate.checks.specs import LlmJudgeCheck
 from evalgate.checks.structured import NotJson, parse_json
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.results import CheckResult
+from evalgate.templating import TemplateFailed
 
 
 class JudgeError(ProviderError):
@@ -84,7 +83,7 @@ def custom_judge_prompt(template: str, rubric: str, prompt: str, response: str) 
     variables["prompt"] = variables["input"]
     try:
         text = render_text(template, variables)
-    except jinja2.TemplateError as exc:
+    except TemplateFailed as exc:
         raise ConfigError(
             f"llm_judge judge_prompt: {exc}",
             fix="use only {{ rubric }}, {{ output }} and {{ input }} in judge_prompt",

@@ -2,61 +2,68 @@
 
 from __future__ import annotations
 
-import functools
-import json
 import re
+from functools import lru_cache
 from typing import Any
 
-import jinja2
-import jinja2.sandbox
-
 from evalgate.errors import ConfigError
+from evalgate.templating import Flavour, Template, TemplateFailed, TemplateUndefined, compile_template
 
 # Only text that plainly uses a template ('{{ name', '{%') is rendered, so a regex like '\{{2}' or a
 # JSON example with '{{' followed by a quote stays as written.
 _TEMPLATE = re.compile(r"\{\{\s*[A-Za-z_]|\{%")
 _RAW_KEYS = {"type", "judge_prompt"}
+_CHECK_TEXT = Flavour(keep_trailing_newline=True)
 
 
-@functools.cache
-def _env() -> jinja2.Environment:
-    # sandboxed: check values are text a pull request may write; a plain Environment would let
-    # {{ ''.__class__.__mro__ }} reach arbitrary Python
-    env = jinja2.sandbox.SandboxedEnvironment(
-        undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True
-    )
-    env.filters["dump"] = lambda value, indent=None: json.dumps(value, indent=indent, ensure_ascii=False)
-    return env
+@lru_cache(maxsize=4096)
+def _compiled(text: str) -> Template:
+    return compile_template(text, _CHECK_TEXT)  # the same check text recurs across a suite's cases
 
 
 def render_text(text: str, variables: dict[str, Any]) -> str:
-    """``text`` with its template expressions filled in; jinja2 errors propagate."""
-    if not _TEMPLATE.search(text):
+    """``text`` with its template expressions filled in; ``TemplateFailed`` propagates."""
+    if "{" not in text or not _TEMPLATE.search(text):
         return text
-    return _env().from_string(text).render(**variables)
+    return _compiled(text).render(variables)
 
 
 def _render(value: Any, variables: dict[str, Any]) -> Any:
+    """``value`` with its templates filled in; the very same object when nothing in it is a template."""
     if isinstance(value, str):
         return render_text(value, variables)
     if isinstance(value, list):
-        return [_render(v, variables) for v in value]
+        items = [_render(v, variables) for v in value]
+        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
     if isinstance(value, dict):
         # judge_prompt is filled in when the judge is asked ({{ output }} is only known then)
-        return {k: (v if k in _RAW_KEYS else _render(v, variables)) for k, v in value.items()}
+        rendered = {k: (v if k in _RAW_KEYS else _render(v, variables)) for k, v in value.items()}
+        return value if all(rendered[k] is v for k, v in value.items()) else rendered
     return value
+
+
+def _templated(value: Any) -> bool:
+    """Whether any text in ``value`` (outside the raw keys) is a template; a quick scan, nothing built."""
+    kind = type(value)
+    if kind is str:
+        return "{" in value and _TEMPLATE.search(value) is not None
+    if kind is list:
+        return any(_templated(v) for v in value)
+    if kind is dict:
+        return any(_templated(v) for k, v in value.items() if k not in _RAW_KEYS)
+    return False
 
 
 def render_check_vars(case: dict[str, Any], *, file: str, line: int) -> dict[str, Any]:
     """A copy of a raw case mapping whose checks have ``{{ var }}`` filled from its vars."""
     checks = case.get("checks")
-    if not isinstance(checks, list) or not checks:
-        return case
+    if not isinstance(checks, list) or not checks or not _templated(checks):
+        return case  # almost every case: no template in its checks
     variables = case.get("vars") if isinstance(case.get("vars"), dict) else {}
     assert isinstance(variables, dict)
     try:
         rendered = _render(checks, {str(k): v for k, v in variables.items()})
-    except jinja2.UndefinedError as exc:
+    except TemplateUndefined as exc:
         raise ConfigError(
             f"a check uses a variable the case does not define: {exc.message}",
             file=file,
@@ -64,7 +71,7 @@ def render_check_vars(case: dict[str, Any], *, file: str, line: int) -> dict[str
             where=f"case {case.get('id')}",
             fix="add it under the case's 'vars:' (or the suite's defaults.vars)",
         ) from None
-    except jinja2.TemplateError as exc:
+    except TemplateFailed as exc:
         raise ConfigError(
             f"template error in a check: {exc}",
             file=file,
@@ -72,4 +79,4 @@ def render_check_vars(case: dict[str, Any], *, file: str, line: int) -> dict[str
             where=f"case {case.get('id')}",
             fix="write {% raw %}{{{% endraw %} for a literal '{{'",
         ) from None
-    return {**case, "checks": rendered}
+    return case if rendered is checks else {**case, "checks": rendered}
