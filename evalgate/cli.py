@@ -221,13 +221,15 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
     from evalgate.evaluation import fewer_collections, load_project
     from evalgate.promptfoo.inmemory import native_config
 
-    with native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config:
-        # loading, the run and its reports allocate much and make no cycles
-        with fewer_collections():
-            project = load_project(config)
-            if args.allow_unpinned:
-                _warn_unpinned(project.loaded, out)
-            return _run(args, out, project)
+    # loading, the run and its reports allocate much and make no cycles
+    with (
+        native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config,
+        fewer_collections(),
+    ):
+        project = load_project(config)
+        if args.allow_unpinned:
+            _warn_unpinned(project.loaded, out)
+        return _run(args, out, project)
 
 
 def _warn_unpinned(loaded: LoadedConfig, out: Output) -> None:
