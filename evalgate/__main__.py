@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import sys
+from evalgate.cli import console
 
-from evalgate.cli import main
-
-sys.exit(main())
+console()
