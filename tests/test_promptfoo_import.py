@@ -470,3 +470,28 @@ tests:
         "cases concurrently"
     ) in out
     assert "disableConversationVar" not in out  # evalgate has no _conversation var to disable
+
+
+def test_prefix_and_suffix_on_a_chat_prompt_wrap_its_last_user_message(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("prefix-suffix-chat", tmp_path)
+    before = len(vendor_env.requests)
+    report = tmp_path / "r.json"
+    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "0 things not carried over" in printed.err
+    sent = sorted((r.json["messages"] for r in vendor_env.requests[before:]), key=json.dumps)
+    few_shot = [
+        {"role": "system", "content": "You answer geography questions."},
+        {"role": "user", "content": "Capital of Italy?"},
+        {"role": "assistant", "content": "Rome"},
+    ]
+    expected = [
+        [{"role": "user", "content": "Quiz time. Plain: Capital of France?\nAnswer in one word."}],
+        [{"role": "user", "content": "Plain: Capital of Peru?\nAnswer in one word."}],
+        [*few_shot, {"role": "user", "content": "Capital of Peru?\nAnswer in one word."}],
+        [*few_shot, {"role": "user", "content": "Quiz time. Capital of France?\nAnswer in one word."}],
+    ]
+    assert sent == sorted(expected, key=json.dumps)

@@ -184,7 +184,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         cases += conv.case(source, number)
     if not cases:
         raise UsageError(f"{path.name} has no tests to import", fix="add tests:, or check the tests files")
-    cases, wrapped = wrap_cases(cases, prompts, lambda what: result.dropped.append(Dropped(None, what)))
+    cases, wrapped = wrap_cases(cases, prompts)
     defaults, cases = split_default_checks(defaults, cases)
     suite: dict[str, Any] = {}
     if isinstance(data.get("description"), str):

@@ -1,9 +1,14 @@
-"""promptfoo's ``prefix``/``suffix`` test options as prompt variants: the text around each prompt it uses."""
+"""promptfoo's ``prefix``/``suffix`` test options as prompt variants: the text around each prompt it uses.
+
+On a text prompt the text goes around the whole template, as in promptfoo. On a chat prompt it goes around
+the last user message's content: promptfoo pastes it around the raw JSON, which stops it being a message
+list at all, so the message the test is about is the nearest faithful place.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import json
 from typing import Any
 
 from evalgate.promptfoo.prompts import Prompt
@@ -20,7 +25,7 @@ def wrap_of(options: dict[str, Any], defaults: dict[str, Any]) -> tuple[str, str
 
 
 def wrap_cases(
-    cases: list[dict[str, Any]], prompts: list[Prompt], note: Callable[[str], None]
+    cases: list[dict[str, Any]], prompts: list[Prompt]
 ) -> tuple[list[dict[str, Any]], list[Prompt]]:
     """Cases whose prompt is a wrapped copy of the original, one case per prompt, and those copies."""
     variants: dict[tuple[str, str, str], Prompt] = {}
@@ -37,17 +42,21 @@ def wrap_cases(
             copy = dict(case)
             if len(names) > 1:
                 copy["id"] = f"{case['id']}-{name}"
-            if not prompt.path.endswith(".txt"):
-                note(f"case {case['id']}: prefix/suffix on chat prompt '{name}' is not carried over")
-                copy["prompt"] = name
-                out.append(copy)
-                continue
             key = (name, *pair)
             if key not in variants:
-                digest = hashlib.sha256("\0".join(key).encode()).hexdigest()[:8]
-                variant = f"{name}-{digest}"
-                text = pair[0] + prompt.content + pair[1]
-                variants[key] = Prompt(variant, f"prompts/{variant}.txt", text)
+                variants[key] = _variant(prompt, pair)
             copy["prompt"] = variants[key].name
             out.append(copy)
     return out, list(variants.values())
+
+
+def _variant(prompt: Prompt, pair: tuple[str, str]) -> Prompt:
+    digest = hashlib.sha256("\0".join((prompt.name, *pair)).encode()).hexdigest()[:8]
+    name = f"{prompt.name}-{digest}"
+    if prompt.path.endswith(".txt"):
+        return Prompt(name, f"prompts/{name}.txt", pair[0] + prompt.content + pair[1])
+    # converted chat prompts are JSON message lists that end with a user message (PromptSet.add_chat)
+    messages = json.loads(prompt.content)
+    last = messages[-1]
+    messages[-1] = {**last, "content": pair[0] + last["content"] + pair[1]}
+    return Prompt(name, f"prompts/{name}.json", json.dumps(messages, indent=2) + "\n")
