@@ -226,13 +226,18 @@ def _time_report(path: Path) -> int:
 
 
 def best_of(fn: Any, repeats: int = 3) -> tuple[float, float]:
-    """The best wall time and the best CPU time of a few calls."""
+    """The best wall time and the best CPU time of a few calls.
+
+    What a call returns is kept until its time is taken: freeing it (a 10,000-case report is about
+    100,000 objects) is not part of reading it.
+    """
     wall = cpu = float("inf")
     for _ in range(repeats):
         started, used = time.perf_counter(), time.process_time()
-        fn()
+        result = fn()
         wall = min(wall, time.perf_counter() - started)
         cpu = min(cpu, time.process_time() - used)
+        del result
     return wall, cpu
 
 

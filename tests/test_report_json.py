@@ -226,3 +226,21 @@ def test_render_json_streams_exactly_the_text_of_the_whole_dict() -> None:
     readiness = [{"check": "pins", "ok": True}]
     expected = json.dumps(to_json_dict(run, verdict, None, readiness), separators=(",", ":")) + "\n"
     assert render_json(run, verdict, None, readiness) == expected
+
+
+_NULL = {"type": "null"}
+_INT = {"type": "integer"}
+_NUM = {"type": "number"}
+_OBJ = {"type": "object", "required": ["a"], "properties": {"a": {"type": "integer"}}}
+
+
+@pytest.mark.parametrize(
+    "options",
+    [[_NULL, _OBJ], [_OBJ, _NULL], [_NULL, _NULL, _INT], [_NULL, _INT, _NUM], [_INT, _NUM], [_NULL, {}]],
+    ids=["null-or-object", "object-or-null", "two-nulls", "null-int-number", "int-number", "null-or-any"],
+)
+@pytest.mark.parametrize("value", [None, 3, 2.5, {"a": 1}, {"b": 1}, "text"])
+def test_one_of_agrees_with_jsonschema(options: list[Any], value: Any) -> None:
+    """The null shortcut of oneOf gives jsonschema's answer for every mix of options and value."""
+    schema = {"oneOf": options}
+    assert compile_schema(schema)(value) is Draft202012Validator(schema).is_valid(value)

@@ -337,10 +337,12 @@ def _case(c: CaseResult, *, share: bool = False) -> dict[str, Any]:
     }
 
 
+# The readers pass arguments by position, in field order: 10,000 cases are about 60,000 constructor
+# calls, and keywords cost a tenth more each.
+
+
 def _read_check(d: dict[str, Any]) -> CheckResult:
-    return CheckResult(
-        d["type"], d["passed"], d["score"], d["reason"], d.get("weight", 1.0), error=d.get("error")
-    )
+    return CheckResult(d["type"], d["passed"], d["score"], d["reason"], d.get("weight", 1.0), d.get("error"))
 
 
 def _read_trial(d: dict[str, Any]) -> Trial:
@@ -348,24 +350,19 @@ def _read_trial(d: dict[str, Any]) -> Trial:
     completion = None
     if done is not None:
         completion = Completion(
-            text=done["text"],
-            model=done["model"],
-            input_tokens=done["input_tokens"],
-            output_tokens=done["output_tokens"],
-            latency_ms=done["latency_ms"],
-            cost_usd=done["cost_usd"],
-            fallback=done["fallback"],
-            cached=done["cached"],
-            system_fingerprint=done.get("system_fingerprint"),
-            finish_reason=done.get("finish_reason"),
-            refused=done.get("refused", False),
+            done["text"],
+            done["model"],
+            done["input_tokens"],
+            done["output_tokens"],
+            done["latency_ms"],
+            done["cost_usd"],
+            done["fallback"],
+            done["cached"],
+            done.get("finish_reason"),
+            done.get("refused", False),
+            done.get("system_fingerprint"),
         )
-    return Trial(
-        completion=completion,
-        checks=tuple([_read_check(c) for c in d["checks"]]),
-        error=d["error"],
-        threshold=d.get("threshold"),
-    )
+    return Trial(completion, tuple([_read_check(c) for c in d["checks"]]), d["error"], d.get("threshold"))
 
 
 def _read_case(d: dict[str, Any]) -> CaseResult:

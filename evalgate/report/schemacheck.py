@@ -138,8 +138,7 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
             item = build(node["items"])
             checks.append(lambda v: type(v) is not list or all(map(item, v)))
         if "oneOf" in node:
-            options_ = [build(o) for o in node["oneOf"]]
-            checks.append(lambda v: sum(1 for o in options_ if o(v)) == 1)
+            checks.append(_one_of(node["oneOf"], build))
         if not checks:
             return lambda v: True
         if len(checks) == 1:
@@ -150,6 +149,23 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
         return lambda v: all(c(v) for c in checks)
 
     return build(schema)
+
+
+def _one_of(options: list[Any], build: Callable[[Any], Check]) -> Check:
+    """Exactly one option holds. The report's usual form is "null or X": a value that is not null
+    fails every ``{"type": "null"}`` option, so only the others are asked."""
+    compiled = [build(o) for o in options]
+    others = [c for o, c in zip(options, compiled, strict=True) if o != {"type": "null"}]
+    if len(others) == len(compiled):
+        return lambda v: sum(1 for o in compiled if o(v)) == 1
+    if len(others) == 1:
+        (other,) = others
+        # null: the null options hold, so there must be exactly one of them and X must fail
+        nulls = len(compiled) - 1
+        return lambda v: other(v) if v is not None else (nulls == 1 and not other(v))
+    return lambda v: (
+        sum(1 for o in others if o(v)) == 1 if v is not None else sum(1 for o in compiled if o(v)) == 1
+    )
 
 
 _LEAF_KEYWORDS = frozenset({"type", "minimum", "maximum"}) | _ANNOTATIONS
