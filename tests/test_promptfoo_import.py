@@ -495,3 +495,27 @@ def test_prefix_and_suffix_on_a_chat_prompt_wrap_its_last_user_message(
         [*few_shot, {"role": "user", "content": "Quiz time. Capital of France?\nAnswer in one word."}],
     ]
     assert sent == sorted(expected, key=json.dumps)
+
+
+def test_a_test_s_prompts_filter_names_prompts_by_raw_text_file_wildcard_and_label(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("prompt-filter", tmp_path)
+    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "promptfooconfig.yaml:25: test prompts ['missing-prompt'] name no prompt that was carried over" in out
+    )
+    before = len(vendor_env.requests)
+    code = main(["run", "--config", str(source.parent / "evalgate.yaml"), "--no-cache", "-q"])
+    assert code == 0, capsys.readouterr().err
+    assert sorted(prompt_of(r.json) for r in vendor_env.requests[before:]) == [
+        "As a haiku: glaciers",  # 'styles.txt: As a haiku: {{text}}', promptfoo's label for that part
+        "As a haiku: rivers",  # file://styles.txt: every part of the file
+        "As a limerick: rivers",
+        "Chat about glaciers",  # the label of a file prompt
+        "Summarize for a child: deserts",  # the name that matches nothing is listed, the other runs
+        "Summarize for a child: volcanoes",  # 'Summarize*'
+        "Summarize in one line: tides",  # the raw text of an unlabelled prompt
+        "Summarize in one line: volcanoes",
+    ]

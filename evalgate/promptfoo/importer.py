@@ -175,9 +175,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         tools_ref="../tools.json" if tools else None,
         python=PythonAsserts(base, (output / "evals").resolve()),
     )
-    conv.prompt_names = {p.name: p.name for p in prompts}
-    labels = _labels(data.get("prompts"))
-    conv.prompt_names.update({label: p.name for label, p in zip(labels, prompts, strict=False) if label})
+    conv.prompts = prompts
     defaults = _defaults(conv, data.get("defaultTest"), doc)
     cases: list[dict[str, Any]] = []
     for number, source in enumerate(conv.load_tests(data.get("tests"), doc.line_of), 1):
@@ -247,14 +245,6 @@ def _resolve_refs(value: Any, root: dict[str, Any], result: Imported, depth: int
             return {}
         return _resolve_refs(target, root, result, depth + 1)
     return {k: _resolve_refs(v, root, result, depth) for k, v in value.items()}
-
-
-def _labels(raw: Any) -> list[str | None]:
-    if isinstance(raw, list):
-        return [item.get("label") if isinstance(item, dict) else None for item in raw]
-    if isinstance(raw, dict):
-        return [str(v) for v in raw.values()]
-    return []
 
 
 def _defaults(conv: Converter, raw: Any, doc: YamlDoc) -> dict[str, Any]:

@@ -27,6 +27,8 @@ class Prompt:
     name: str
     path: str
     content: str
+    # what a promptfoo test's ``prompts:`` filter may call it: label, id, raw text, file reference
+    refs: tuple[str, ...] = ()
 
 
 def slug(text: str, fallback: str) -> str:
@@ -75,7 +77,8 @@ class PromptSet:
             name, n = f"{wanted}_{n}", n + 1
         return name
 
-    def add_text(self, text: str, label: str | None) -> None:
+    def add_text(self, text: str, label: str | None, refs: tuple[str, ...] = ()) -> None:
+        refs = _unique((*refs, text))
         chat = None
         if text.lstrip().startswith("["):
             try:
@@ -83,12 +86,12 @@ class PromptSet:
             except json.JSONDecodeError:
                 chat = None
         if chat is not None:
-            self.add_chat(chat, label)
+            self.add_chat(chat, label, refs)
             return
         name = self._name(slug(label or "", f"prompt{len(self.prompts) + 1}"))
-        self.prompts.append(Prompt(name, f"prompts/{name}.txt", text))
+        self.prompts.append(Prompt(name, f"prompts/{name}.txt", text, refs))
 
-    def add_chat(self, messages: list[dict[str, str]], label: str | None) -> None:
+    def add_chat(self, messages: list[dict[str, str]], label: str | None, refs: tuple[str, ...] = ()) -> None:
         roles = [m["role"] for m in messages]
         turns = [r for r in roles if r != "system"]
         if not turns or turns[-1] != "user" or any(r not in ("system", "user", "assistant") for r in roles):
@@ -98,7 +101,7 @@ class PromptSet:
             )
             return
         name = self._name(slug(label or "", f"prompt{len(self.prompts) + 1}"))
-        self.prompts.append(Prompt(name, f"prompts/{name}.json", json.dumps(messages, indent=2) + "\n"))
+        self.prompts.append(Prompt(name, f"prompts/{name}.json", json.dumps(messages, indent=2) + "\n", refs))
 
     def add_file(self, ref: str, label: str | None) -> None:
         rel = ref.removeprefix("file://")
@@ -113,9 +116,12 @@ class PromptSet:
             self.note(f"prompt file '{ref}' not found (relative to the promptfoo config)")
             return
         for path in paths:
-            self._one_file(path, label if len(paths) == 1 else None, function)
+            # promptfoo names a file's prompts by the reference as written, and its label when it has one
+            shown = path.relative_to(self.base).as_posix() if path.is_relative_to(self.base) else str(path)
+            refs = _unique((*([label] if label else []), ref, rel, shown, "file://" + shown))
+            self._one_file(path, label if len(paths) == 1 else None, function, refs)
 
-    def _one_file(self, path: Path, label: str | None, function: str) -> None:
+    def _one_file(self, path: Path, label: str | None, function: str, refs: tuple[str, ...] = ()) -> None:
         suffix = path.suffix.lower()
         if suffix in (".py", ".js", ".ts", ".cjs", ".mjs"):
             shown = f"{path.name}:{function}" if function else path.name
@@ -127,10 +133,10 @@ class PromptSet:
             data = json.loads(text) if suffix == ".json" else yaml.safe_load(text)
             chat = _chat(data)
             if chat is not None:
-                self.add_chat(chat, stem)
+                self.add_chat(chat, stem, refs)
             elif isinstance(data, list) and all(isinstance(x, str) for x in data):
                 for i, item in enumerate(data, 1):
-                    self.add_text(item, f"{stem}_{i}")
+                    self.add_text(item, f"{stem}_{i}", refs)
             else:
                 self.note(f"prompt file {path.name} is neither a chat message list nor a list of prompts")
             return
@@ -138,12 +144,14 @@ class PromptSet:
             for i, line in enumerate(x for x in text.splitlines() if x.strip()):
                 chat = _chat(json.loads(line))
                 if chat is not None:
-                    self.add_chat(chat, f"{stem}_{i + 1}")
+                    self.add_chat(chat, f"{stem}_{i + 1}", refs)
             return
         parts = [p.strip("\n") for p in _SPLIT.split(text)]
         parts = [p for p in parts if p.strip()]
         for i, part in enumerate(parts, 1):
-            self.add_text(part, stem if len(parts) == 1 else f"{stem}_{i}")
+            # promptfoo labels each part of a text file '<file>: <text>' (and '<label>: <file>: <text>')
+            part_refs = tuple(f"{r}: {part}" for r in refs)
+            self.add_text(part, stem if len(parts) == 1 else f"{stem}_{i}", _unique((*refs, *part_refs)))
 
 
 def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
@@ -166,14 +174,31 @@ def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
                 found.add_text(item, None)
         elif isinstance(item, dict):
             label = item.get("label") if isinstance(item.get("label"), str) else None
+            known = tuple(x for x in (label, item.get("id")) if isinstance(x, str))
             if isinstance(item.get("raw"), str):
-                found.add_text(item["raw"], label or item.get("id"))
+                found.add_text(item["raw"], label or item.get("id"), known)
             elif isinstance(item.get("id"), str) and item["id"].startswith("file://"):
                 found.add_file(item["id"], label)
             elif isinstance(item.get("id"), str):
-                found.add_text(item["id"], label)
+                found.add_text(item["id"], label, known)
             else:
                 note(f"prompt {item!r} has neither 'raw' nor a file:// 'id'")
         else:
             note(f"prompt {item!r} is not text or a prompt object")
     return found.prompts
+
+
+def _unique(refs: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(r for r in refs if r))
+
+
+def matches(ref: str, prompt: Prompt) -> bool:
+    """Whether a test's ``prompts:`` entry names ``prompt``, by promptfoo's rules.
+
+    An entry names a prompt by its evalgate name or any promptfoo reference (label, id, raw text, file):
+    exactly, by a ``*`` wildcard at the end, or as the ``<group>:`` prefix promptfoo's labels use.
+    """
+    keys = (prompt.name, *prompt.refs)
+    if ref in keys or any(key.startswith(f"{ref}:") for key in keys):
+        return True
+    return ref.endswith("*") and any(key.startswith(ref[:-1]) for key in keys)

@@ -18,7 +18,7 @@ import yaml
 from evalgate.errors import ConfigError
 from evalgate.promptfoo.asserts import Unsupported, convert_assert, shorthand
 from evalgate.promptfoo.options import NO_DEFAULT_CHECKS, note_unsupported, option
-from evalgate.promptfoo.prompts import slug
+from evalgate.promptfoo.prompts import Prompt, matches, slug
 from evalgate.promptfoo.pyshim import PythonAsserts
 from evalgate.promptfoo.wrap import WRAP, wrap_of
 from evalgate.yamlsrc import load_yaml_file
@@ -43,7 +43,7 @@ class Converter:
     base: Path  # the promptfoo config's folder
     suite_dir: Path  # where the evalgate suite will live (file references are made relative to it)
     note: Note
-    prompt_names: dict[str, str] = field(default_factory=dict)  # promptfoo label -> evalgate name
+    prompts: list[Prompt] = field(default_factory=list)  # the converted prompts, for a test's filter
     graders: list[Any] = field(default_factory=list)
     python: PythonAsserts | None = None
     tools_ref: str | None = None
@@ -333,12 +333,16 @@ class Converter:
         return cases
 
     def _prompt_filter(self, raw: Any, line: int | None, where: str) -> list[str | None]:
-        if not isinstance(raw, list) or not raw:
+        """The prompts a test's ``prompts:`` names (label, id, raw text, file, ``*`` wildcards)."""
+        refs = [raw] if isinstance(raw, str) else raw
+        if not isinstance(refs, list) or not refs:
             return [None]
-        picked = [self.prompt_names[p] for p in raw if isinstance(p, str) and p in self.prompt_names]
-        if len(picked) != len(raw):
-            self.note(line, f"{where}test prompts {raw} name prompts that were not carried over")
-        return list(dict.fromkeys(picked)) or [None]
+        found = {str(ref): [p.name for p in self.prompts if matches(str(ref), p)] for ref in refs}
+        missing = [ref for ref, names in found.items() if not names]
+        if missing:
+            self.note(line, f"{where}test prompts {missing} name no prompt that was carried over")
+        picked = {name for names in found.values() for name in names}
+        return [p.name for p in self.prompts if p.name in picked] or [None]
 
 
 def _csv_test(row: dict[str, str]) -> dict[str, Any]:
