@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import sys
 import textwrap
 import typing
@@ -26,6 +27,7 @@ from evalgate.checks import (
     run_check,
     run_checks,
 )
+from evalgate.checks.specs import CHECK_MODELS, validate_check
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.results import CheckResult, Completion
 from evalgate.strict import Strict
@@ -659,10 +661,44 @@ def test_name_replaces_the_type_in_results_and_weight_must_be_positive() -> None
 
 
 def test_every_check_type_has_an_evaluator() -> None:
-    union = typing.get_args(CheckSpec)[0]
-    tags = {typing.get_args(member.model_fields["type"].annotation)[0] for member in typing.get_args(union)}
+    tags = {typing.get_args(member.model_fields["type"].annotation)[0] for member in CHECK_MODELS}
     assert tags == set(CHECKS)
     assert len(CHECKS) == 27
+
+
+def test_only_the_check_types_a_suite_uses_are_built() -> None:
+    """Check models are built on first use, in a fresh interpreter: start-up pays for none of them."""
+    probe = (
+        "import evalgate.evaluation\n"
+        "from evalgate.checks.specs import CHECK_MODELS, validate_check\n"
+        "before = sum(m.__pydantic_complete__ for m in CHECK_MODELS)\n"
+        "validate_check({'type': 'regex', 'pattern': 'a'})\n"
+        "validate_check({'type': 'not_contains', 'value': 'b'})\n"
+        "built = sorted(m.__name__ for m in CHECK_MODELS if m.__pydantic_complete__)\n"
+        "print(before, built)\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    ).stdout
+    assert out.strip() == "0 ['NotContainsCheck', 'RegexCheck']"
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"value": "x"}, "Unable to extract tag using discriminator 'type'"),
+        ({"type": "contain", "value": "x"}, "does not match any of the expected tags"),
+        ({"type": 3, "value": "x"}, "does not match any of the expected tags"),
+        ("contains", "Input should be a valid dictionary or object"),
+    ],
+)
+def test_a_missing_or_unknown_type_is_worded_by_the_union(entry: Any, message: str) -> None:
+    with pytest.raises(ValidationError, match=message):
+        validate_check(entry)
 
 
 def test_run_checks_keeps_the_order_of_the_specs() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from evalgate.strict import Strict
 
@@ -53,6 +53,9 @@ def _as_text(value: Any, *, allow_empty: bool = False) -> Any:
 
 
 class _CheckBase(Strict):
+    # built on first use: a run needs the few check types its suites use, not all thirty (start-up time)
+    model_config = ConfigDict(defer_build=True)
+
     name: Annotated[str, Field(min_length=1)] | None = None
     weight: Weight = 1.0
     negate: bool = False

@@ -6,9 +6,18 @@ import functools
 import json
 import re
 import threading
+import typing
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import (
+    ConfigDict,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    TypeAdapter,
+    field_validator,
+    model_validator,
+)
 
 from evalgate.checks.base import clip, quote
 
@@ -278,7 +287,7 @@ def negated_form(value: Any) -> Any:
     return value
 
 
-CheckSpec = Annotated[
+AnyCheck = (
     ContainsCheck
     | IContainsCheck
     | NotContainsCheck
@@ -305,11 +314,43 @@ CheckSpec = Annotated[
     | FinishReasonCheck
     | ToolCallCheck
     | JavascriptCheck
-    | RefusalCheck,
-    Field(discriminator="type"),
-    BeforeValidator(negated_form),
-]
-"""One entry under ``checks:``; the ``type`` key picks the model."""
+    | RefusalCheck
+)
+"""Every check model; ``CheckSpec`` validates to one of them."""
+CHECK_MODELS: tuple[type[_CheckBase], ...] = typing.get_args(AnyCheck)
+_BY_TYPE: dict[str, type[_CheckBase]] = {
+    typing.get_args(model.model_fields["type"].annotation)[0]: model for model in CHECK_MODELS
+}
+
+
+@functools.cache
+def _any_check() -> TypeAdapter[Any]:
+    """The discriminated union of every check model, built only to word a missing or unknown type."""
+    return TypeAdapter(Annotated[AnyCheck, Field(discriminator="type")])
+
+
+def validate_check(value: Any) -> Any:
+    """One ``checks:`` entry as its model, picked by ``type`` (``not_<type>`` is ``negate: true``).
+
+    Only the picked model is built and asked: a union of all thirty would have pydantic build every
+    check model when evalgate starts. An entry whose type is missing or unknown goes to the union,
+    whose error names the valid types.
+    """
+    value = negated_form(value)
+    if isinstance(value, _CheckBase):
+        return value
+    kind = value.get("type") if isinstance(value, dict) else None
+    model = _BY_TYPE.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return _any_check().validate_python(value)
+    return model.model_validate(value)
+
+
+if TYPE_CHECKING:
+    CheckSpec = AnyCheck
+else:
+    CheckSpec = Annotated[Any, PlainValidator(validate_check)]
+"""One entry under ``checks:``; the ``type`` key picks the model (``validate_check``)."""
 
 # Checks that assert a specific expected answer make no sense on live traffic, where every request is
 # different; everything else (format, forbidden terms, size, schema, rubric, code, latency, cost) does.
