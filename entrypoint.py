@@ -1,6 +1,6 @@
 """Entry point of the evalgate Docker action (Dockerfile ENTRYPOINT, action.yml ``runs``).
 
-Thin on purpose: the action's logic lives in ``evalgate/action.py`` (``main() -> int``, the exit code), where
+Thin on purpose: the action's logic starts in ``evalgate/action.py`` (``main() -> int``, the exit code), where
 it is typed and tested. This file only turns a broken install into an annotation and exit code 3.
 """
 

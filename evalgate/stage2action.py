@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from evalgate.action import Session, comment_marker, judge_and_publish, post_comment
+from evalgate.action_publish import comment_marker, post_comment
+from evalgate.action_session import Session
+from evalgate.action_verdict import judge_and_publish
 from evalgate.errors import EXIT_GATE_FAILED, UsageError
 from evalgate.forkstage import NEEDS_MAINTAINER, Stage2, evaluate, maintainer_markdown, vouched
 from evalgate.ghactions import append_summary, write_outputs
