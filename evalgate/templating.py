@@ -126,6 +126,7 @@ def _environment(flavour: Flavour) -> jinja2.Environment:
         lstrip_blocks=flavour.lstrip_blocks,
     )
     env.filters["dump"] = _dump  # promptfoo's Nunjucks 'dump' filter, so imported templates render the same
+    env.filters["load"] = _load  # and its 'load' filter (JSON.parse)
     return env
 
 
@@ -157,3 +158,14 @@ def _render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
 
 def _dump(value: Any, indent: int | None = None) -> str:
     return json.dumps(value, indent=indent, ensure_ascii=False, default=str)
+
+
+def _load(text: Any) -> Any:
+    import jinja2
+
+    try:
+        return json.loads(text) if isinstance(text, str | bytes) else text
+    except json.JSONDecodeError as exc:
+        raise jinja2.TemplateRuntimeError(
+            f"load: the value is not JSON ({exc.msg} at char {exc.pos})"
+        ) from None

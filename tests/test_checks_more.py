@@ -281,6 +281,25 @@ def test_javascript_timeout_restarts_the_worker() -> None:
 
 
 @needs_node
+def test_what_javascript_prints_never_reaches_the_worker_s_answers(tmp_path: Path) -> None:
+    # promptfoo's own example asserts log their context; a stray line must not be read as an answer
+    (tmp_path / "noisy.js").write_text(
+        "module.exports = (output, context) => {\n"
+        "  console.log('Prompt:', context.prompt);\n"
+        '  process.stdout.write(\'{"ok": true, "value": false, "id": 1}\\n\');\n'
+        "  return {pass: output.includes('banana'), score: 0.75, reason: 'looked'};\n"
+        "};\n"
+    )
+    spec = {"type": "javascript", "value": "file://noisy.js"}
+    first = check(spec, "a banana", base_dir=tmp_path)
+    assert (first.passed, first.score, first.reason) == (True, 0.75, "looked")
+    assert not check(spec, "an apple", base_dir=tmp_path).passed
+    assert check(
+        {"type": "javascript", "value": "console.log('x'); return true".replace("; ", ";\n")}, "x"
+    ).passed
+
+
+@needs_node
 def test_a_check_transform_changes_what_that_check_sees() -> None:
     upper = check({"type": "contains", "value": "HI", "transform": "output.toUpperCase()"}, "hi")
     assert upper.passed

@@ -519,3 +519,44 @@ def test_a_test_s_prompts_filter_names_prompts_by_raw_text_file_wildcard_and_lab
         "Summarize in one line: tides",  # the raw text of an unlabelled prompt
         "Summarize in one line: volcanoes",
     ]
+
+
+def test_older_shapes_bare_prompt_files_the_load_filter_numbers_and_a_chatty_js_assert(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = _copy("legacy-shapes", tmp_path)
+    before = len(vendor_env.requests)
+    report = tmp_path / "r.json"
+    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "0 things not carried over" in printed.err
+    assert sorted(prompt_of(r.json) for r in vendor_env.requests[before:]) == [
+        "Good night, in German, warm please",
+        "Hello world, in French, formal please",
+        'Tone: formal. Say "Hello world" in French.',
+        'Tone: warm. Say "Good night" in German.',
+    ]
+    systems = sorted(r.json["messages"][0]["content"] for r in vendor_env.requests[before:])
+    assert systems[:2] == ["Keep it 42.", "Keep it brief."]
+    checks = [c for case in json.loads(report.read_text())["cases"] for c in case["checks"]]
+    assert {c["reason"] for c in checks if c["type"] == "javascript"} == {"mentions the text"}
+
+
+def test_a_prompt_s_own_config_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(
+        """\
+prompts:
+  - label: structured
+    raw: 'Solve {{problem}}'
+    config: {response_format: {type: json_object}, temperature: 0}
+providers: [openai:gpt-4o-mini]
+tests: [{vars: {problem: 1+1}}]
+"""
+    )
+    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+    assert (
+        "promptfooconfig.yaml:2: prompt 'structured': its config (response_format, temperature) is not "
+        "carried over; set it under model.params"
+    ) in capsys.readouterr().out

@@ -118,3 +118,11 @@ def test_the_sandbox_still_guards_what_goes_to_jinja2() -> None:
 
 def test_the_dump_filter_of_promptfoo_templates() -> None:
     assert compile_template("{{ data | dump }}", PROMPT).render(VARIABLES) == '{"k": "v", "n": 1}'
+
+
+def test_the_load_filter_of_promptfoo_templates_parses_json() -> None:
+    variables = {"style": '{"tone": "formal", "length": "brief"}'}
+    template = compile_template("Tone: {{ (style | load).tone }}", PROMPT)
+    assert template.render(variables) == "Tone: formal"
+    with pytest.raises(TemplateFailed, match=r"load: the value is not JSON \(Expecting value at char 0\)"):
+        template.render({"style": "formal"})

@@ -17,6 +17,7 @@ import re
 import shutil
 import subprocess
 import threading
+import time
 import uuid
 from dataclasses import replace
 from pathlib import Path
@@ -31,6 +32,12 @@ from evalgate.results import CheckResult
 _WORKER = r"""
 const path = require('path');
 const readline = require('readline');
+const util = require('util');
+// stdout carries the replies: what user code prints (console.log, process.stdout.write) goes to stderr
+const reply = process.stdout.write.bind(process.stdout);
+const toStderr = (...args) => process.stderr.write(util.format(...args) + '\n');
+process.stdout.write = process.stderr.write.bind(process.stderr);
+for (const name of ['log', 'info', 'debug', 'warn', 'error', 'trace', 'dir']) console[name] = toStderr;
 const compiled = new Map();
 function fromFile(file, name) {
   const mod = require(path.resolve(file));
@@ -52,23 +59,24 @@ const rl = readline.createInterface({input: process.stdin});
 rl.on('line', async (line) => {
   let req;
   try { req = JSON.parse(line); } catch (e) { return; }
-  let reply;
+  let answer;
   try {
     // a vars transform (promptfoo's transformVars) sees 'vars'; checks and output transforms 'output'
     const arg = req.vars !== undefined ? 'vars' : 'output';
     const fn = req.file ? fromFile(req.file, req.name) : inline(req.code, arg);
     let value = await fn(arg === 'vars' ? req.vars : req.output, req.context);
-    reply = {ok: true, value: value === undefined ? null : value};
+    answer = {ok: true, value: value === undefined ? null : value};
   } catch (e) {
-    reply = {ok: false, error: String((e && e.message) || e)};
+    answer = {ok: false, error: String((e && e.message) || e)};
   }
+  answer.id = req.id;
   let text;
   try {
-    text = JSON.stringify(reply);
+    text = JSON.stringify(answer);
   } catch (e) {
-    text = JSON.stringify({ok: false, error: 'result is not JSON'});
+    text = JSON.stringify({ok: false, error: 'result is not JSON', id: req.id});
   }
-  process.stdout.write(text + '\n');
+  reply(text + '\n');
 });
 """
 
@@ -88,6 +96,7 @@ class NodeWorker:
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[str] | None = None
         self._lines: queue.Queue[str | None] = queue.Queue()
+        self._sent = 0  # requests carry a number; the answer repeats it
 
     def _start(self) -> subprocess.Popen[str]:
         proc = subprocess.Popen(
@@ -118,20 +127,26 @@ class NodeWorker:
                 self._proc = self._start()
             proc = self._proc
             assert proc.stdin is not None
+            self._sent += 1
+            number = self._sent
+            deadline = time.monotonic() + timeout_s
             try:
-                proc.stdin.write(json.dumps(request) + "\n")
+                proc.stdin.write(json.dumps({**request, "id": number}) + "\n")
                 proc.stdin.flush()
-                line = self._lines.get(timeout=timeout_s)
+                while True:  # anything but this request's answer (stray output) is skipped
+                    line = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+                    answer = _answer(line, number)
+                    if line is None or answer is not None:
+                        break
             except queue.Empty:
                 self._stop()
                 raise JavaScriptError(f"timed out after {timeout_s:g} s (the worker was restarted)") from None
             except OSError as exc:
                 self._stop()
                 raise JavaScriptError(f"the Node.js worker died: {exc}") from None
-            if line is None:
+            if line is None or answer is None:
                 self._stop()
                 raise JavaScriptError("the Node.js worker exited") from None
-            answer: dict[str, Any] = json.loads(line)
             return answer
 
     def _stop(self) -> None:
@@ -150,6 +165,17 @@ class NodeWorker:
         """Stop the worker process."""
         with self._lock:
             self._stop()
+
+
+def _answer(line: str | None, number: int) -> dict[str, Any] | None:
+    """The worker's answer to request ``number`` if ``line`` is it, else ``None``."""
+    if line is None:
+        return None
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError:
+        return None
+    return value if isinstance(value, dict) and value.get("id") == number else None
 
 
 _worker: NodeWorker | None = None

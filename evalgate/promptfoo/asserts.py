@@ -158,6 +158,9 @@ def _threshold(a: dict[str, Any], default: float | None) -> float | None:
 
 
 def _text(value: Any) -> Any:
+    """Numbers as text, as promptfoo compares them (``contains: 24.01``, ``contains-any: [-3.625]``)."""
+    if isinstance(value, list):
+        return [_text(v) for v in value]
     return str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
 
 

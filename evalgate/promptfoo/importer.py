@@ -181,7 +181,11 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     for number, source in enumerate(conv.load_tests(data.get("tests"), doc.line_of), 1):
         cases += conv.case(source, number)
     if not cases:
-        raise UsageError(f"{path.name} has no tests to import", fix="add tests:, or check the tests files")
+        why = "; ".join(d.what for d in result.dropped if "test" in d.what)
+        raise UsageError(
+            f"{path.name} has no tests to import" + (f" ({why})" if why else ""),
+            fix="add tests:, or check the tests files",
+        )
     cases, wrapped = wrap_cases(cases, prompts)
     defaults, cases = split_default_checks(defaults, cases)
     suite: dict[str, Any] = {}

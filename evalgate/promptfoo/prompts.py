@@ -168,16 +168,22 @@ def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
         items = list(raw)
     for item in items:
         if isinstance(item, str):
-            if item.startswith("file://"):
+            if item.startswith("file://") or _bare_file(item, base):
                 found.add_file(item, None)
             else:
                 found.add_text(item, None)
         elif isinstance(item, dict):
             label = item.get("label") if isinstance(item.get("label"), str) else None
+            if isinstance(item.get("config"), dict) and item["config"]:
+                keys = ", ".join(sorted(map(str, item["config"])))
+                shown = label or item.get("id") or item.get("raw")
+                note(f"prompt {shown!r}: its config ({keys}) is not carried over; set it under model.params")
             known = tuple(x for x in (label, item.get("id")) if isinstance(x, str))
             if isinstance(item.get("raw"), str):
                 found.add_text(item["raw"], label or item.get("id"), known)
-            elif isinstance(item.get("id"), str) and item["id"].startswith("file://"):
+            elif isinstance(item.get("id"), str) and (
+                item["id"].startswith("file://") or _bare_file(item["id"], base)
+            ):
                 found.add_file(item["id"], label)
             elif isinstance(item.get("id"), str):
                 found.add_text(item["id"], label, known)
@@ -186,6 +192,25 @@ def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
         else:
             note(f"prompt {item!r} is not text or a prompt object")
     return found.prompts
+
+
+def _bare_file(text: str, base: Path) -> bool:
+    """Whether a prompt written without ``file://`` names a file next to the config, as promptfoo reads it.
+
+    promptfoo guesses from the text's shape (``prompts/x.txt``); here the file must also exist, so a
+    one-line prompt that happens to end in ``.txt`` stays text when there is no such file.
+    """
+    if "\n" in text or "{{" in text or "://" in text:
+        return False
+    path = re.sub(r"\.(py|js|ts|cjs|mjs):[A-Za-z_$][\w$]*$", r".\1", text.strip())
+    if not (Path(path).suffix or "/" in path):
+        return False
+    if glob.has_magic(path):
+        return any(Path(p).is_file() for p in glob.glob(str(base / path), recursive=True))
+    try:
+        return (base / path).is_file()
+    except (OSError, ValueError):  # a prompt too long, or with a NUL, for a path
+        return False
 
 
 def _unique(refs: tuple[str, ...]) -> tuple[str, ...]:
