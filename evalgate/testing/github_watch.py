@@ -8,42 +8,23 @@ from __future__ import annotations
 
 import hashlib
 import io
-import time
 import zipfile
-from collections.abc import Callable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-Json = Any
-Reply = tuple[int, Json, dict[str, str]]
-Route = tuple[str, str, Callable[..., Reply]]
+from evalgate.testing.github_http import BOT_LOGIN, GitHubHttp, Json, Reply, Route, now
+
 REPO_ID = 1
 FORK_REPO_ID = 2
 
 
-class WatchRoutes:
+class WatchRoutes(GitHubHttp):
     """State and routes for issues, artifacts, refs and new pull requests (mixed into the fake)."""
 
-    # provided by FakeGitHubServer
-    repository: str
-    _ids: Any
-    _lock: Any
+    # the other resources' state that these routes read
     _files: dict[tuple[str, str], str]
     _comments: dict[int, dict[str, Any]]
     _pulls: dict[int, dict[str, Any]]
-
-    if TYPE_CHECKING:
-
-        @property
-        def url(self) -> str: ...
-
-        @property
-        def _api(self) -> str: ...
-
-        def _page(self, route: str, items: list[Any], query: dict[str, str]) -> Reply: ...
-        def _error(self, status: int, message: str) -> Reply: ...
-        def _invalid(self, resource: str, field_name: str, message: str) -> Reply: ...
-        def _check_body(self, body: Json) -> Reply | None: ...
-        def _user(self, login: str, kind: str | None = None) -> dict[str, Any]: ...
 
     def _init_watch(self) -> None:
         self._issues: dict[int, dict[str, Any]] = {}
@@ -96,8 +77,8 @@ class WatchRoutes:
                 "url": f"{self._api}/actions/artifacts/{artifact_id}",
                 "archive_download_url": f"{self._api}/actions/artifacts/{artifact_id}/zip",
                 "expired": expired,
-                "created_at": created_at or _now(),
-                "updated_at": created_at or _now(),
+                "created_at": created_at or now(),
+                "updated_at": created_at or now(),
                 "expires_at": "2099-01-01T00:00:00Z",
                 "workflow_run": {
                     "id": run_id,
@@ -164,8 +145,6 @@ class WatchRoutes:
         if problem is not None:
             return problem
         labels, assignees = body.get("labels") or [], body.get("assignees") or []
-        from evalgate.testing.github import BOT_LOGIN
-
         issue = self._new_issue(body["title"], body["body"], BOT_LOGIN, labels, assignees, "open")
         return 201, self._issue_json(issue), {}
 
@@ -190,10 +169,10 @@ class WatchRoutes:
             issue["state_reason"] = body.get("state_reason") or (
                 "completed" if body["state"] == "closed" else None
             )
-            issue["closed_at"] = _now() if body["state"] == "closed" else None
+            issue["closed_at"] = now() if body["state"] == "closed" else None
         if "labels" in body:
             issue["labels"] = [self._label(n) for n in body["labels"]]
-        issue["updated_at"] = _now()
+        issue["updated_at"] = now()
         return 200, self._issue_json(issue), {}
 
     def _list_artifacts(self, query: dict[str, str], body: Json) -> Reply:
@@ -261,8 +240,6 @@ class WatchRoutes:
         if any(p["head"]["ref"] == head and p["state"] == "open" for p in self._new_pulls.values()):
             return self._invalid("PullRequest", "head", f"A pull request already exists for {head}.")
         number = self._next_number()
-        from evalgate.testing.github import BOT_LOGIN
-
         pull = {
             "id": 700000 + number,
             "node_id": f"PR_new{number}",
@@ -280,7 +257,7 @@ class WatchRoutes:
                 "label": f"{self.repository.split('/')[0]}:{head}",
             },
             "base": {"ref": base, "sha": self._refs[base]},
-            "created_at": _now(),
+            "created_at": now(),
         }
         self._new_pulls[number] = pull
         return 201, pull, {}
@@ -313,8 +290,8 @@ class WatchRoutes:
             "url": f"{self._api}/issues/{number}",
             "html_url": f"{self.url}/{self.repository}/issues/{number}",
             "comments_url": f"{self._api}/issues/{number}/comments",
-            "created_at": _now(),
-            "updated_at": _now(),
+            "created_at": now(),
+            "updated_at": now(),
             "closed_at": None,
         }
         self._issues[number] = issue
@@ -335,7 +312,3 @@ class WatchRoutes:
             "url": f"{self._api}/git/refs/heads/{branch}",
             "object": obj,
         }
-
-
-def _now() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
