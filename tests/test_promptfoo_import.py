@@ -543,20 +543,45 @@ def test_older_shapes_bare_prompt_files_the_load_filter_numbers_and_a_chatty_js_
     assert {c["reason"] for c in checks if c["type"] == "javascript"} == {"mentions the text"}
 
 
-def test_a_prompt_s_own_config_is_listed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_a_config_every_prompt_shares_becomes_model_params_and_differing_ones_are_listed(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
     source = tmp_path / "promptfooconfig.yaml"
     source.write_text(
         """\
 prompts:
   - label: structured
     raw: 'Solve {{problem}}'
-    config: {response_format: {type: json_object}, temperature: 0}
-providers: [openai:gpt-4o-mini]
-tests: [{vars: {problem: 1+1}}]
+    config: {response_format: {type: json_object}, temperature: 0, seed: 7}
+providers: [{id: openai:gpt-4o-mini, config: {temperature: 1, max_tokens: 50}}]
+tests: [{vars: {problem: 1+1}, assert: [{type: contains, value: Solve}]}]
 """
     )
-    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+    assert main(["import", "promptfoo", str(source)]) == 0
+    assert "not carried over" not in capsys.readouterr().out
+    config = yaml.safe_load((tmp_path / "evalgate.yaml").read_text())
+    # promptfoo lays the prompt's config over the provider's
+    assert config["model"]["params"] == {
+        "temperature": 0,
+        "max_tokens": 50,
+        "response_format": {"type": "json_object"},
+        "seed": 7,
+    }
+    before = len(vendor_env.requests)
+    assert main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q"]) == 0
+    sent = vendor_env.requests[before].json
+    assert (sent["response_format"], sent["temperature"], sent["seed"]) == ({"type": "json_object"}, 0, 7)
+    capsys.readouterr()
+
+    source.write_text(
+        source.read_text().replace(
+            "providers:", "  - {raw: 'Just {{problem}}', label: plain, config: {temperature: 1}}\nproviders:"
+        )
+    )
+    assert main(["import", "promptfoo", str(source), "--output", str(tmp_path / "two")]) == 0
+    out = capsys.readouterr().out
     assert (
-        "promptfooconfig.yaml:2: prompt 'structured': its config (response_format, temperature) is not "
-        "carried over; set it under model.params"
-    ) in capsys.readouterr().out
+        "promptfooconfig.yaml:2: prompt 'structured': its config (response_format, seed, temperature) "
+        "differs from the other prompts' and is not carried over"
+    ) in out
+    assert "prompt 'plain': its config (temperature) differs" in out

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,8 +20,9 @@ from evalgate.errors import ConfigError, UsageError
 from evalgate.pins import check_pin
 from evalgate.promptfoo.detect import is_promptfoo_config as is_promptfoo_config
 from evalgate.promptfoo.options import note_unsupported, split_default_checks
-from evalgate.promptfoo.prompts import convert_prompts
+from evalgate.promptfoo.prompts import Prompt, convert_prompts
 from evalgate.promptfoo.providers import (
+    PARAMS,
     UnsupportedProvider,
     convert_provider,
     parse_model_flag,
@@ -168,6 +170,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     if not prompts:
         prompts = convert_prompts("{{prompt}}", base, note_prompt)
         result.dropped.append(Dropped(None, "no prompts: cases send their 'prompt' var as written"))
+    _prompt_config(prompts, model_section, note_prompt)
     conv = Converter(
         base=base,
         suite_dir=(output / "evals").resolve(),
@@ -225,6 +228,30 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         result.files[f"evals/{MODULE}.py"] = shim
     result.cases, result.prompts = len(cases), len(prompts)
     return result
+
+
+def _prompt_config(prompts: list[Prompt], model: dict[str, Any], note: Callable[[str], None]) -> None:
+    """The prompts' own config as model params, when every prompt asks for the same (else listed).
+
+    promptfoo merges a prompt's ``config`` over the provider's for that prompt; evalgate has one model
+    section per config, so only a config shared by every prompt carries over faithfully.
+    """
+    configs = {json.dumps(p.config or {}, sort_keys=True) for p in prompts}
+    shared = prompts[0].config if len(configs) == 1 and prompts else None
+    if not shared:
+        for prompt in prompts:
+            if prompt.config:
+                keys = ", ".join(sorted(map(str, prompt.config)))
+                note(
+                    f"prompt '{prompt.name}': its config ({keys}) differs from the other prompts' and is not "
+                    "carried over (make one evalgate config per prompt, with it under model.params)"
+                )
+        return
+    params = {PARAMS[k]: v for k, v in shared.items() if k in PARAMS}
+    if params:
+        model["params"] = {**model.get("params", {}), **params}
+    for key in sorted(set(shared) - set(PARAMS)):
+        note(f"prompt config '{key}' is not carried over")
 
 
 def _resolve_refs(value: Any, root: dict[str, Any], result: Imported, depth: int = 0) -> Any:

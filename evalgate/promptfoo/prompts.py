@@ -7,7 +7,7 @@ import glob
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ class Prompt:
     content: str
     # what a promptfoo test's ``prompts:`` filter may call it: label, id, raw text, file reference
     refs: tuple[str, ...] = ()
+    config: dict[str, Any] | None = None  # the prompt's own provider config (promptfoo merges it in)
 
 
 def slug(text: str, fallback: str) -> str:
@@ -174,10 +175,7 @@ def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
                 found.add_text(item, None)
         elif isinstance(item, dict):
             label = item.get("label") if isinstance(item.get("label"), str) else None
-            if isinstance(item.get("config"), dict) and item["config"]:
-                keys = ", ".join(sorted(map(str, item["config"])))
-                shown = label or item.get("id") or item.get("raw")
-                note(f"prompt {shown!r}: its config ({keys}) is not carried over; set it under model.params")
+            start = len(found.prompts)
             known = tuple(x for x in (label, item.get("id")) if isinstance(x, str))
             if isinstance(item.get("raw"), str):
                 found.add_text(item["raw"], label or item.get("id"), known)
@@ -189,6 +187,8 @@ def convert_prompts(raw: Any, base: Path, note: Note) -> list[Prompt]:
                 found.add_text(item["id"], label, known)
             else:
                 note(f"prompt {item!r} has neither 'raw' nor a file:// 'id'")
+            if isinstance(item.get("config"), dict) and item["config"]:
+                found.prompts[start:] = [replace(p, config=item["config"]) for p in found.prompts[start:]]
         else:
             note(f"prompt {item!r} is not text or a prompt object")
     return found.prompts
