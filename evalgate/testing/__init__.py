@@ -9,16 +9,9 @@
 from __future__ import annotations
 
 from evalgate.testing.github import FakeGitHubServer
-from evalgate.testing.models import (
-    Answer,
-    FakeModelServer,
-    FakeProvider,
-    Fault,
-    ReceivedRequest,
-    count_tokens,
-    echo,
-    prompt_of,
-)
+from evalgate.testing.models import FakeModelServer, Fault, ReceivedRequest
+from evalgate.testing.modelwire import Answer, count_tokens, echo, prompt_of
+from evalgate.testing.provider import FakeProvider
 from evalgate.testing.traffic import ArmBehaviour, FakeMetricSource, FakeRouter, SimulatedApp
 
 __all__ = [
