@@ -585,3 +585,33 @@ tests: [{vars: {problem: 1+1}, assert: [{type: contains, value: Solve}]}]
         "differs from the other prompts' and is not carried over"
     ) in out
     assert "prompt 'plain': its config (temperature) differs" in out
+
+
+def test_python_transforms_are_listed_and_their_checks_left_out(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "shape.py").write_text("def get_transform(output, context):\n    return output.upper()\n")
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(
+        """\
+prompts: ['Say {{word}}']
+providers: [openai:gpt-4o-mini]
+tests:
+  - vars: {word: hi}
+    options: {transform: file://shape.py}
+    assert:
+      - {type: contains, value: HI, transform: 'file://shape.py:get_transform'}
+      - {type: contains, value: hi}
+"""
+    )
+    report = tmp_path / "r.json"
+    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
+    assert code == 0, capsys.readouterr().err
+    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+    out = capsys.readouterr().out
+    assert "promptfooconfig.yaml:4: transform 'file://shape.py' is Python and is not carried over" in out
+    assert (
+        "promptfooconfig.yaml:4: assertion 'contains' transform 'file://shape.py:get_transform' is Python"
+    ) in out
+    (case,) = json.loads(report.read_text())["cases"]
+    assert [c["reason"] for c in case["checks"]] == ["contains 'hi'"]

@@ -61,32 +61,28 @@ class Converter:
         """JavaScript code as written, or a ``file://`` reference re-expressed relative to the suite."""
         return "file://" + self.rel(code) if code.startswith("file://") else code
 
-    def transform(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
-        """The output transform of a test's (or defaultTest's) options, if any."""
-        code = options.get("transform", options.get("postprocess"))
+    def script(self, code: Any, what: str, line: int | None, where: str) -> str | None:
+        """A transform as JavaScript evalgate can run (text or ``file://x.js``), else noted and ``None``."""
         if code is None:
             return None
         if not isinstance(code, str) or not code.strip():
-            self.note(line, f"{where}transform {code!r} is not JavaScript text")
-            return None
-        return self.js_ref(code.strip())
-
-    def transform_vars(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
-        """The ``transformVars`` of a test's (or defaultTest's) options, if it can run here (JavaScript)."""
-        code = options.get("transformVars")
-        if code is None:
-            return None
-        if not isinstance(code, str) or not code.strip():
-            self.note(line, f"{where}transformVars {code!r} is not JavaScript text")
+            self.note(line, f"{where}{what} {code!r} is not JavaScript text")
             return None
         code = code.strip()
         if code.startswith("file://") and code.removeprefix("file://").partition(":")[0].endswith(".py"):
             self.note(
-                line,
-                f"{where}transformVars '{code}' is Python and is not carried over; write it in JavaScript",
+                line, f"{where}{what} '{code}' is Python and is not carried over; write it in JavaScript"
             )
             return None
         return self.js_ref(code)
+
+    def transform(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
+        """The output transform of a test's (or defaultTest's) options, if any."""
+        return self.script(options.get("transform", options.get("postprocess")), "transform", line, where)
+
+    def transform_vars(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
+        """The ``transformVars`` of a test's (or defaultTest's) options, if it can run here (JavaScript)."""
+        return self.script(options.get("transformVars"), "transformVars", line, where)
 
     def rubric_prompt(self, raw: Any, line: int | None, where: str) -> str | None:
         """promptfoo's ``rubricPrompt`` as an llm_judge ``judge_prompt``: text, or a ``file://`` text file."""
@@ -248,7 +244,12 @@ class Converter:
                 self.with_judge_prompt(converted.checks, text)
             for check in converted.checks:
                 if "transform" in check:
-                    check["transform"] = self.js_ref(check["transform"])
+                    code = self.script(
+                        check["transform"], f"assertion '{check['type']}' transform", line, where
+                    )
+                    if code is None:  # the check would judge the untransformed answer
+                        continue
+                    check["transform"] = code
                 for key in _FILE_KEYS & set(check):
                     check[key] = self.rel(str(check[key]))
                 if check["type"] in ("javascript", "not_javascript") and str(
