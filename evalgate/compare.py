@@ -156,7 +156,7 @@ def compare_runs(
     same_cases: bool = False,
 ) -> RunComparison:
     """Compare ``head`` with ``base``; ``NotComparable`` when they are not runs of one suite."""
-    return compare_cases(
+    result = compare_cases(
         base.cases,
         head.cases,
         base_model=base.model,
@@ -166,6 +166,13 @@ def compare_runs(
         confidence=confidence,
         same_cases=same_cases,
     )
+    if base.replayed or head.replayed:  # a recording's latencies measure nothing
+        result = replace(
+            result,
+            base_p95_ms=None if base.replayed else result.base_p95_ms,
+            head_p95_ms=None if head.replayed else result.head_p95_ms,
+        )
+    return result
 
 
 def compare_cases(

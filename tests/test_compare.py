@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -215,3 +216,17 @@ def test_the_action_base_comparison_is_the_compare_code() -> None:
     assert moves.new == tuple(f"x{i}" for i in range(40))
     assert line is not None
     assert line.startswith("base comparison without a paired delta: the reports share 0 of 80 case ids")
+
+
+def test_replayed_answers_show_no_latency_change() -> None:
+    """A recording's latencies measure nothing: the comparison says so instead of '0 ms → 0 ms'."""
+    measured = run([case("a", [True]), case("b", [False])])
+    replayed = dataclasses.replace(measured, provider="replay")
+    result = compare_runs(replayed, replayed)
+    assert (result.base_p95_ms, result.head_p95_ms) == (None, None)
+    assert "| p95 latency | — | — | not measured (replayed answers, or no answer) |" in (
+        render_comparison_markdown(result)
+    )
+    live = compare_runs(replayed, measured)
+    assert live.base_p95_ms is None
+    assert live.head_p95_ms is not None

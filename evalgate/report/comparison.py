@@ -51,6 +51,8 @@ def _money(base: float | None, head: float | None) -> tuple[str, str, str]:
 def _latency(base: float | None, head: float | None) -> tuple[str, str, str]:
     b = fmt_ms(base) if base is not None else "—"
     h = fmt_ms(head) if head is not None else "—"
+    if base is None and head is None:
+        return b, h, "not measured (replayed answers, or no answer)"
     if base is None or head is None:
         return b, h, "—"
     diff = head - base
