@@ -31,7 +31,7 @@ import yaml
 from evalgate.changes import ChangedFile
 from evalgate.errors import ConfigError
 from evalgate.pins import check_pin
-from evalgate.report.escape import clean, md
+from evalgate.report.escape import clean, code_literal, md
 
 if TYPE_CHECKING:  # only for annotations: the policy needs no config loading machinery
     from evalgate.config import PolicyConfig
@@ -338,13 +338,7 @@ def _md_value(value: PinValue) -> str:
 
 
 def _code(text: str) -> str:
-    """A code span GitHub shows literally, whatever backticks the text holds."""
-    text = clean(text, _VALUE_CHARS).replace("<!--", "<\u200b!--")  # never a hidden comment marker
-    if not text:
-        return "*(empty)*"  # CommonMark has no empty code span
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text[0] in "` " or text[-1] in "` " else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    return code_literal(text, _VALUE_CHARS)
 
 
 def classify(

@@ -9,7 +9,7 @@ import pytest
 from markdown_it import MarkdownIt
 
 from evalgate.gate import GateConfig, compare, decide
-from evalgate.report.escape import clean, escape_markdown, log_safe, md, safe_url, xml_safe
+from evalgate.report.escape import clean, code_literal, escape_markdown, log_safe, md, safe_url, xml_safe
 from evalgate.report.markdown import render_markdown
 from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
 
@@ -333,3 +333,21 @@ def test_details_say_when_the_model_refused_or_was_cut_off() -> None:
     out = render_markdown(run, verdict)
     assert "**Answer** · `m` · 🚫 the model refused" in out
     assert "**Answer** · `m` · ✂️ cut off (length)" in out
+
+
+@pytest.mark.parametrize(
+    ("text", "table", "expected"),
+    [
+        ("gpt-4o", False, "`gpt-4o`"),
+        ("a `tick` inside", False, "``a `tick` inside``"),
+        ("`starts and ends`", False, "`` `starts and ends` ``"),
+        ("a | b", True, "`a \\| b`"),
+        ("a | b", False, "`a | b`"),
+        ("<!-- hidden -->", False, "`<\u200b!-- hidden -->`"),
+        ("", False, "*(empty)*"),
+        ("two\nlines", False, "`two lines`"),
+    ],
+)
+def test_code_literal_is_one_literal_span(text: str, table: bool, expected: str) -> None:
+    """The one code-span helper the gate-change list, the policy and the comparison share."""
+    assert code_literal(text, table=table) == expected

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
 from evalgate.compare import CONFIDENCE, RunComparison, identity_summary
 from evalgate.gate import counted, fmt_ms, fmt_pct, fmt_usd
-from evalgate.report.escape import clean, md
+from evalgate.report.escape import clean, code_literal, md
 
 _IDS_SHOWN = 20
 _IDENTITY_ROWS = 10
@@ -16,12 +15,7 @@ _IDENTITY_ROWS = 10
 
 def code(text: str, limit: int = 200) -> str:
     """A code span GitHub shows literally, whatever backticks the text holds."""
-    text = clean(text, limit).replace("<!--", "<\u200b!--")
-    if not text:
-        return "*(empty)*"
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text[0] in "` " or text[-1] in "` " else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    return code_literal(text, limit)
 
 
 def pt(delta: float) -> str:

@@ -67,6 +67,24 @@ _BACKTICKS = re.compile(r"`+")
 _LINE_CONTROLS = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+def code_literal(text: str, limit: int | None = None, *, table: bool = False) -> str:
+    """One line of untrusted text as an inline code span GitHub shows literally, whatever it holds.
+
+    The fence is one backtick longer than the longest run inside, padded when the text starts or ends
+    with a backtick or a space; ``<!--`` is broken so it never opens a hidden comment, and in a table
+    cell ``|`` is escaped (a pipe ends the cell even inside a code span). Empty text (CommonMark has no
+    empty code span) reads *(empty)*.
+    """
+    text = clean(text, limit).replace("<!--", "<\u200b!--")
+    if table:
+        text = text.replace("|", "\\|")
+    if not text:
+        return "*(empty)*"
+    fence = "`" * (max((len(run) for run in _BACKTICKS.findall(text)), default=0) + 1)
+    pad = " " if text[0] in "` " or text[-1] in "` " else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _keep_lines(text: str) -> str:
     return _LINE_CONTROLS.sub("", text.replace("\r\n", "\n").replace("\r", "\n"))
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 from evalgate.gatechange import GateChange
 from evalgate.gateowners import GateChangeVerdict
-from evalgate.report.escape import clean, md, safe_url
+from evalgate.report.escape import code_literal, md, safe_url
 
 Link = Callable[[GateChange], str | None]
 _SHOWN = 60
@@ -21,14 +20,7 @@ _KIND_TEXT = {
 
 
 def _code(text: str) -> str:
-    """A code span GitHub shows literally, whatever backticks the text holds."""
-    # a pipe would end the table cell even inside a code span, unless escaped
-    text = clean(text, 120).replace("<!--", "<\u200b!--").replace("|", "\\|")
-    if not text:
-        return "*(empty)*"
-    fence = "`" * (max((len(run) for run in re.findall("`+", text)), default=0) + 1)
-    pad = " " if text[0] in "` " or text[-1] in "` " else ""
-    return f"{fence}{pad}{text}{pad}{fence}"
+    return code_literal(text, 120, table=True)
 
 
 def _where(change: GateChange, link: Link | None) -> str:
