@@ -36,11 +36,22 @@ MAX_COMMENT_CHARS = 65_536
 MAX_DESCRIPTION_CHARS = 140
 MAX_PULL_FILES = 3_000  # pulls/{n}/files silently stops listing here
 SECONDARY_LIMIT_WAIT_S = 60.0  # GitHub: without retry-after, wait at least a minute
-_PERMISSION_HINT = (
-    "the token may not write here: grant `pull-requests: write` and `statuses: write` in the workflow's "
-    "`permissions:`; a pull request from a fork only ever gets a read-only GITHUB_TOKEN, so post from a "
-    "`workflow_run` workflow instead"
-)
+# the permission each kind of write needs, named in the error when the token lacks it
+STATUSES, PULL_REQUESTS, CONTENTS = "statuses: write", "pull-requests: write", "contents: write"
+DEPLOYMENTS, ISSUES = "deployments: write", "issues: write"
+
+
+def permission_hint(needs: str | None) -> str:
+    """What to grant when a call was refused; ``needs`` is the permission of a write, None for a read."""
+    if needs is None:
+        return "the token may not read this: check the workflow's `permissions:` (e.g. `contents: read`)"
+    hint = f"the token may not write here: grant `{needs}` in the workflow's `permissions:`"
+    if needs in (STATUSES, PULL_REQUESTS):
+        hint += (
+            "; a pull request from a fork only ever gets a read-only GITHUB_TOKEN, so post from a "
+            "`workflow_run` workflow instead"
+        )
+    return hint
 
 
 class GitHubClient:
@@ -113,7 +124,9 @@ class GitHubClient:
         url = target_url or NotSet
         describe = f"set status {context!r}={state} on {sha[:12]}"
         self._write(
-            describe, lambda: commit.create_status(state, target_url=url, description=text, context=context)
+            describe,
+            lambda: commit.create_status(state, target_url=url, description=text, context=context),
+            STATUSES,
         )
 
     # the sticky comment
@@ -145,11 +158,11 @@ class GitHubClient:
             ours = next((c for c in comments if _is_ours(c, marker, author)), None)
             if ours is None:
                 made = self._guard(
-                    f"create comment on #{number}", lambda: issue.create_comment(body), write=True
+                    f"create comment on #{number}", lambda: issue.create_comment(body), needs=PULL_REQUESTS
                 )
                 return made.html_url
             if ours.body != body:
-                self._guard(f"edit comment {ours.id}", lambda: ours.edit(body), write=True)
+                self._guard(f"edit comment {ours.id}", lambda: ours.edit(body), needs=PULL_REQUESTS)
             return ours.html_url
 
         return call_with_retries(
@@ -308,10 +321,12 @@ class GitHubClient:
         path = path.strip("/")
         describe = f"commit {path} to {branch}"
         if sha is None:
-            made = self._write(describe, lambda: self._repo.create_file(path, message, text, branch=branch))
+            made = self._write(
+                describe, lambda: self._repo.create_file(path, message, text, branch=branch), CONTENTS
+            )
         else:
             made = self._write(
-                describe, lambda: self._repo.update_file(path, message, text, sha, branch=branch)
+                describe, lambda: self._repo.update_file(path, message, text, sha, branch=branch), CONTENTS
             )
         return made["commit"].sha
 
@@ -332,6 +347,7 @@ class GitHubClient:
                 required_contexts=[],  # our own pending status must not block the canary's deployment
                 production_environment=production,
             ),
+            DEPLOYMENTS,
         )
         return deployment.id
 
@@ -356,6 +372,7 @@ class GitHubClient:
             lambda: deployment.create_status(
                 state, target_url=log, description=text, environment_url=env_url
             ),
+            DEPLOYMENTS,
         )
 
     # plumbing
@@ -368,21 +385,21 @@ class GitHubClient:
             sleep=self._sleep,
         )
 
-    def _write(self, describe: str, fn: Callable[[], T]) -> T:
+    def _write(self, describe: str, fn: Callable[[], T], needs: str) -> T:
         return call_with_retries(
-            lambda: self._guard(describe, fn, write=True),
+            lambda: self._guard(describe, fn, needs=needs),
             max_attempts=self._max_attempts,
             describe=describe,
             sleep=self._sleep,
         )
 
     @staticmethod
-    def _guard(describe: str, fn: Callable[[], T], *, write: bool = False) -> T:
+    def _guard(describe: str, fn: Callable[[], T], *, needs: str | None = None) -> T:
         """Run one PyGithub call, turning its failures into our errors (no retrying here)."""
         try:
             return fn()
         except GithubException as exc:
-            raise _translate(exc, describe, write=write) from None
+            raise _translate(exc, describe, needs=needs) from None
         except (requests.RequestException, urllib3.exceptions.HTTPError) as exc:
             raise GitHubError(f"{describe}: no response from GitHub: {exc}", retryable=True) from None
 
@@ -397,7 +414,8 @@ def _check_state(status: str, conclusion: str | None) -> Literal["success", "fai
     return "failure"  # failure, cancelled, timed_out, action_required, stale
 
 
-def _translate(exc: GithubException, describe: str, *, write: bool) -> GitHubError:
+def _translate(exc: GithubException, describe: str, *, needs: str | None) -> GitHubError:
+    """``needs``: the permission a write needs (None for a read)."""
     status = exc.status
     headers = {k.lower(): v for k, v in (exc.headers or {}).items()}
     message = _message_of(exc.data)
@@ -414,8 +432,8 @@ def _translate(exc: GithubException, describe: str, *, write: bool) -> GitHubErr
             text, status=status, retryable=True, retry_after=_seconds(headers.get("retry-after"))
         )
     # A write to a repository the token cannot see comes back 404, not 403.
-    if status == 403 or (status == 404 and write):
-        return GitHubPermissionError(f"{text} ({_PERMISSION_HINT})", status=status)
+    if status == 403 or (status == 404 and needs is not None):
+        return GitHubPermissionError(f"{text} ({permission_hint(needs)})", status=status)
     return GitHubError(text, status=status)
 
 

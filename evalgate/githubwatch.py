@@ -15,7 +15,7 @@ import requests
 from github.GithubObject import NotSet
 
 from evalgate.errors import GitHubError, UsageError
-from evalgate.github import GitHubClient
+from evalgate.github import CONTENTS, ISSUES, PULL_REQUESTS, GitHubClient
 from evalgate.retry import call_with_retries
 
 MAX_ARTIFACT_BYTES = 200 * 1024 * 1024
@@ -85,7 +85,7 @@ class WatchClient(GitHubClient):
                 lambda: self._repo.create_issue(
                     title=title, body=body, labels=list(labels), assignees=list(assignees)
                 ),
-                write=True,
+                needs=ISSUES,
             )
             return IssueRef(made.number, made.html_url, made.body or "", made.title), True
 
@@ -105,12 +105,12 @@ class WatchClient(GitHubClient):
             kwargs["state"] = state
         if reason is not None:
             kwargs["state_reason"] = reason
-        self._write(f"edit issue #{number}", lambda: issue.edit(**kwargs))
+        self._write(f"edit issue #{number}", lambda: issue.edit(**kwargs), ISSUES)
 
     def comment(self, number: int, body: str) -> str:
         """Add a comment to issue ``number``; its URL."""
         issue = self._repo.get_issue(number)
-        made = self._write(f"comment on #{number}", lambda: issue.create_comment(body))
+        made = self._write(f"comment on #{number}", lambda: issue.create_comment(body), ISSUES)
         return str(made.html_url)
 
     # Actions artifacts
@@ -189,7 +189,8 @@ class WatchClient(GitHubClient):
 
     def create_branch(self, branch: str, sha: str) -> None:
         """Create ``branch`` at ``sha``."""
-        self._write(f"create branch {branch}", lambda: self._repo.create_git_ref(f"refs/heads/{branch}", sha))
+        ref = f"refs/heads/{branch}"
+        self._write(f"create branch {branch}", lambda: self._repo.create_git_ref(ref, sha), CONTENTS)
 
     def blob_sha(self, path: str, ref: str) -> str | None:
         """The blob sha of ``path`` at ``ref`` (what the contents API needs to replace it)."""
@@ -223,6 +224,7 @@ class WatchClient(GitHubClient):
         made = self._write(
             f"open pull request {head} → {base}",
             lambda: self._repo.create_pull(base=base, head=head, title=title, body=body),
+            PULL_REQUESTS,
         )
         return str(made.html_url)
 

@@ -263,3 +263,33 @@ def test_without_pygithub_the_github_part_is_a_usage_error(
     (tmp_path / "now.json").write_text(report(GOOD))
     assert main(["drift", "--report", "now.json", "--issue"]) == 2
     assert "pip install 'evalgate[github]'" in capsys.readouterr().err
+
+
+def test_the_baseline_branch_is_written_with_its_own_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """GITHUB_TOKEN may be read-only for contents; --baseline-token-env names the token that writes."""
+    with FakeGitHubServer("octo/bot", read_only=True, write_token="baseline-pat") as server:
+        monkeypatch.setenv("GITHUB_TOKEN", server.token)
+        monkeypatch.setenv("GITHUB_REPOSITORY", "octo/bot")
+        monkeypatch.setenv("GITHUB_API_URL", server.url)
+        monkeypatch.chdir(tmp_path)
+        server.add_branch("main", "a" * 40, {"README.md": "hi"})
+        (tmp_path / "now.json").write_text(report(GOOD))
+        args = ["drift", "--report", "now.json", "--baseline-branch", "evalgate-baselines"]
+        args += ["--config", "evalgate.yaml"]
+
+        # with only the read-only GITHUB_TOKEN, writing the baseline fails loudly
+        assert main(args) == 3
+        assert server.branch_files("evalgate-baselines") == {}
+        assert "grant `contents: write` in the workflow's `permissions:`" in capsys.readouterr().err
+
+        monkeypatch.setenv("BASELINE_TOKEN", "baseline-pat")
+        before = len(server.requests)
+        assert main([*args, "--baseline-token-env", "BASELINE_TOKEN"]) == 0
+        stored = server.branch_files("evalgate-baselines")
+        assert stored["evalgate-drift/evalgate.yaml.json"] == report(GOOD)
+        writes = [r for r in server.requests[before:] if r.method != "GET"]
+        assert writes
+        assert all(r.headers["authorization"].endswith("baseline-pat") for r in writes)
+    capsys.readouterr()

@@ -100,10 +100,14 @@ class GitHubHttp(Lifecycle):
         token: str = "test-token",
         read_only: bool = False,
         token_login: str | None = None,
+        write_token: str | None = None,
     ) -> None:
         self.repository = repository
         self.token = token
         self.read_only = read_only  # answer every write like a fork's read-only GITHUB_TOKEN does
+        # a second token that may write even when ``read_only`` (a personal access token next to a
+        # read-only GITHUB_TOKEN, as for a drift baseline branch)
+        self.write_token = write_token
         # None: the token is an installation token (GITHUB_TOKEN): GET /user is refused and what it writes
         # is by github-actions[bot]; a login: a personal or app-user token acting as that user
         self.token_login = token_login
@@ -174,14 +178,17 @@ class GitHubHttp(Lifecycle):
         headers = {k.lower(): v for k, v in raw_headers.items()}
         with self._lock:
             self._requests.append(GitHubRequest(method, path, query, headers, body))
-            if headers.get("authorization", "") not in (f"token {self.token}", f"Bearer {self.token}"):
+            scheme, _, credential = headers.get("authorization", "").partition(" ")
+            known = scheme in ("token", "Bearer")
+            writer = known and self.write_token is not None and credential == self.write_token
+            if not (known and credential == self.token) and not writer:
                 return self._error(401, "Bad credentials")
             fault = next((f for f in self._faults if f.matches(method, path)), None)
             if fault is not None:
                 self._faults.remove(fault)
             if fault is not None and not fault.committed:
                 return self._fault(fault)
-            if self.read_only and method != "GET":
+            if self.read_only and method != "GET" and not writer:
                 return self._error(403, FORK_TOKEN_MESSAGE)
             reply = self._route(method, path, query, body)
             return self._fault(fault) if fault is not None else reply
