@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from evalgate.checks.javascript import TransformError, prepare_transform, transform_vars
 from evalgate.checks.render import render_check_vars
+from evalgate.checks.transforms import TransformError, prepare_transform, transform_vars
 from evalgate.errors import ConfigError
 from evalgate.suite import Case, CaseSpec
 from evalgate.yamlsrc import YamlDoc, validate

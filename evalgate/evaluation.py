@@ -149,7 +149,7 @@ def plan(project: Project, cases: Sequence[Case]) -> list[PlannedCase]:
                 continue
         prepare_checks(case.spec.checks, base_dir)
         if case.spec.transform is not None:
-            from evalgate.checks.javascript import prepare_transform
+            from evalgate.checks.transforms import prepare_transform
 
             prepare_transform(case.spec.transform, base_dir)
         history = project.prompts.render_history(case)

@@ -256,7 +256,7 @@ class Runner:
             embed=self._embed_fn(),
         )
         if case.spec.transform is not None:
-            from evalgate.checks.javascript import TransformError, transform
+            from evalgate.checks.transforms import TransformError, transform
 
             try:
                 ctx = transform(case.spec.transform, ctx)

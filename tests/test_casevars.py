@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from evalgate.checks.javascript import TransformError, transform_vars
+from evalgate.checks.transforms import TransformError, transform_vars
 from evalgate.cli import main
 from evalgate.forkstage import references, runs_repo_code
 from evalgate.suite import load_suite
@@ -172,3 +172,33 @@ def test_transform_vars_is_code_a_pull_request_controls(tmp_path: Path) -> None:
     loaded = load_config(config)
     assert runs_repo_code(loaded, cases)
     assert not runs_repo_code(loaded, cases[1:])
+
+
+def test_python_transforms_run_in_process_and_their_errors_are_the_case_s(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    suite = """\
+cases:
+  - {id: py-vars, prompt: ask, vars: {city: oslo}, transform_vars: 'file://shape.py:capital',
+     transform: file://shape.py, checks: [{type: equals, value: 'ECHO: WEATHER IN OSLO (4)?'}]}
+  - {id: py-raises, prompt: ask, vars: {town: oslo}, transform_vars: 'file://shape.py:capital'}
+"""
+    with FakeModelServer() as server:
+        config = _project(tmp_path, server.openai_base_url, suite)
+        (tmp_path / "evals/shape.py").write_text(
+            "def capital(vars, context):\n"
+            "    return {'city': vars['city'].title(), 'n': len(vars['city'])}\n\n\n"
+            "def get_transform(output, context):\n    return output.upper()\n"
+        )
+        code, cases = _run(config)
+        assert [prompt_of(r.json) for r in server.requests] == ["Weather in Oslo (4)?"]
+    assert code == 1
+    assert cases["py-vars"]["status"] == "passed"
+    assert cases["py-raises"]["status"] == "error"
+    assert cases["py-raises"]["error"] == "transform_vars raised KeyError: 'city'"
+    (tmp_path / "evals/shape.py").write_text("def other(vars, context):\n    return vars\n")
+    assert main(["validate", "-c", str(config)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        "evals/cases.yaml:2: case py-vars: python transform file 'shape.py' has no function 'capital'" in err
+    )

@@ -146,8 +146,8 @@ def test_import_lists_what_it_could_not_carry_over_with_the_promptfoo_line(
     out = capsys.readouterr().out
     assert "imported 3 cases and 1 prompts" in out
     assert (
-        "not carried over (1):\n  promptfooconfig.yaml:26: transformVars 'file://mood.py' is Python and is "
-        "not carried over; write it in JavaScript"
+        "not carried over (1):\n  promptfooconfig.yaml:26: a per-test provider is not carried over; the case "
+        "uses the config's model"
     ) in out
     suite = yaml.safe_load((source.parent / "evals" / "promptfooconfig.yaml").read_text())
     assert suite["defaults"]["transform"] == "output.trim()"

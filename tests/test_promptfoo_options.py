@@ -103,31 +103,39 @@ tests:
     assert "disableConversationVar" not in out  # evalgate has no _conversation var to disable
 
 
-def test_python_transforms_are_listed_and_their_checks_left_out(
+def test_python_transforms_and_transform_vars_run_in_process(
     tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "shape.py").write_text("def get_transform(output, context):\n    return output.upper()\n")
+    (tmp_path / "shape.py").write_text(
+        "def get_transform(output, context):\n    return output.upper()\n\n\n"
+        "def strip_echo(output, context):\n    return output.removeprefix('echo: ')\n"
+    )
+    (tmp_path / "twice.py").write_text(
+        "def get_transform(vars, context):\n"
+        "    return {'word': vars['word'] * 2, 'id': len(context['uuid'])}\n"
+    )
     source = tmp_path / "promptfooconfig.yaml"
     source.write_text(
         """\
 prompts: ['Say {{word}}']
 providers: [openai:gpt-4o-mini]
+defaultTest:
+  options: {transformVars: file://twice.py}
 tests:
   - vars: {word: hi}
-    options: {transform: file://shape.py}
+    options: {transform: 'file://shape.py:strip_echo'}
     assert:
-      - {type: contains, value: HI, transform: 'file://shape.py:get_transform'}
-      - {type: contains, value: hi}
+      - {type: equals, value: SAY HIHI, transform: file://shape.py}
+      - {type: equals, value: Say hihi}
+      - {type: javascript, value: 'context.vars.id === 36'}
 """
     )
+    before = len(vendor_env.requests)
     report = tmp_path / "r.json"
     code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
-    assert code == 0, capsys.readouterr().err
-    assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
-    out = capsys.readouterr().out
-    assert "promptfooconfig.yaml:4: transform 'file://shape.py' is Python and is not carried over" in out
-    assert (
-        "promptfooconfig.yaml:4: assertion 'contains' transform 'file://shape.py:get_transform' is Python"
-    ) in out
+    printed = capsys.readouterr()
+    assert code == 0, printed.err
+    assert "0 things not carried over" in printed.err
+    assert [prompt_of(r.json) for r in vendor_env.requests[before:]] == ["Say hihi"]
     (case,) = json.loads(report.read_text())["cases"]
-    assert [c["reason"] for c in case["checks"]] == ["contains 'hi'"]
+    assert [c["passed"] for c in case["checks"]] == [True, True, True]

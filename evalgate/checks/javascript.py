@@ -18,8 +18,6 @@ import shutil
 import subprocess
 import threading
 import time
-import uuid
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -205,10 +203,11 @@ def worker() -> NodeWorker:
 
 
 def _source(spec: JavascriptCheck, base_dir: Path) -> dict[str, Any]:
-    return _source_of(spec.value, base_dir)
+    return source_of(spec.value, base_dir)
 
 
-def _source_of(value: str, base_dir: Path) -> dict[str, Any]:
+def source_of(value: str, base_dir: Path) -> dict[str, Any]:
+    """The worker's request fields for inline code, or for a ``file://x.js[:fn]`` file."""
     code = value.strip()
     if not code.startswith("file://"):
         return {"code": code}
@@ -256,7 +255,8 @@ def _interpret(spec: JavascriptCheck, value: Any) -> CheckResult:
     )
 
 
-def _output(ctx: CheckContext) -> Any:
+def output_of(ctx: CheckContext) -> Any:
+    """The answer as promptfoo's scripts see it: the text, or the parsed tool calls."""
     # like promptfoo, an answer made of tool calls reaches JavaScript as the parsed calls
     if ctx.completion.finish_reason in ("tool_calls", "tool_use"):
         try:
@@ -266,68 +266,17 @@ def _output(ctx: CheckContext) -> Any:
     return ctx.response
 
 
-def _request(code: str, ctx: CheckContext) -> dict[str, Any]:
+def request_for(code: str, ctx: CheckContext) -> dict[str, Any]:
     return {
-        **_source_of(code, ctx.base_dir),
-        "output": _output(ctx),
+        **source_of(code, ctx.base_dir),
+        "output": output_of(ctx),
         "context": {"vars": dict(ctx.vars), "prompt": ctx.prompt, "test": {"vars": dict(ctx.vars)}},
     }
 
 
-class TransformError(Exception):
-    """A transform threw, timed out or returned nothing usable; ``str()`` is the reason."""
-
-
-def transform(code: str, ctx: CheckContext, timeout_s: float = 10.0) -> CheckContext:
-    """``ctx`` with its response replaced by what the JavaScript ``code`` returns (JSON for non-text)."""
-    try:
-        answer = worker().call(_request(code, ctx), timeout_s)
-    except JavaScriptError as exc:
-        raise TransformError(f"transform {exc}") from None
-    if not answer.get("ok"):
-        raise TransformError(f"transform threw: {clip(str(answer.get('error')))}")
-    value = answer.get("value")
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-    return replace(ctx, completion=replace(ctx.completion, text=text, finish_reason=None))
-
-
-def transform_vars(
-    code: str, variables: dict[str, Any], base_dir: Path, timeout_s: float = 10.0
-) -> dict[str, Any]:
-    """What promptfoo's ``transformVars`` gives: ``variables`` with the object ``code`` returns laid over.
-
-    ``code`` is called with ``(vars, context)``; ``context`` holds an empty ``prompt`` and a fresh
-    ``uuid``, as in promptfoo, since it runs before any prompt is rendered.
-    """
-    request = {
-        **_source_of(code, base_dir),
-        "vars": variables,
-        "context": {"prompt": {}, "uuid": str(uuid.uuid4())},
-    }
-    try:
-        answer = worker().call(request, timeout_s)
-    except JavaScriptError as exc:
-        raise TransformError(f"transform_vars {exc}") from None
-    if not answer.get("ok"):
-        raise TransformError(f"transform_vars threw: {clip(str(answer.get('error')))}")
-    value = answer.get("value")
-    if not isinstance(value, dict):
-        shown = clip(json.dumps(value), 60)
-        raise TransformError(
-            f"transform_vars returned {shown}; return an object of vars, e.g. {{...vars, x: 1}}"
-        )
-    return {**variables, **value}
-
-
-def prepare_transform(code: str, base_dir: Path) -> None:
-    """Fail early when Node.js or a transform's file is missing."""
-    node_path()
-    _source_of(code, base_dir)
-
-
 def check_javascript(spec: JavascriptCheck, ctx: CheckContext) -> CheckResult:
     """Run the JavaScript; an exception, a timeout or a wrong return type fails the check with the reason."""
-    request = _request(spec.value, ctx)
+    request = request_for(spec.value, ctx)
     try:
         answer = worker().call(request, spec.timeout_s)
     except JavaScriptError as exc:

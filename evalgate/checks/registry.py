@@ -9,13 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.checks.base import CheckContext, clip, quote, result
-from evalgate.checks.javascript import (
-    TransformError,
-    check_javascript,
-    prepare_javascript,
-    prepare_transform,
-    transform,
-)
+from evalgate.checks.javascript import check_javascript, prepare_javascript
 from evalgate.checks.judge import check_llm_judge
 from evalgate.checks.pyfunc import check_python, resolve_check_function
 from evalgate.checks.similarity import check_levenshtein, check_similar
@@ -47,6 +41,7 @@ from evalgate.checks.text import (
     check_starts_with,
 )
 from evalgate.checks.toolcalls import check_finish_reason, check_tool_calls, load_tools_file
+from evalgate.checks.transforms import TransformError, prepare_transform, transform
 from evalgate.errors import ProviderError
 from evalgate.results import CheckResult
 

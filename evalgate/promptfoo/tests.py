@@ -62,19 +62,13 @@ class Converter:
         return "file://" + self.rel(code) if code.startswith("file://") else code
 
     def script(self, code: Any, what: str, line: int | None, where: str) -> str | None:
-        """A transform as JavaScript evalgate can run (text or ``file://x.js``), else noted and ``None``."""
+        """A transform as written (JavaScript, ``file://x.js`` or ``.py``), else noted and ``None``."""
         if code is None:
             return None
         if not isinstance(code, str) or not code.strip():
-            self.note(line, f"{where}{what} {code!r} is not JavaScript text")
+            self.note(line, f"{where}{what} {code!r} is not JavaScript text or a file:// reference")
             return None
-        code = code.strip()
-        if code.startswith("file://") and code.removeprefix("file://").partition(":")[0].endswith(".py"):
-            self.note(
-                line, f"{where}{what} '{code}' is Python and is not carried over; write it in JavaScript"
-            )
-            return None
-        return self.js_ref(code)
+        return self.js_ref(code.strip())
 
     def transform(self, options: dict[str, Any], line: int | None, where: str) -> str | None:
         """The output transform of a test's (or defaultTest's) options, if any."""
