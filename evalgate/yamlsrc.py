@@ -10,6 +10,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
+import pydantic_core
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -286,21 +287,22 @@ def _cached(raw: bytes, path: Path, text: str, cache_dir: Path | None) -> YamlDo
 
     digest = hashlib.sha256(f"{PARSE_CACHE_FORMAT}:{__version__}:".encode() + raw).hexdigest()
     entry_path = cache_dir / "parsed" / digest[:2] / f"{digest}.json"
+    # pydantic-core's JSON reads and writes the entry about twice as fast as the json module
     try:
-        entry = json.loads(entry_path.read_text(encoding="utf-8"))
+        entry = pydantic_core.from_json(entry_path.read_bytes())
         known = {tuple(k): int(v) for k, v in entry["lines"]}
         return YamlDoc(entry["data"], None, str(path), text=text, known_lines=known)
     except (OSError, ValueError, KeyError, TypeError):
-        pass
+        pass  # no entry, or one that is not ours: a miss
     doc, shallow = _fresh(text, str(path))
     try:
-        encoded = json.dumps(doc.data, ensure_ascii=False, allow_nan=False)
-        faithful = json.loads(encoded) == doc.data  # dates, int keys etc. would not survive JSON
-    except (TypeError, ValueError):
+        encoded = pydantic_core.to_json(doc.data, inf_nan_mode="null")
+        faithful = pydantic_core.from_json(encoded) == doc.data  # int keys, NaN etc. would not survive
+    except ValueError:  # pydantic-core's serialization error (a lone surrogate, a set) is one
         faithful = False
     if faithful:
         lines = json.dumps([[list(k), v] for k, v in shallow.items()], ensure_ascii=False)
-        atomic_write(entry_path, f'{{"data": {encoded}, "lines": {lines}}}')
+        atomic_write(entry_path, f'{{"data": {encoded.decode("utf-8")}, "lines": {lines}}}')
     return doc
 
 
