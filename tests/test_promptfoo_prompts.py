@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -148,3 +149,51 @@ tests: [{vars: {problem: 1+1}, assert: [{type: contains, value: Solve}]}]
         "differs from the other prompts' and is not carried over"
     ) in out
     assert "prompt 'plain': its config (temperature) differs" in out
+
+
+def test_javascript_asserts_see_a_json_schema_answer_parsed_as_promptfoo_hands_it_over(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(
+        """\
+prompts:
+  - label: sentiment
+    raw: 'Classify: {{text}}'
+    config:
+      response_format:
+        type: json_schema
+        json_schema: {name: s, schema: {type: object, properties: {sentiment: {type: string}}}}
+providers: [openai:gpt-4o-mini]
+defaultTest:
+  assert:
+    - type: is-json
+    - type: javascript
+      value: output.sentiment === context.vars.sentiment
+    - type: javascript
+      value: file://check.js
+tests:
+  - vars: {text: 'A warm, funny film.', sentiment: positive}
+  - vars: {text: 'Dull.', sentiment: negative}
+"""
+    )
+    (tmp_path / "check.js").write_text(
+        "module.exports = (output) => JSON.parse(output).sentiment.length > 0;\n"
+    )
+
+    def answer(body: dict[str, Any]) -> str:
+        return json.dumps({"sentiment": "positive" if "warm" in prompt_of(body) else "negative"})
+
+    with FakeModelServer(answer) as models:
+        monkeypatch.setenv("OPENAI_BASE_URL", models.openai_base_url)
+        monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+        assert main(["import", "promptfoo", str(source), "--model", MODEL]) == 0
+        out = capsys.readouterr().out
+        assert "javascript 'file://check.js' gets the answer as text (promptfoo parses a json_schema" in out
+        report = tmp_path / "r.json"
+        code = main(
+            ["run", "--config", str(tmp_path / "evalgate.yaml"), "--no-cache", "-q", "--json", str(report)]
+        )
+        assert code == 0, capsys.readouterr().err
+        assert models.requests[0].json["response_format"]["type"] == "json_schema"
+    assert {c["status"] for c in json.loads(report.read_text())["cases"]} == {"passed"}

@@ -272,3 +272,11 @@ def _extras(a: dict[str, Any], out: Converted, *, negate: bool) -> Converted:
     if unknown:
         out.dropped.append(f"assertion '{a.get('type')}': unknown keys {', '.join(unknown)}")
     return out
+
+
+_PARSE = "if (typeof output === 'string') { try { output = JSON.parse(output); } catch (e) {} }\n"
+
+
+def parsed_output_js(code: str) -> str:
+    """A JavaScript assert that first parses the answer as JSON, as promptfoo does for json_schema answers."""
+    return _PARSE + (code if "\n" in code else f"return {code}")

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from evalgate.errors import ConfigError
-from evalgate.promptfoo.asserts import Unsupported, convert_assert, shorthand
+from evalgate.promptfoo.asserts import Unsupported, convert_assert, parsed_output_js, shorthand
 from evalgate.promptfoo.options import NO_DEFAULT_CHECKS, note_unsupported, option
 from evalgate.promptfoo.prompts import Prompt, matches, slug
 from evalgate.promptfoo.pyshim import PythonAsserts
@@ -49,6 +49,7 @@ class Converter:
     tools_ref: str | None = None
     default_options: dict[str, Any] = field(default_factory=dict)  # defaultTest's options
     default_judge_prompt: str | None = None  # defaultTest's rubricPrompt, for every test's llm_judge
+    json_output: bool = False  # the model answers by a JSON schema: promptfoo hands scripts the parsed object
     _ids: set[str] = field(default_factory=set)
 
     # files
@@ -246,10 +247,8 @@ class Converter:
                     check["transform"] = code
                 for key in _FILE_KEYS & set(check):
                     check[key] = self.rel(str(check[key]))
-                if check["type"] in ("javascript", "not_javascript") and str(
-                    check.get("value", "")
-                ).startswith("file://"):
-                    check["value"] = "file://" + self.rel(str(check["value"]))
+                if check["type"] in ("javascript", "not_javascript"):
+                    check["value"] = self._javascript(str(check.get("value", "")), line, where)
                 if check["type"] in ("is_valid_tool_call", "not_is_valid_tool_call"):
                     if self.tools_ref is None:
                         self.note(line, f"{where}is_valid_tool_call: the provider declares no tools")
@@ -258,6 +257,17 @@ class Converter:
                 checks.append(check)
             tags += converted.tags
         return checks, tags
+
+    def _javascript(self, code: str, line: int | None, where: str) -> str:
+        if code.startswith("file://"):
+            if self.json_output:
+                self.note(
+                    line,
+                    f"{where}javascript '{code}' gets the answer as text (promptfoo parses a json_schema "
+                    "answer first): add JSON.parse(output) to it",
+                )
+            return "file://" + self.rel(code)
+        return parsed_output_js(code) if self.json_output else code
 
     # cases
 
