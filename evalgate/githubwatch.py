@@ -15,7 +15,8 @@ import requests
 from github.GithubObject import NotSet
 
 from evalgate.errors import GitHubError, UsageError
-from evalgate.github import CONTENTS, ISSUES, PULL_REQUESTS, GitHubClient
+from evalgate.github import GitHubClient
+from evalgate.githuberrors import CONTENTS, ISSUES, PULL_REQUESTS
 from evalgate.retry import call_with_retries
 
 MAX_ARTIFACT_BYTES = 200 * 1024 * 1024
