@@ -9,9 +9,10 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from evalgate.errors import ConfigError
+from evalgate.fielderrors import dotted
 from evalgate.gate import GateConfig
 from evalgate.strict import Strict
-from evalgate.yamlsrc import YamlDoc, dotted, load_yaml_file, validate
+from evalgate.yamlsrc import YamlDoc, load_yaml_file, validate
 
 ProviderName = Literal["openai", "anthropic", "http", "command", "python", "replay"]
 

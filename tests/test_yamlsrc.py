@@ -4,7 +4,8 @@ import pytest
 
 from evalgate.config import Config
 from evalgate.errors import ConfigError
-from evalgate.yamlsrc import dotted, parse_yaml, validate
+from evalgate.fielderrors import dotted
+from evalgate.yamlsrc import parse_yaml, validate
 
 
 def test_line_of_follows_mapping_and_sequence_paths() -> None:

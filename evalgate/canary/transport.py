@@ -16,10 +16,10 @@ import requests
 from pydantic import Field, ValidationError
 
 from evalgate.errors import ConfigError, InfrastructureError
+from evalgate.fielderrors import describe, dotted
 from evalgate.providers._http import parse_retry_after, server_message
 from evalgate.providers.command import find_executable, kill_group
 from evalgate.strict import Strict
-from evalgate.yamlsrc import describe, dotted
 
 M = TypeVar("M", bound=Strict)
 Seconds = Annotated[float, Field(gt=0, le=3600)]
