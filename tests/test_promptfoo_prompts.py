@@ -197,3 +197,47 @@ tests:
         assert code == 0, capsys.readouterr().err
         assert models.requests[0].json["response_format"]["type"] == "json_schema"
     assert {c["status"] for c in json.loads(report.read_text())["cases"]} == {"passed"}
+
+
+def test_model_flag_keeps_the_first_provider_s_params_that_its_api_takes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "promptfooconfig.yaml"
+    source.write_text(
+        """\
+prompts:
+  - raw: 'Solve {{problem}}'
+    config: {response_format: {type: json_object}}
+providers:
+  - id: openai:gpt-4o
+    config: {temperature: 0, max_tokens: 128, seed: 7}
+  - id: openai:gpt-4o-mini
+    config: {temperature: 1}
+tests: [{vars: {problem: 1+1}}]
+"""
+    )
+    assert main(["import", "promptfoo", str(source), "--model", MODEL, "--output", str(tmp_path / "o")]) == 0
+    out = capsys.readouterr().out
+    params = yaml.safe_load((tmp_path / "o" / "evalgate.yaml").read_text())["model"]["params"]
+    assert params == {
+        "temperature": 0,
+        "max_tokens": 128,
+        "seed": 7,
+        "response_format": {"type": "json_object"},
+    }
+    assert (
+        "promptfooconfig.yaml:7: provider 'gpt-4o-mini': its params (temperature) are not carried over; "
+        "--model runs with those of 'gpt-4o'"
+    ) in out
+
+    claude = "anthropic:claude-3-5-sonnet-20241022"
+    assert main(["import", "promptfoo", str(source), "--model", claude, "--output", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr().out
+    params = yaml.safe_load((tmp_path / "a" / "evalgate.yaml").read_text())["model"]["params"]
+    assert params == {"temperature": 0, "max_tokens": 128}  # what Anthropic's API takes
+    assert (
+        "promptfooconfig.yaml:5: provider 'gpt-4o': param 'seed' is not carried over: Anthropic's messages "
+        "API has no request field 'seed'"
+    ) in out
+    assert "prompt config: param 'response_format' is not carried over" in out
+    assert main(["validate", "--config", str(tmp_path / "a" / "evalgate.yaml")]) == 0

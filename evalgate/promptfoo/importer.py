@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,9 @@ from evalgate.errors import ConfigError, UsageError
 from evalgate.pins import check_pin
 from evalgate.promptfoo.detect import is_promptfoo_config as is_promptfoo_config
 from evalgate.promptfoo.options import note_unsupported, split_default_checks
-from evalgate.promptfoo.prompts import Prompt, convert_prompts
+from evalgate.promptfoo.params import carry_params, prompt_params
+from evalgate.promptfoo.prompts import convert_prompts
 from evalgate.promptfoo.providers import (
-    PARAMS,
     UnsupportedProvider,
     convert_provider,
     parse_model_flag,
@@ -83,6 +82,7 @@ def _model(
         items = [{k: v} for k, v in raw.items()]
     chosen: dict[str, Any] | None = parse_model_flag(flag) if flag else None
     tools: list[Any] | None = None
+    carried: tuple[str, dict[str, Any]] | None = None  # with --model: whose params it runs with
     for index, item in enumerate(items):
         line = doc.line_of(("providers", index)) if isinstance(raw, list) else doc.line_of(("providers",))
         try:
@@ -94,10 +94,25 @@ def _model(
         if chosen is None:
             chosen, tools = model.section, model.tools
             result.dropped += [Dropped(line, d) for d in model.dropped]
-        elif flag and tools is None and model.tools:
-            tools = model.tools  # --model replaces the model, not the tools the suite was written for
-            chosen.setdefault("params", {})["tools"] = tools_for(chosen["provider"], model.tools)
-        elif not flag:
+        elif flag:
+            # --model replaces the model, not the settings and tools the suite was written for
+            if tools is None and model.tools:
+                tools = model.tools
+                chosen.setdefault("params", {})["tools"] = tools_for(chosen["provider"], model.tools)
+            params = {k: v for k, v in model.section.get("params", {}).items() if k != "tools"}
+            name = model.section["name"]
+            here: list[str] = []
+            if carried is None:
+                carried = (name, params)
+                carry_params(chosen, params, here.append, f"provider '{name}'")
+            elif params != carried[1]:
+                keys = ", ".join(sorted(params)) or "none"
+                here.append(
+                    f"provider '{name}': its params ({keys}) are not carried over; --model runs with those "
+                    f"of '{carried[0]}'"
+                )
+            result.dropped += [Dropped(line, what) for what in here]
+        else:
             name = item if isinstance(item, str) else model.section["name"]
             result.dropped.append(
                 Dropped(
@@ -170,7 +185,7 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     if not prompts:
         prompts = convert_prompts("{{prompt}}", base, note_prompt)
         result.dropped.append(Dropped(None, "no prompts: cases send their 'prompt' var as written"))
-    _prompt_config(prompts, model_section, note_prompt)
+    prompt_params(prompts, model_section, note_prompt)
     conv = Converter(
         base=base,
         suite_dir=(output / "evals").resolve(),
@@ -230,30 +245,6 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
         result.files[f"evals/{MODULE}.py"] = shim
     result.cases, result.prompts = len(cases), len(prompts)
     return result
-
-
-def _prompt_config(prompts: list[Prompt], model: dict[str, Any], note: Callable[[str], None]) -> None:
-    """The prompts' own config as model params, when every prompt asks for the same (else listed).
-
-    promptfoo merges a prompt's ``config`` over the provider's for that prompt; evalgate has one model
-    section per config, so only a config shared by every prompt carries over faithfully.
-    """
-    configs = {json.dumps(p.config or {}, sort_keys=True) for p in prompts}
-    shared = prompts[0].config if len(configs) == 1 and prompts else None
-    if not shared:
-        for prompt in prompts:
-            if prompt.config:
-                keys = ", ".join(sorted(map(str, prompt.config)))
-                note(
-                    f"prompt '{prompt.name}': its config ({keys}) differs from the other prompts' and is not "
-                    "carried over (make one evalgate config per prompt, with it under model.params)"
-                )
-        return
-    params = {PARAMS[k]: v for k, v in shared.items() if k in PARAMS}
-    if params:
-        model["params"] = {**model.get("params", {}), **params}
-    for key in sorted(set(shared) - set(PARAMS)):
-        note(f"prompt config '{key}' is not carried over")
 
 
 def _resolve_refs(value: Any, root: dict[str, Any], result: Imported, depth: int = 0) -> Any:
