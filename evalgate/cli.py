@@ -1,4 +1,9 @@
-"""The ``evalgate`` command line: the only place (with the Action entrypoint) that prints and exits."""
+"""The ``evalgate`` command line: its parser, and ``main``, which runs a command and maps errors to exits.
+
+The commands live by what they do: ``runcli`` (run), ``projectcli`` (validate, lint, import, record, merge,
+view, init), ``watchcli`` (pin, compare, drift, upgrade) and ``canary.cli``. They and the Action entrypoint
+are the only places that print and exit.
+"""
 
 from __future__ import annotations
 
@@ -7,26 +12,28 @@ import gc
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import replace
-from pathlib import Path
-from typing import TYPE_CHECKING, NoReturn, TextIO
+from typing import NoReturn
 
 from evalgate import __version__
 from evalgate.cancel import exit_code_for, signals_stop_the_run
 from evalgate.errors import (
-    EXIT_GATE_FAILED,
     EXIT_INFRA,
     EXIT_PASSED,
     EXIT_USAGE,
     EvalgateError,
     UsageError,
 )
-from evalgate.progress import CaseProgress
-
-if TYPE_CHECKING:
-    from evalgate.config import LoadedConfig
-    from evalgate.evaluation import Project, Selection
-    from evalgate.results import GateVerdict, RunResult
+from evalgate.output import Output
+from evalgate.projectcli import (
+    cmd_import,
+    cmd_init,
+    cmd_lint,
+    cmd_merge,
+    cmd_record,
+    cmd_validate,
+    cmd_view,
+)
+from evalgate.runcli import cmd_run
 
 DEFAULT_CONFIG = "evalgate.yaml"
 
@@ -146,289 +153,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _selection(args: argparse.Namespace) -> Selection:
-    from evalgate.evaluation import Selection, parse_shard
-
-    return Selection(
-        tags=tuple(args.tag),
-        case_ids=tuple(args.case),
-        shard=parse_shard(args.shard) if args.shard else None,
-    )
-
-
-class Output:
-    """Plain text to stdout/stderr; rich is imported only when there is a terminal to draw on."""
-
-    def __init__(self, stdout: TextIO | None = None, stderr: TextIO | None = None) -> None:
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
-
-    @property
-    def is_terminal(self) -> bool:
-        return self.stdout.isatty()
-
-    def say(self, text: str) -> None:
-        self.stdout.write(text + "\n")
-        self.stdout.flush()
-
-    def write(self, text: str) -> None:
-        self.stdout.write(text)
-        self.stdout.flush()
-
-    def warn(self, text: str) -> None:
-        self.stderr.write(text + "\n")
-        self.stderr.flush()
-
-    def draw(self, renderable: object) -> None:
-        from rich.console import Console
-
-        Console(file=self.stdout, highlight=False, soft_wrap=True).print(renderable)
-
-
-def _write(path: str, text: str) -> None:
-    target = Path(path)
-    try:
-        if target.parent and not target.parent.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"cannot write report '{path}': {exc.strerror}") from None
-
-
-def _write_reports(args: argparse.Namespace, run: RunResult, verdict: GateVerdict) -> None:
-    from evalgate.report import render_json, render_junit, render_markdown
-
-    if args.json_path:
-        _write(args.json_path, render_json(run, verdict))
-    if args.junit_path:
-        _write(args.junit_path, render_junit(run, verdict))
-    if args.markdown_path:
-        _write(args.markdown_path, render_markdown(run, verdict))
-
-
-def _print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict: GateVerdict) -> None:
-    from evalgate.report import render_plain, render_summary, render_terminal
-
-    if args.quiet:
-        out.say(render_summary(run, verdict))
-    elif out.is_terminal:
-        out.draw(render_terminal(run, verdict, show_all=args.show_all))
-    else:
-        out.write(render_plain(run, verdict, show_all=args.show_all))
-
-
-def cmd_run(args: argparse.Namespace, out: Output) -> int:
-    """Run, report, decide."""
-    from evalgate.evaluation import fewer_collections, load_project
-    from evalgate.promptfoo.inmemory import native_config
-
-    # loading, the run and its reports allocate much and make no cycles
-    with (
-        native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config,
-        fewer_collections(),
-    ):
-        project = load_project(config)
-        if args.allow_unpinned:
-            _warn_unpinned(project.loaded, out)
-        return _run(args, out, project)
-
-
-def _warn_unpinned(loaded: LoadedConfig, out: Output) -> None:
-    from evalgate.evaluation import lint_pins
-
-    for finding in lint_pins(loaded):
-        out.warn(
-            f"warning: {finding.render()}; running anyway (--allow-unpinned): these results are not "
-            "reproducible and the Action never accepts them"
-        )
-
-
-def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
-    from evalgate.evaluation import InterruptedRun, RunOptions, execute, select
-
-    cases = select(project.cases, _selection(args))
-    if not cases:
-        raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")
-    # -q prints the verdict line and nothing else, progress included
-    try:
-        with CaseProgress(len(cases), enabled=not args.quiet) as progress:
-            run, verdict = execute(
-                project,
-                cases,
-                RunOptions(
-                    concurrency=args.concurrency,
-                    use_cache=not args.no_cache,
-                    threshold=args.threshold,
-                    on_case=progress,
-                    allow_unpinned=args.allow_unpinned,
-                ),
-            )
-    except InterruptedRun as stopped:
-        # what finished is kept: the reports are written, marked incomplete, and the gate fails
-        _write_reports(args, stopped.run, stopped.verdict)
-        out.warn(f"evalgate: interrupted: {stopped.verdict.reasons[0]}")
-        return stopped.exit_code
-    _write_reports(args, run, verdict)
-    infra = bool(run.cases) and all(c.status == "error" for c in run.cases)
-    if infra:
-        first = next((c.error for c in run.cases if c.error), "unknown error")
-        answered = any(t.completion is not None for c in run.cases for t in c.trials)
-        # when the model answered and only a check's model call (the judge) failed, say so
-        what = "ended in an error" if answered else "failed to get a model answer"
-        out.say(f"evalgate: every case {what}; first error: {first}")
-    _print_result(args, out, run, verdict)  # the verdict stays the last line
-    if project.loaded.config.gate.notify:  # alerts go to stderr, after the verdict
-        from evalgate.notify import gate_event, gate_record, notify_gate
-
-        record = gate_record(
-            verdict.passed, verdict.metric, verdict.value, verdict.threshold, verdict.reasons
-        )
-        event = gate_event(verdict.passed, infrastructure=infra)
-        notify_gate(project.loaded.config.gate.notify, event, record, os.environ, out.warn)
-    if infra:
-        return EXIT_INFRA
-    return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
-
-
-def cmd_validate(args: argparse.Namespace, out: Output) -> int:
-    """Everything but the model calls; every error in every file in one run."""
-    from evalgate.promptfoo.inmemory import native_config
-
-    with native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config:
-        return _validate(config, args.allow_unpinned, out)
-
-
-def cmd_import(args: argparse.Namespace, out: Output) -> int:
-    """``evalgate import promptfoo CONFIG``: write a native project and list what did not carry over."""
-    from evalgate.promptfoo.importer import convert, write_project
-
-    source = Path(args.source)
-    if not source.is_file():
-        raise UsageError(f"{args.source} not found", fix="pass the path of a promptfooconfig.yaml")
-    output = Path(args.output) if args.output else source.parent
-    imported = convert(source, output=output, model=args.model, judge=args.judge)
-    for path in write_project(imported, output, force=args.force):
-        out.say(f"wrote {path}")
-    out.say(f"imported {imported.cases} cases and {imported.prompts} prompts from {source}")
-    if imported.dropped:
-        out.say(f"not carried over ({len(imported.dropped)}):")
-        for line in imported.render_dropped():
-            out.say(f"  {line}")
-    out.say(f"next: evalgate run --config {output / 'evalgate.yaml'}")
-    return EXIT_PASSED
-
-
-def _validate(config: str, allow_unpinned: bool, out: Output) -> int:
-    from evalgate.validation import find_problems, render_problems
-
-    findings = find_problems(config, allow_unpinned=allow_unpinned)
-    for warning in findings.warnings:
-        out.warn(f"warning: {warning} (--allow-unpinned)")
-    project = findings.project
-    if findings.errors or project is None:
-        for line in render_problems(findings.errors):
-            out.warn(line)
-        return EXIT_USAGE
-    canary = ""
-    if project.loaded.config.canary is not None:
-        from evalgate.canary.plan import load_plan
-
-        rollout = load_plan(project.loaded.path)
-        canary = f", canary plan with {len(rollout.stages)} stages"
-    suites = len({c.suite for c in project.cases})
-    out.say(
-        f"ok: {project.loaded.file}: {len(project.cases)} cases in {suites} suite files, "
-        f"{len(project.prompts.names)} prompts render{canary}"
-    )
-    return EXIT_PASSED
-
-
-def cmd_lint(args: argparse.Namespace, out: Output) -> int:
-    """Model pins only."""
-    from evalgate.config import load_config
-    from evalgate.evaluation import lint_pins
-
-    loaded = load_config(args.config)
-    findings = lint_pins(loaded)
-    for finding in findings:
-        out.warn(f"error: {finding.render()}")
-    if not findings:
-        out.say(f"ok: every model in {loaded.file} is pinned")
-    return EXIT_USAGE if findings else EXIT_PASSED
-
-
-def cmd_record(args: argparse.Namespace, out: Output) -> int:
-    """Run the live model and save its answers for ``provider: replay``."""
-    from evalgate.evaluation import RunOptions, execute, load_project, select
-    from evalgate.providers.replay import write_recording
-
-    project = load_project(args.config)
-    if project.loaded.config.model.provider == "replay":
-        raise UsageError(
-            "record needs a live provider, but this config uses 'replay'",
-            fix="point --config at a config with provider openai, anthropic, http, command or python",
-        )
-    cases = select(project.cases, _selection(args))
-    with CaseProgress(len(cases)) as progress:
-        run, _ = execute(
-            project,
-            cases,
-            RunOptions(use_cache=not args.no_cache, concurrency=args.concurrency, on_case=progress),
-        )
-    answers: dict[str, str] = {}
-    errors = []
-    for case in run.cases:
-        trial = case.trials[0] if case.trials else None
-        if trial is not None and trial.completion is not None:
-            answers[case.id] = trial.completion.text
-        else:
-            errors.append(f"{case.id}: {case.error}")
-    write_recording(Path(args.output), answers)
-    out.say(f"recorded {len(answers)} responses to {args.output}")
-    for line in errors:
-        out.say(f"not recorded: {line}")
-    return EXIT_INFRA if errors else EXIT_PASSED
-
-
-def cmd_merge(args: argparse.Namespace, out: Output) -> int:
-    """Merge shard reports and decide the gate once over all of them."""
-    from evalgate.config import load_config
-    from evalgate.gate import GateConfig, decide
-    from evalgate.merge import merge_runs, read_report
-
-    loaded = [(path, read_report(Path(path))) for path in args.reports]
-    run = merge_runs([(path, r) for path, (r, _) in loaded])
-    if Path(args.config).is_file():
-        gate = load_config(args.config).config.gate
-    else:
-        # without the config, judge with the metric and threshold the shards were judged with
-        first = loaded[0][1][1]
-        gate = GateConfig(threshold=first.threshold, metric="checks" if first.metric == "checks" else "cases")
-        out.warn(f"evalgate: {args.config} not found; applying the shards' metric and threshold only")
-    verdict = decide(run.cases, gate, threshold_override=args.threshold)
-    if run.incomplete:
-        reason = f"a shard's run was interrupted: {len(run.cases)} of {run.planned} cases ran"
-        verdict = replace(verdict, passed=False, reasons=(reason, *verdict.reasons))
-    _write_reports(args, run, verdict)
-    _print_result(args, out, run, verdict)
-    return EXIT_PASSED if verdict.passed else EXIT_GATE_FAILED
-
-
-def cmd_view(args: argparse.Namespace, out: Output) -> int:
-    """Render a JSON report as one HTML file that works from file:// (no server, no CDN)."""
-    import json
-
-    from evalgate.merge import read_report
-    from evalgate.report.html import render_html
-
-    source = Path(args.report)
-    read_report(source)  # a clear error, with the file and the field, for anything that is not a v1 report
-    target = Path(args.output) if args.output else source.with_suffix(".html")
-    _write(str(target), render_html(json.loads(source.read_text(encoding="utf-8"))))
-    out.say(f"wrote {target} (open file://{target.resolve().as_posix()})")
-    return EXIT_PASSED
-
-
 def cmd_canary(args: argparse.Namespace, out: Output) -> int:
     """``evalgate canary ...``."""
     from evalgate.canary.cli import dispatch
@@ -441,17 +165,6 @@ def cmd_watch(args: argparse.Namespace, out: Output) -> int:
     from evalgate.watchcli import dispatch
 
     return dispatch(args, out)
-
-
-def cmd_init(args: argparse.Namespace, out: Output) -> int:
-    """Scaffold a working project."""
-    from evalgate.scaffold import scaffold
-
-    created = scaffold(Path(args.directory), force=args.force)
-    for path in created:
-        out.say(f"created {path}")
-    out.say("next: evalgate run   (replays the recorded answers; see evalgate.yaml to go live)")
-    return EXIT_PASSED
 
 
 COMMANDS = {
