@@ -133,9 +133,16 @@ def _prompt_rendering(cases: Sequence[CaseResult]) -> Item:
     rendered = sum(1 for c in cases if c.prompt is not None)
     if not cases:
         return Item("prompt_rendering", "fail", "no cases were run")
-    if rendered < len(cases):
+    if not rendered:
         # a report from an older evalgate: the prompts were rendered, but not recorded
         return Item("prompt_rendering", "pass", f"{len(cases)} cases ran, so every prompt rendered")
+    if rendered < len(cases):  # a case whose planning failed (its transform_vars threw) has no prompt
+        unrendered = [c.id for c in cases if c.prompt is None]
+        return Item(
+            "prompt_rendering",
+            "fail",
+            f"{len(unrendered)} of {len(cases)} prompts did not render: {_names(unrendered)}",
+        )
     return Item("prompt_rendering", "pass", f"all {rendered} prompts rendered before any model call")
 
 

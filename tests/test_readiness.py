@@ -201,3 +201,13 @@ def test_gathered_facts_read_the_canary_plan_and_probe_its_source(tmp_path: Path
     none = _project(tmp_path, CANARY.split("canary:")[0])
     plain = gather(none, gh=None, sha=None, status_context="ai-eval-gate", run_url=None, warn=print)
     assert (plain.rollback, plain.observability) == (None, None)
+
+
+def test_a_case_whose_prompt_did_not_render_fails_prompt_rendering() -> None:
+    unrendered = CaseResult("z", "evals/a.yaml", 3, (Trial(None, error="transform_vars threw: boom"),))
+    run = run_of([case("a", True), unrendered])
+    items = assess(run, decide(run.cases, GateConfig()), None, facts())
+    assert rows(items)["prompt_rendering"] == ("fail", "1 of 2 prompts did not render: z")
+    old = run_of([CaseResult("a", "s", 1, (Trial(Completion("{}", "m"), ()),))])  # no prompts recorded
+    items = assess(old, decide(old.cases, GateConfig()), None, facts())
+    assert rows(items)["prompt_rendering"] == ("pass", "1 cases ran, so every prompt rendered")
