@@ -3,6 +3,7 @@ files, Nunjucks filters and a prompt's own config, against the loopback model.""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
+from evalgate.checks import CheckContext
 from evalgate.cli import main
+from evalgate.promptfoo.pyshim import PythonAsserts
+from evalgate.results import Completion
 from evalgate.testing import FakeModelServer, prompt_of
 from tests.test_promptfoo_import import MODEL, _copy, server, vendor_env
 
@@ -241,3 +245,28 @@ tests: [{vars: {problem: 1+1}}]
     ) in out
     assert "prompt config: param 'response_format' is not carried over" in out
     assert main(["validate", "--config", str(tmp_path / "a" / "evalgate.yaml")]) == 0
+
+
+def test_python_asserts_see_a_json_schema_answer_parsed(tmp_path: Path) -> None:
+    # the generated adapters, loaded under their own name: a second 'promptfoo_python' in this process
+    # would be served from the import cache
+    shim = PythonAsserts(tmp_path, tmp_path, json_output=True)
+    ref = shim.add("output['sentiment'] == context['vars']['sentiment']", None, negate=False)
+    source = shim.module()
+    assert source is not None
+    (tmp_path / "adapters.py").write_text(source)
+    spec = importlib.util.spec_from_file_location("adapters_under_test", tmp_path / "adapters.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    adapter = getattr(module, ref.partition(":")[2])
+    ctx = CheckContext(
+        completion=Completion(text='{"sentiment": "positive"}', model="m"),
+        prompt="p",
+        vars={"sentiment": "positive"},
+        base_dir=tmp_path,
+    )
+    assert adapter(ctx.response, ctx) == {"passed": True, "score": 1.0, "reason": "returned True"}
+    with pytest.raises(TypeError, match="string indices"):  # not JSON: the assert sees the text as it came
+        adapter("not json", ctx)

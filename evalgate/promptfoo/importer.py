@@ -196,6 +196,8 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     conv.prompts = prompts
     response_format = model_section.get("params", {}).get("response_format")
     conv.json_output = isinstance(response_format, dict) and response_format.get("type") == "json_schema"
+    if conv.python is not None:
+        conv.python.json_output = conv.json_output
     defaults = _defaults(conv, data.get("defaultTest"), doc)
     cases: list[dict[str, Any]] = []
     for number, source in enumerate(conv.load_tests(data.get("tests"), doc.line_of), 1):

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import json
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +50,14 @@ def _result(value: Any, threshold: float | None, negate: bool = False) -> dict[s
     return {"passed": passed, "score": score, "reason": reason}
 
 
+def _json(output: Any) -> Any:
+    # the model answers by a JSON schema: promptfoo hands asserts the parsed object
+    try:
+        return json.loads(output) if isinstance(output, str) else output
+    except ValueError:
+        return output
+
+
 @functools.cache
 def _load(relative: str, name: str) -> Any:
     path = (Path(__file__).parent / relative).resolve()
@@ -68,6 +77,7 @@ class PythonAsserts:
     base: Path  # the promptfoo config's folder
     suite_dir: Path
     functions: list[str] = field(default_factory=list)
+    json_output: bool = False  # the model answers by a JSON schema: asserts get the parsed object
 
     def add(self, value: str, threshold: float | None, *, negate: bool) -> str:
         """A new adapter for one assertion; returns the ``module:function`` reference."""
@@ -84,9 +94,10 @@ class PythonAsserts:
         else:
             body = f"return ({code})"
         self.functions.append(
-            f"def {name}(output: str, ctx: Any) -> dict[str, Any]:\n"
+            f"def {name}(output: Any, ctx: Any) -> dict[str, Any]:\n"
             "    context = _context(ctx)\n"
-            f"    def _value() -> Any:\n{textwrap.indent(body, '        ')}\n"
+            + ("    output = _json(output)\n" if self.json_output else "")
+            + f"    def _value() -> Any:\n{textwrap.indent(body, '        ')}\n"
             f"    return _result(_value(), {threshold!r}, {negate!r})\n"
         )
         return f"{MODULE}:{name}"
