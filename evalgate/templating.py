@@ -45,9 +45,10 @@ class Flavour:
     lstrip_blocks: bool = False
 
 
-# Names Jinja2 reads as literals or operators, never as a variable lookup: left to Jinja2.
+# Names Jinja2 reads as literals or operators, or binds itself (``self``), never as a plain variable
+# lookup: left to Jinja2.
 _NOT_NAMES = frozenset(
-    {"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else"}
+    {"true", "false", "none", "True", "False", "None", "and", "or", "not", "in", "is", "if", "else", "self"}
 )
 _HOLE = re.compile(r"\{\{[ \t]*([A-Za-z_][A-Za-z0-9_]*)[ \t]*\}\}")
 _NEWLINES = re.compile(r"\r\n|\r|\n")
@@ -149,7 +150,7 @@ def _render(template: jinja2.Template, variables: Mapping[str, Any]) -> str:
     import jinja2
 
     try:
-        return template.render(**variables)
+        return template.render(dict(variables))  # a dict, not keywords: a var may be named "self"
     except jinja2.UndefinedError as exc:
         raise TemplateUndefined(exc.message or str(exc)) from None
     except jinja2.TemplateError as exc:

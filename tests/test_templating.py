@@ -126,3 +126,11 @@ def test_the_load_filter_of_promptfoo_templates_parses_json() -> None:
     assert template.render(variables) == "Tone: formal"
     with pytest.raises(TemplateFailed, match=r"load: the value is not JSON \(Expecting value at char 0\)"):
         template.render({"style": "formal"})
+
+
+def test_a_variable_named_self_is_no_crash() -> None:
+    """Vars go to Jinja2's render() as one dict: as keywords, ``self`` collided with its own argument
+    (a TypeError, an internal error). In a template ``self`` is Jinja2's, so it renders as Jinja2's."""
+    for source in ("{{ self }}", "{{ self | upper }}"):
+        rendered = compile_template(source, PROMPT).render({"self": "me", "x": 1})
+        assert rendered.lower() == "<templatereference none>"
