@@ -99,8 +99,8 @@ def _plain_parts(source: str, flavour: Flavour) -> tuple[str, ...] | None:
             if i % 2 == 1:
                 if piece in _NOT_NAMES:
                     return None
-            elif any(opener in piece for opener in _OPENERS):
-                return None
+            elif any(opener in piece for opener in _OPENERS) or (i < len(holes) - 1 and piece[-1:] == "{"):
+                return None  # a tag, or a brace that makes '{{{' with the hole after it
     # Jinja2 reads every line ending as '\n' and drops the template's last one unless told to keep it
     lines = _NEWLINES.split("\0".join(holes))
     if not flavour.keep_trailing_newline and len(lines) > 1 and lines[-1] == "":

@@ -55,6 +55,7 @@ SOURCES = [
     "{{ data.k }} {{ items[1] }}",
     "{{ name ~ '!' }}",
     "{{\nname\n}}",
+    "{ {{ name }} }",
 ]
 
 
@@ -89,6 +90,7 @@ def test_renders_exactly_as_jinja2(source: str, flavour: Flavour) -> None:
         ("{# note #}", False),
         ("{{\na\n}}", False),
         ("nul \0 byte {{ a }}", False),
+        ("{ {{ a }} }", True),
     ],
 )
 def test_only_text_and_plain_holes_skip_jinja2(source: str, plain: bool) -> None:
@@ -102,6 +104,12 @@ def test_an_undefined_name_is_worded_by_jinja2() -> None:
         template.render({"name": "Ada"})
     with pytest.raises(TemplateUndefined, match="'who' is undefined"):
         compile_template("{{ who | upper }}", PROMPT).render({})
+
+
+def test_a_brace_before_a_hole_is_left_to_jinja2() -> None:
+    """'{{{ a }}}' is '{{' and then a dict literal to Jinja2 (a syntax error), not '{' and a hole."""
+    with pytest.raises(TemplateFailed, match="expected token"):
+        compile_template("{{{ a }}}", PROMPT)
 
 
 def test_syntax_errors_carry_their_line() -> None:
