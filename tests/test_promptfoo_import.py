@@ -265,7 +265,7 @@ def test_python_asserts_run_through_the_generated_adapters(
     source = _copy("python-assert", tmp_path)
     out = tmp_path / "native"
     assert main(["import", "promptfoo", str(source), "--model", MODEL, "--output", str(out)]) == 0
-    assert (out / "evals" / "promptfoo_python.py").is_file()
+    assert [p.name for p in (out / "evals").glob("promptfoo_python_*.py")]
     report = tmp_path / "r.json"
     assert (
         main(["run", "--config", str(out / "evalgate.yaml"), "--no-cache", "-q", "--json", str(report)]) == 0
@@ -364,3 +364,36 @@ def test_rubric_prompt_becomes_the_judge_prompt_and_still_fences_the_answer(
     lenient = next(p for p in graded if "lenient" in p)
     assert 'rubric: names Rome"?' in lenient
     assert "echo: Answer briefly: Capital of Italy?" in lenient
+
+
+def test_two_imported_projects_python_adapters_do_not_shadow_each_other(
+    tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # two folders, each with its own generated adapters: Python would import the first one's for both
+    for name, threshold in (("a", "0.1"), ("b", "0.99")):
+        folder = tmp_path / name
+        folder.mkdir()
+        (folder / "promptfooconfig.yaml").write_text(
+            "prompts: ['Say {{w}}']\nproviders: [openai:gpt-4o-mini]\n"
+            "tests: [{vars: {w: hi}, assert: [{type: python, value: 'len(output) / 100', "
+            f"threshold: {threshold}}}]}}]\n"
+        )
+        assert main(["import", "promptfoo", str(folder / "promptfooconfig.yaml"), "--model", MODEL]) == 0
+    modules = sorted(p.name for p in tmp_path.glob("*/evals/promptfoo_python_*.py"))
+    assert len(set(modules)) == 2
+    capsys.readouterr()
+    for name, status in (("a", "passed"), ("b", "failed")):
+        report = tmp_path / f"{name}.json"
+        main(
+            [
+                "run",
+                "--config",
+                str(tmp_path / name / "evalgate.yaml"),
+                "--no-cache",
+                "-q",
+                "--json",
+                str(report),
+            ]
+        )
+        (case,) = json.loads(report.read_text())["cases"]
+        assert case["status"] == status, capsys.readouterr().err

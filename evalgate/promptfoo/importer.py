@@ -27,7 +27,7 @@ from evalgate.promptfoo.providers import (
     parse_model_flag,
     tools_for,
 )
-from evalgate.promptfoo.pyshim import MODULE, PythonAsserts
+from evalgate.promptfoo.pyshim import PythonAsserts
 from evalgate.promptfoo.tests import Converter
 from evalgate.promptfoo.wrap import wrap_cases
 from evalgate.yamlsrc import YamlDoc, load_yaml_file
@@ -243,8 +243,8 @@ def convert(path: Path, *, output: Path, model: str | None = None, judge: str | 
     if tools:
         result.files["tools.json"] = json.dumps(tools, indent=2) + "\n"
     shim = conv.python.module() if conv.python is not None else None
-    if shim is not None:
-        result.files[f"evals/{MODULE}.py"] = shim
+    if shim is not None and conv.python is not None:
+        result.files[f"evals/{conv.python.module_name}.py"] = shim
     result.cases, result.prompts = len(cases), len(prompts)
     return result
 

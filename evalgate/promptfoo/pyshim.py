@@ -8,12 +8,13 @@ build promptfoo's ``context`` from the check context and turn those returns into
 
 from __future__ import annotations
 
+import hashlib
 import os
 import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
-MODULE = "promptfoo_python"
+MODULE = "promptfoo_python"  # the generated module is MODULE_<hash of where it is written>.py
 
 _HEADER = '''"""Python asserts imported from promptfoo by 'evalgate import promptfoo'; edit freely."""
 
@@ -79,6 +80,16 @@ class PythonAsserts:
     functions: list[str] = field(default_factory=list)
     json_output: bool = False  # the model answers by a JSON schema: asserts get the parsed object
 
+    @property
+    def module_name(self) -> str:
+        """The generated module's name, its own for each folder it is written to.
+
+        Python imports a module name once per process; two imported projects' adapters under one name
+        would be one module (pyref refuses that), so the name carries the folder's hash.
+        """
+        digest = hashlib.sha256(str(self.suite_dir.resolve()).encode()).hexdigest()[:8]
+        return f"{MODULE}_{digest}"
+
     def add(self, value: str, threshold: float | None, *, negate: bool) -> str:
         """A new adapter for one assertion; returns the ``module:function`` reference."""
         name = f"assert_{len(self.functions) + 1}"
@@ -100,7 +111,7 @@ class PythonAsserts:
             + f"    def _value() -> Any:\n{textwrap.indent(body, '        ')}\n"
             f"    return _result(_value(), {threshold!r}, {negate!r})\n"
         )
-        return f"{MODULE}:{name}"
+        return f"{self.module_name}:{name}"
 
     def module(self) -> str | None:
         """The module's source, or ``None`` when no python assert was imported."""
