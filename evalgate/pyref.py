@@ -9,6 +9,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from evalgate.errors import ConfigError
@@ -28,9 +29,12 @@ def resolve_function(ref: str, base_dir: Path, *, what: str = "function") -> Cal
     with _lock:
         if root not in sys.path:
             sys.path.insert(0, root)
-        _refuse_shadowed(module_name.partition(".")[0], root, what, ref)
+        top = module_name.partition(".")[0]
         try:
-            module = importlib.import_module(module_name)
+            if _shadowed(top, root):
+                module = _import_own(module_name, top, root)
+            else:
+                module = importlib.import_module(module_name)
         except ImportError as exc:
             raise ConfigError(
                 f"cannot import module '{module_name}' for {what} '{ref}': {exc}",
@@ -54,26 +58,38 @@ def _places(paths: Iterable[str | None]) -> set[str]:
     return {os.path.realpath(p) for p in paths if p}
 
 
-def _refuse_shadowed(top: str, root: str, what: str, ref: str) -> None:
-    """A ``ConfigError`` when ``root`` has its own ``top`` module but another one of that name is loaded.
-
-    Python imports a module name once per process: a second suite folder with its own ``checks.py`` (or
-    a second imported promptfoo project's ``promptfoo_python.py``) would silently get the first one's
-    functions, and decide with the wrong code.
-    """
+def _shadowed(top: str, root: str) -> bool:
+    """Whether ``root`` has its own ``top`` module while another module of that name is loaded."""
     loaded = sys.modules.get(top)
     if loaded is None:
-        return
+        return False
     here = importlib.machinery.PathFinder.find_spec(top, [root])
     if here is None:
-        return
+        return False
     mine = _places([here.origin, *(here.submodule_search_locations or [])])
     theirs = _places([getattr(loaded, "__file__", None), *getattr(loaded, "__path__", [])])
-    if mine & theirs:
-        return
-    shown = next(iter(sorted(theirs)), "a built-in module")
-    raise ConfigError(
-        f"{what} '{ref}': {root} has its own module '{top}', but another '{top}' is already loaded "
-        f"({shown}); Python imports a module name once per run",
-        fix=f"rename one of the two '{top}' modules so each suite folder's name is its own",
-    )
+    return not mine & theirs
+
+
+def _import_own(module_name: str, top: str, root: str) -> ModuleType:
+    """``module_name`` as ``root`` has it, leaving the already loaded one of that name in place.
+
+    Python imports a module name once per process, so a second folder's ``checks.py`` (the base and
+    the head worktree of a pull request, or two teams' suite folders) would otherwise get the first
+    one's functions and decide with the wrong code.
+    """
+
+    def family(name: str) -> bool:
+        return name == top or name.startswith(f"{top}.")
+
+    saved = {name: module for name, module in sys.modules.items() if family(name)}
+    for name in saved:
+        del sys.modules[name]
+    sys.path.insert(0, root)
+    try:
+        return importlib.import_module(module_name)
+    finally:
+        sys.path.remove(root)  # the first occurrence: the one just put there
+        for name in [name for name in sys.modules if family(name)]:
+            del sys.modules[name]
+        sys.modules.update(saved)

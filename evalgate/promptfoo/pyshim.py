@@ -84,8 +84,8 @@ class PythonAsserts:
     def module_name(self) -> str:
         """The generated module's name, its own for each folder it is written to.
 
-        Python imports a module name once per process; two imported projects' adapters under one name
-        would be one module (pyref refuses that), so the name carries the folder's hash.
+        Python imports a module name once per process; the folder's hash in the name keeps two imported
+        projects' adapters apart without relying on pyref loading a shadowed name again.
         """
         digest = hashlib.sha256(str(self.suite_dir.resolve()).encode()).hexdigest()[:8]
         return f"{MODULE}_{digest}"
