@@ -193,6 +193,9 @@ def test_code_changes_need_a_maintainer_until_the_trusted_label(
     github.add_labels(PR, "evalgate:trusted", at="2026-01-01T11:00:00Z")
     trusted = _stage2(ws, github)
     assert "carries 'evalgate:trusted'" in trusted.stdout
+    if why != "outside the repository":  # (that suite itself is refused when it loads)
+        # evaluated in full: the base's and the head's worktrees each load their own modules of one name
+        assert trusted.code in (0, 1), trusted.stdout + trusted.stderr
     assert _latest(github, ws.head, "ai-eval-gate/eval")["description"] != MAINTAINER
     assert len(github.comments(PR)) == 1
 
