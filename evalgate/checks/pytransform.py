@@ -7,7 +7,6 @@ The file is loaded by its path, relative to the suite's folder, once (again when
 
 from __future__ import annotations
 
-import importlib.util
 import re
 import threading
 from collections.abc import Callable
@@ -28,6 +27,8 @@ def is_python(code: str) -> bool:
 
 def load(code: str, base_dir: Path) -> Callable[..., Any]:
     """The function a ``file://x.py[:fn]`` transform names; ``ConfigError`` when it is not there."""
+    import importlib.util  # only a Python transform needs it; kept off every run's start-up
+
     found = _REF.match(code.strip())
     assert found is not None, code
     path = (base_dir / found.group(1)).resolve()

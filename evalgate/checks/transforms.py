@@ -8,7 +8,6 @@ code is a ``TransformError``: the check fails, or the case is an error, never a 
 from __future__ import annotations
 
 import json
-import uuid
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -60,6 +59,8 @@ def transform_vars(
     ``code`` is called with ``(vars, context)``; ``context`` holds an empty ``prompt`` and a fresh
     ``uuid``, as in promptfoo, since it runs before any prompt is rendered.
     """
+    import uuid  # only vars transforms need it; kept off every run's start-up
+
     context = {"prompt": {}, "uuid": str(uuid.uuid4())}
     if pytransform.is_python(code):
         value = _python(code, dict(variables), context, base_dir, "transform_vars")
