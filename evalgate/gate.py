@@ -201,7 +201,12 @@ def decide(
 
     reasons: list[str] = []
     shown = counted(passed, total, config.metric)
-    if value + _EPS < threshold:
+    if not total:  # every case is unchecked: there is no pass rate, and a gate that asserts nothing fails
+        reasons.append(
+            f"nothing was checked: none of the {len(cases)} cases has a check, so there is no pass rate "
+            f"to hold to the threshold {fmt_pct(threshold)}; add checks to the cases or the suite's defaults"
+        )
+    elif value + _EPS < threshold:
         v, t = _pcts(value, threshold)
         reasons.append(f"pass rate {v} ({shown}) is below the threshold {t}")
     reasons.extend(_required_reasons(cases))

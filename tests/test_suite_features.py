@@ -84,6 +84,11 @@ def test_only_unchecked_cases_cannot_pass_the_gate() -> None:
     verdict = decide([CaseResult(id="a", suite="s", line=1, trials=(answered,))], GateConfig())
     assert not verdict.passed
     assert verdict.value == 0.0
+    # says why in words, not as "0.0% (0/0) is below the threshold"
+    assert verdict.reasons == (
+        "nothing was checked: none of the 1 cases has a check, so there is no pass rate to hold to the "
+        "threshold 85.0%; add checks to the cases or the suite's defaults",
+    )
 
 
 def test_weighted_score_passes_a_case_with_a_threshold() -> None:
