@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import pytest
 import yaml
 
 from evalgate.cli import main
-from evalgate.testing import FakeModelServer, prompt_of
+from evalgate.testing import FakeModelServer, ReceivedRequest, prompt_of
 
 CORPUS_ROOT = Path(__file__).parent / "data" / "promptfoo"
 CORPUS = sorted(p for p in CORPUS_ROOT.iterdir() if (p / "promptfooconfig.yaml").is_file())
@@ -53,6 +54,25 @@ def _copy(name: str, tmp_path: Path) -> Path:
     target = tmp_path / name
     shutil.copytree(CORPUS_ROOT / name, target)
     return target / "promptfooconfig.yaml"
+
+
+@dataclass
+class Converted:
+    """What one in-memory run of a promptfoo config did."""
+
+    sent: list[ReceivedRequest]  # the requests the model server received, in order
+    report: dict[str, Any]  # the JSON report
+    err: str  # what it printed to stderr
+
+
+def run_converted(source: Path, server: FakeModelServer, capsys: pytest.CaptureFixture[str]) -> Converted:
+    """``evalgate run --config <promptfoo config> --model MODEL``, uncached and quiet; it must exit 0."""
+    before = len(server.requests)
+    report = source.parent / "run-report.json"
+    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    return Converted(server.requests[before:], json.loads(report.read_text()), err)
 
 
 def test_the_corpus_is_large_and_covers_every_construct_of_the_survey() -> None:

@@ -3,7 +3,6 @@ serial runs, Python transforms and what is listed, against the loopback model.""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -11,7 +10,7 @@ import yaml
 
 from evalgate.cli import main
 from evalgate.testing import FakeModelServer, prompt_of
-from tests.test_promptfoo_import import MODEL, _copy, server, vendor_env
+from tests.test_promptfoo_import import MODEL, _copy, run_converted, server, vendor_env
 
 __all__ = ["server", "vendor_env"]  # the loopback model and its environment, shared with the corpus tests
 
@@ -24,11 +23,8 @@ def test_transform_vars_carry_over_and_shape_the_prompts_the_model_is_sent(
     assert "not carried over" not in capsys.readouterr().out
     suite = yaml.safe_load((source.parent / "evals" / "promptfooconfig.yaml").read_text())
     assert suite["defaults"]["transform_vars"] == "file://../transformVars.js:customTransformVars"
-    before = len(vendor_env.requests)
-    report = tmp_path / "r.json"
-    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
-    assert code == 0, capsys.readouterr().err
-    sent = sorted(prompt_of(r.json) for r in vendor_env.requests[before:])
+    run = run_converted(source, vendor_env, capsys)
+    sent = sorted(prompt_of(r.json) for r in run.sent)
     assert sent == [
         "For engineers, write 14 formal words on CLIMATE CHANGE: This is some text about climate change "
         "that needs processing.",
@@ -37,7 +33,7 @@ def test_transform_vars_carry_over_and_shape_the_prompts_the_model_is_sent(
         "processing.",
         "Summarize the following text in 5 words: sea. the pulls moon The",
     ]
-    statuses = {c["id"]: c["status"] for c in json.loads(report.read_text())["cases"]}
+    statuses = {c["id"]: c["status"] for c in run.report["cases"]}
     assert set(statuses.values()) == {"passed"}, statuses
 
 
@@ -60,11 +56,8 @@ def test_test_options_that_map_are_converted_and_the_others_listed_with_their_re
     assert cases["the_whole_list_in_one_case"]["vars"]["items"] == ["boots", "scarf", "gloves"]
     assert [c["type"] for c in cases["one_case_per_city_no_packing_list-2"]["checks"]] == ["not_contains"]
     assert [c["value"] for c in cases["items_expand_one_per_case-2"]["checks"]] == ["with:", "cairo"]
-    before = len(vendor_env.requests)
-    report = tmp_path / "r.json"
-    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
-    assert code == 0, capsys.readouterr().err
-    assert sorted(prompt_of(r.json) for r in vendor_env.requests[before:]) == [
+    run = run_converted(source, vendor_env, capsys)
+    assert sorted(prompt_of(r.json) for r in run.sent) == [
         "Pack for a trip to Cairo with: hat, sunscreen",
         "Pack for a trip to Cairo with: water",
         "Pack for a trip to Lima",
@@ -130,12 +123,8 @@ tests:
       - {type: javascript, value: 'context.vars.id === 36'}
 """
     )
-    before = len(vendor_env.requests)
-    report = tmp_path / "r.json"
-    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
-    printed = capsys.readouterr()
-    assert code == 0, printed.err
-    assert "0 things not carried over" in printed.err
-    assert [prompt_of(r.json) for r in vendor_env.requests[before:]] == ["Say hihi"]
-    (case,) = json.loads(report.read_text())["cases"]
+    run = run_converted(source, vendor_env, capsys)
+    assert "0 things not carried over" in run.err
+    assert [prompt_of(r.json) for r in run.sent] == ["Say hihi"]
+    (case,) = run.report["cases"]
     assert [c["passed"] for c in case["checks"]] == [True, True, True]

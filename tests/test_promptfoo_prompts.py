@@ -16,7 +16,7 @@ from evalgate.cli import main
 from evalgate.promptfoo.pyshim import PythonAsserts
 from evalgate.results import Completion
 from evalgate.testing import FakeModelServer, prompt_of
-from tests.test_promptfoo_import import MODEL, _copy, server, vendor_env
+from tests.test_promptfoo_import import MODEL, _copy, run_converted, server, vendor_env
 
 __all__ = ["server", "vendor_env"]  # the loopback model and its environment, shared with the corpus tests
 
@@ -44,13 +44,9 @@ def test_prefix_and_suffix_on_a_chat_prompt_wrap_its_last_user_message(
     tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _copy("prefix-suffix-chat", tmp_path)
-    before = len(vendor_env.requests)
-    report = tmp_path / "r.json"
-    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
-    printed = capsys.readouterr()
-    assert code == 0, printed.err
-    assert "0 things not carried over" in printed.err
-    sent = sorted((r.json["messages"] for r in vendor_env.requests[before:]), key=json.dumps)
+    run = run_converted(source, vendor_env, capsys)
+    assert "0 things not carried over" in run.err
+    sent = sorted((r.json["messages"] for r in run.sent), key=json.dumps)
     few_shot = [
         {"role": "system", "content": "You answer geography questions."},
         {"role": "user", "content": "Capital of Italy?"},
@@ -93,21 +89,17 @@ def test_older_shapes_bare_prompt_files_the_load_filter_numbers_and_a_chatty_js_
     tmp_path: Path, vendor_env: FakeModelServer, capsys: pytest.CaptureFixture[str]
 ) -> None:
     source = _copy("legacy-shapes", tmp_path)
-    before = len(vendor_env.requests)
-    report = tmp_path / "r.json"
-    code = main(["run", "--config", str(source), "--model", MODEL, "--no-cache", "-q", "--json", str(report)])
-    printed = capsys.readouterr()
-    assert code == 0, printed.err
-    assert "0 things not carried over" in printed.err
-    assert sorted(prompt_of(r.json) for r in vendor_env.requests[before:]) == [
+    run = run_converted(source, vendor_env, capsys)
+    assert "0 things not carried over" in run.err
+    assert sorted(prompt_of(r.json) for r in run.sent) == [
         "Good night, in German, warm please",
         "Hello world, in French, formal please",
         'Tone: formal. Say "Hello world" in French.',
         'Tone: warm. Say "Good night" in German.',
     ]
-    systems = sorted(r.json["messages"][0]["content"] for r in vendor_env.requests[before:])
+    systems = sorted(r.json["messages"][0]["content"] for r in run.sent)
     assert systems[:2] == ["Keep it 42.", "Keep it brief."]
-    checks = [c for case in json.loads(report.read_text())["cases"] for c in case["checks"]]
+    checks = [c for case in run.report["cases"] for c in case["checks"]]
     assert {c["reason"] for c in checks if c["type"] == "javascript"} == {"mentions the text"}
 
 
