@@ -29,16 +29,13 @@ def render_text(text: str, variables: dict[str, Any]) -> str:
 
 
 def _render(value: Any, variables: dict[str, Any]) -> Any:
-    """``value`` with its templates filled in; the very same object when nothing in it is a template."""
     if isinstance(value, str):
         return render_text(value, variables)
     if isinstance(value, list):
-        items = [_render(v, variables) for v in value]
-        return value if all(a is b for a, b in zip(items, value, strict=True)) else items
+        return [_render(v, variables) for v in value]
     if isinstance(value, dict):
         # judge_prompt is filled in when the judge is asked ({{ output }} is only known then)
-        rendered = {k: (v if k in _RAW_KEYS else _render(v, variables)) for k, v in value.items()}
-        return value if all(rendered[k] is v for k, v in value.items()) else rendered
+        return {k: (v if k in _RAW_KEYS else _render(v, variables)) for k, v in value.items()}
     return value
 
 
@@ -79,4 +76,4 @@ def render_check_vars(case: dict[str, Any], *, file: str, line: int) -> dict[str
             where=f"case {case.get('id')}",
             fix="write {% raw %}{{{% endraw %} for a literal '{{'",
         ) from None
-    return case if rendered is checks else {**case, "checks": rendered}
+    return {**case, "checks": rendered}

@@ -336,17 +336,14 @@ def validate_check(value: Any) -> Any:
     check model when evalgate starts. An entry whose type is missing or unknown goes to the union,
     whose error names the valid types.
     """
-    if type(value) is dict:  # the usual entry, kept quick: it runs for every check of every case
-        kind = value.get("type")
-        if type(kind) is str:
-            model = _BY_TYPE.get(kind)
-            if model is None and kind.startswith("not_") and kind[4:] in NEGATABLE:
-                value, model = {**value, "type": kind[4:], "negate": True}, _BY_TYPE.get(kind[4:])
-            if model is not None:
-                return model.model_validate(value)
-    elif isinstance(value, _CheckBase):
+    if isinstance(value, _CheckBase):
         return value
-    return _any_check().validate_python(negated_form(value))
+    value = negated_form(value)
+    kind = value.get("type") if isinstance(value, dict) else None
+    model = _BY_TYPE.get(kind) if isinstance(kind, str) else None
+    if model is None:
+        return _any_check().validate_python(value)
+    return model.model_validate(value)
 
 
 if TYPE_CHECKING:
