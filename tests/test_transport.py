@@ -2,99 +2,20 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 
 import pytest
+from rawhttp import ANSWER, one_answer_then_close, raw_server, read_request, reply
 
 from evalgate.errors import ProviderError
 from evalgate.providers._deadline import Attempt
 from evalgate.providers._http import _charset, post_json
 from evalgate.providers._transport import BodyTooLarge, Transport, _parse_header_lines, _proxy_for
 
-ANSWER = json.dumps({"choices": [{"message": {"content": "hi"}}]}).encode()
-
-
-def _reply(body: bytes = ANSWER, extra: str = "") -> bytes:
-    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n{extra}\r\n"
-    return head.encode() + body
-
-
-def _read_request(conn: socket.socket) -> bytes:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = conn.recv(65536)
-        if not chunk:
-            return data
-        data += chunk
-    head, _, rest = data.partition(b"\r\n\r\n")
-    length = 0
-    for line in head.split(b"\r\n")[1:]:
-        name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
-            length = int(value)
-    while len(rest) < length:
-        rest += conn.recv(65536)
-    return head
-
-
-@contextmanager
-def raw_server(handle: Callable[[socket.socket, list[bytes]], None]) -> Iterator[tuple[int, list[bytes]]]:
-    """A one-thread-per-connection socket server; ``handle`` gets each connection and the request heads.
-
-    When the block ends, every thread it started has ended before the listening socket is closed. Closing
-    a socket does not wake a thread blocked in ``accept()`` on it: such a thread kept the port answering
-    after the test, and one about to call ``accept()`` when the descriptor was closed could call it on
-    whatever socket reused the number next, e.g. the next test's fake GitHub, and answer that server's
-    first request with this one's JSON object.
-    """
-    listener = socket.socket()
-    listener.bind(("127.0.0.1", 0))
-    listener.listen(16)
-    port = listener.getsockname()[1]
-    heads: list[bytes] = []
-    handlers: list[threading.Thread] = []
-    stop = threading.Event()
-
-    def serve() -> None:
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:
-                return
-            if stop.is_set():  # the wake-up connection below
-                conn.close()
-                return
-            handler = threading.Thread(target=handle, args=(conn, heads), daemon=True)
-            handlers.append(handler)
-            handler.start()
-
-    thread = threading.Thread(target=serve, name="raw_server accept", daemon=True)
-    thread.start()
-    try:
-        yield port, heads
-    finally:
-        stop.set()
-        if thread.is_alive():
-            with socket.create_connection(("127.0.0.1", port), timeout=5):
-                pass  # wakes the accept() so that the loop sees stop
-        thread.join(timeout=5)
-        for handler in handlers:
-            handler.join(timeout=5)
-        listener.close()
-
-
-def _one_answer_then_close(conn: socket.socket, heads: list[bytes]) -> None:
-    with conn:
-        heads.append(_read_request(conn))
-        conn.sendall(_reply())  # keep-alive by default in HTTP/1.1, then closed anyway
-
 
 def test_a_connection_the_server_dropped_while_idle_is_replaced_without_an_error() -> None:
-    with raw_server(_one_answer_then_close) as (port, heads):
+    with raw_server(one_answer_then_close) as (port, heads):
         transport = Transport(f"http://127.0.0.1:{port}/v1/chat/completions")
         try:
             for _ in range(3):
@@ -114,9 +35,9 @@ def test_connections_are_kept_alive_one_per_thread() -> None:
     def keep_alive(conn: socket.socket, heads: list[bytes]) -> None:
         connections.append(1)
         with conn:
-            while head := _read_request(conn):
+            while head := read_request(conn):
                 heads.append(head)
-                conn.sendall(_reply())
+                conn.sendall(reply())
 
     with raw_server(keep_alive) as (port, heads):
         transport = Transport(f"http://127.0.0.1:{port}/v1/chat/completions")
@@ -139,7 +60,7 @@ def test_connections_are_kept_alive_one_per_thread() -> None:
 def test_a_body_over_the_cap_is_refused_before_it_is_read() -> None:
     def huge(conn: socket.socket, heads: list[bytes]) -> None:
         with conn:
-            heads.append(_read_request(conn))
+            heads.append(read_request(conn))
             conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 50000000\r\n\r\n" + b"x" * 1000)
 
     with raw_server(huge) as (port, _):
@@ -150,7 +71,7 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read() -> None:
 
 
 def test_a_plain_http_proxy_gets_the_absolute_url_and_its_credentials() -> None:
-    with raw_server(_one_answer_then_close) as (port, heads):
+    with raw_server(one_answer_then_close) as (port, heads):
         env = {"HTTP_PROXY": f"http://bob:s%40cret@127.0.0.1:{port}", "NO_PROXY": "internal.example"}
         transport = Transport("http://models.example:8000/v1/chat/completions", env=env)
         with Attempt(5) as attempt:
@@ -226,11 +147,11 @@ def test_response_headers_are_parsed_without_the_email_package() -> None:
 def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
     def chunked(conn: socket.socket, heads: list[bytes]) -> None:
         with conn:
-            heads.append(_read_request(conn))
+            heads.append(read_request(conn))
             conn.sendall(
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n"
             )
-            heads.append(_read_request(conn))
+            heads.append(read_request(conn))
             conn.sendall(b"HTTP/1.0 429 Too Many Requests\r\nRetry-After: 3\r\n\r\nslow down")
 
     with raw_server(chunked) as (port, _):
@@ -246,7 +167,7 @@ def test_chunked_and_close_delimited_bodies_are_read_whole() -> None:
 
 
 def test_a_header_value_with_a_line_break_is_refused_not_sent() -> None:
-    with raw_server(_one_answer_then_close) as (port, heads):
+    with raw_server(one_answer_then_close) as (port, heads):
         transport = Transport(f"http://127.0.0.1:{port}/v1")
         with pytest.raises(ProviderError, match="cannot send the request") as info:
             post_json(
@@ -262,7 +183,7 @@ def test_a_header_value_with_a_line_break_is_refused_not_sent() -> None:
 
 
 def test_the_request_names_its_host_and_length() -> None:
-    with raw_server(_one_answer_then_close) as (port, heads):
+    with raw_server(one_answer_then_close) as (port, heads):
         transport = Transport(f"http://127.0.0.1:{port}/v1/chat/completions")
         with Attempt(5) as attempt:
             transport.post(b'{"a": 1}', {"Authorization": "Bearer k"}, attempt, 1000)
@@ -276,7 +197,7 @@ def test_the_request_names_its_host_and_length() -> None:
 def test_the_raw_server_leaves_no_thread_behind_to_accept_on_a_reused_descriptor() -> None:
     # its accept() loop used to outlive the block, still answering, and free to accept on a reused descriptor
     before = set(threading.enumerate())
-    with raw_server(_one_answer_then_close) as (port, heads):
+    with raw_server(one_answer_then_close) as (port, heads):
         transport = Transport(f"http://127.0.0.1:{port}/v1")
         with Attempt(5) as attempt:
             assert transport.post(b"{}", {}, attempt, 1000).status == 200

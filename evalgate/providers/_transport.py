@@ -79,9 +79,14 @@ class _Headers:
 
 
 def _parse_header_lines(lines: list[bytes]) -> _Headers:
+    return _Headers(_header_pairs([raw.decode("iso-8859-1") for raw in lines]))
+
+
+def _header_pairs(lines: list[str]) -> list[tuple[str, str]]:
+    """(name, value) pairs of decoded header lines (line ends optional), folded continuations joined."""
     pairs: list[tuple[str, str]] = []
-    for raw in lines:
-        line = raw.decode("iso-8859-1").rstrip("\r\n")
+    for text in lines:
+        line = text.rstrip("\r\n")
         if not line:
             continue
         if line[0] in " \t" and pairs:  # an obsolete folded continuation of the previous header
@@ -91,7 +96,7 @@ def _parse_header_lines(lines: list[bytes]) -> _Headers:
         name, sep, value = line.partition(":")
         if sep:
             pairs.append((name.strip(), value.strip()))
-    return _Headers(pairs)
+    return pairs
 
 
 class _Response(http.client.HTTPResponse):
@@ -137,10 +142,10 @@ class _Response(http.client.HTTPResponse):
             self.will_close = True
 
 
-class Transport:
-    """POSTs to one URL over per-thread keep-alive connections; ``close`` closes them all."""
+class _Endpoint:
+    """What both transports work out once per URL: target, Host, proxy, TLS context, the request head."""
 
-    def __init__(self, url: str, *, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, url: str, env: Mapping[str, str] | None) -> None:
         env = os.environ if env is None else env
         parts = urlsplit(url)
         self.url = url
@@ -155,12 +160,9 @@ class Transport:
         named = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
         self._host = named if self.port == default_port else f"{named}:{self.port}"
         self._tls = _tls_context(env) if self.https else None
-        self._local = threading.local()
-        self._open: set[http.client.HTTPConnection] = set()
-        self._lock = threading.Lock()
 
-    def post(self, body: bytes, headers: Mapping[str, str], attempt: Attempt, max_bytes: int) -> Response:
-        """Send one POST within ``attempt``; connection problems raise ``OSError``/``HTTPException``."""
+    def _head(self, headers: Mapping[str, str], length: int) -> bytes:
+        """The request line and headers: Host and the defaults added when absent, proxy credentials."""
         sent = dict(headers)
         if self._proxy is not None and not self.https:
             sent.update(self._proxy[2])  # a plain-HTTP proxy reads its credentials from each request
@@ -168,7 +170,21 @@ class Transport:
         for name, value in (("Host", self._host), *_DEFAULT_HEADERS):
             if name.lower() not in given:
                 sent[name] = value
-        head = _request_head(self.target, sent, len(body))
+        return _request_head(self.target, sent, length)
+
+
+class Transport(_Endpoint):
+    """POSTs to one URL over per-thread keep-alive connections; ``close`` closes them all."""
+
+    def __init__(self, url: str, *, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(url, env)
+        self._local = threading.local()
+        self._open: set[http.client.HTTPConnection] = set()
+        self._lock = threading.Lock()
+
+    def post(self, body: bytes, headers: Mapping[str, str], attempt: Attempt, max_bytes: int) -> Response:
+        """Send one POST within ``attempt``; connection problems raise ``OSError``/``HTTPException``."""
+        head = self._head(headers, len(body))
         conn: http.client.HTTPConnection | None = getattr(self._local, "conn", None)
         if conn is not None and conn.sock is not None and _dropped(conn.sock):
             self._discard(conn)  # the server closed it while idle
