@@ -11,8 +11,8 @@ import argparse
 import gc
 import os
 import sys
-from collections.abc import Sequence
-from typing import NoReturn
+from collections.abc import Callable, Sequence
+from typing import Any, NoReturn
 
 from evalgate import __version__
 from evalgate.cancel import exit_code_for, signals_stop_the_run
@@ -58,31 +58,60 @@ def _positive_int(text: str) -> int:
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse that raises instead of exiting, so usage errors share the exit-code path."""
+    """argparse that raises instead of exiting, so usage errors share the exit-code path.
 
-    def error(self, message: str) -> None:  # type: ignore[override]
+    A subcommand's parser gets its arguments from ``arguments`` the first time it parses or shows its
+    usage, so ``evalgate run`` builds the one parser it uses instead of all forty, and imports neither the
+    canary nor the watch commands' modules (most of the parser's cost, before the first model call).
+    """
+
+    def __init__(
+        self,
+        *args: Any,
+        arguments: Callable[[argparse.ArgumentParser], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._add_arguments = arguments
+
+    def _complete(self) -> None:
+        add, self._add_arguments = self._add_arguments, None
+        if add is not None:
+            add(self)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        self._complete()
+        return super().parse_known_args(args, namespace)
+
+    def format_usage(self) -> str:
+        self._complete()
+        return super().format_usage()
+
+    def format_help(self) -> str:
+        self._complete()
+        return super().format_help()
+
+    def error(self, message: str) -> NoReturn:
         raise UsageError(message, fix=f"see '{self.prog} --help'")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser for every subcommand."""
-    parser = _Parser(prog="evalgate", description="Eval gates for LLM features.")
-    parser.add_argument("--version", action="version", version=f"evalgate {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+def _with_config(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to evalgate.yaml")
 
-    def with_config(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--config", "-c", default=DEFAULT_CONFIG, help="path to evalgate.yaml")
 
-    def with_selection(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--tag", action="append", default=[], help="run only cases with this tag (repeatable)")
-        p.add_argument("--case", action="append", default=[], help="run only this case id (repeatable)")
-        p.add_argument("--shard", help="run shard I of N, e.g. 2/4")
-        p.add_argument("--concurrency", type=_positive_int, help="parallel model calls")
-        p.add_argument("--no-cache", action="store_true", help="ignore and do not write the response cache")
+def _with_selection(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--tag", action="append", default=[], help="run only cases with this tag (repeatable)")
+    p.add_argument("--case", action="append", default=[], help="run only this case id (repeatable)")
+    p.add_argument("--shard", help="run shard I of N, e.g. 2/4")
+    p.add_argument("--concurrency", type=_positive_int, help="parallel model calls")
+    p.add_argument("--no-cache", action="store_true", help="ignore and do not write the response cache")
 
-    run = sub.add_parser("run", help="run the eval suites and apply the gate")
-    with_config(run)
-    with_selection(run)
+
+def _run_arguments(run: argparse.ArgumentParser) -> None:
+    _with_config(run)
+    _with_selection(run)
     run.add_argument("--threshold", type=_threshold, help="override gate.threshold (0.85 or 85%%)")
     run.add_argument("--json", dest="json_path", help="write the JSON report here")
     run.add_argument("--junit", dest="junit_path", help="write JUnit XML here")
@@ -100,13 +129,15 @@ def build_parser() -> argparse.ArgumentParser:
         help="accept model aliases, with a warning (local exploration)",
     )
 
-    validate = sub.add_parser("validate", help="check config, suites and prompt rendering; no model calls")
-    with_config(validate)
+
+def _validate_arguments(validate: argparse.ArgumentParser) -> None:
+    _with_config(validate)
     validate.add_argument("--allow-unpinned", action="store_true", help="report unpinned models as warnings")
     validate.add_argument("--model", help="for a promptfoo config: the pinned model (PROVIDER:NAME)")
     validate.add_argument("--judge", help="for a promptfoo config: the pinned grader model (PROVIDER:NAME)")
 
-    importer = sub.add_parser("import", help="convert another tool's config into an evalgate project")
+
+def _import_arguments(importer: argparse.ArgumentParser) -> None:
     kinds = importer.add_subparsers(dest="kind", required=True, parser_class=_Parser)
     promptfoo = kinds.add_parser("promptfoo", help="a promptfooconfig.yaml")
     promptfoo.add_argument("source", help="the promptfoo config file")
@@ -115,15 +146,14 @@ def build_parser() -> argparse.ArgumentParser:
     promptfoo.add_argument("--output", "-o", help="folder to write the project to (default: the config's)")
     promptfoo.add_argument("--force", action="store_true", help="overwrite existing files")
 
-    lint = sub.add_parser("lint", help="reject unpinned model names")
-    with_config(lint)
 
-    record = sub.add_parser("record", help="run the live model and save its answers for the replay provider")
-    with_config(record)
-    with_selection(record)
+def _record_arguments(record: argparse.ArgumentParser) -> None:
+    _with_config(record)
+    _with_selection(record)
     record.add_argument("--output", "-o", required=True, help="responses file to write (YAML)")
 
-    merge = sub.add_parser("merge", help="combine shard JSON reports into one report and one verdict")
+
+def _merge_arguments(merge: argparse.ArgumentParser) -> None:
     merge.add_argument(
         "reports", nargs="+", help="shard reports written by 'evalgate run --shard I/N --json F'"
     )
@@ -135,21 +165,69 @@ def build_parser() -> argparse.ArgumentParser:
     merge.add_argument("--quiet", "-q", action="store_true", help="print only the verdict line")
     merge.add_argument("--all", dest="show_all", action="store_true", help="list passing cases too")
 
-    view = sub.add_parser("view", help="write a self-contained HTML report to browse a JSON report")
+
+def _view_arguments(view: argparse.ArgumentParser) -> None:
     view.add_argument("report", help="a JSON report written by 'evalgate run --json' or the Action")
     view.add_argument("--output", "-o", help="HTML file to write (default: the report's name with .html)")
 
-    from evalgate.canary.cli import add_parser as add_canary
 
-    add_canary(sub, with_config)
-
-    from evalgate.watchcli import add_parsers as add_watch
-
-    add_watch(sub, with_config)
-
-    init = sub.add_parser("init", help="scaffold evalgate.yaml, a prompt and a suite")
+def _init_arguments(init: argparse.ArgumentParser) -> None:
     init.add_argument("directory", nargs="?", default=".", help="where to create the files")
     init.add_argument("--force", action="store_true", help="overwrite existing files")
+
+
+def _canary_arguments(canary: argparse.ArgumentParser) -> None:
+    from evalgate.canary.cli import add_arguments
+
+    add_arguments(canary, _with_config)
+
+
+def _watch_arguments(command: str) -> Callable[[argparse.ArgumentParser], None]:
+    def add(p: argparse.ArgumentParser) -> None:
+        from evalgate.watchcli import add_arguments
+
+        add_arguments(command, p, _with_config)
+
+    return add
+
+
+# every command in the order ``evalgate --help`` lists them: its one-line help and how to add its arguments
+_COMMANDS: tuple[tuple[str, str, Callable[[argparse.ArgumentParser], None]], ...] = (
+    ("run", "run the eval suites and apply the gate", _run_arguments),
+    ("validate", "check config, suites and prompt rendering; no model calls", _validate_arguments),
+    ("import", "convert another tool's config into an evalgate project", _import_arguments),
+    ("lint", "reject unpinned model names", _with_config),
+    ("record", "run the live model and save its answers for the replay provider", _record_arguments),
+    ("merge", "combine shard JSON reports into one report and one verdict", _merge_arguments),
+    ("view", "write a self-contained HTML report to browse a JSON report", _view_arguments),
+    ("canary", "staged rollout with a statistical judge and automatic rollback", _canary_arguments),
+    ("pin", "show or move the model pin at every policy.model_pins location", _watch_arguments("pin")),
+    (
+        "compare",
+        "compare two JSON reports of one suite (exit 1 on a regression)",
+        _watch_arguments("compare"),
+    ),
+    (
+        "drift",
+        "judge a scheduled run against the last good one; keep the issue",
+        _watch_arguments("drift"),
+    ),
+    (
+        "upgrade",
+        "run the suite with the current and a candidate pin; open a PR",
+        _watch_arguments("upgrade"),
+    ),
+    ("init", "scaffold evalgate.yaml, a prompt and a suite", _init_arguments),
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser for every subcommand (each one's arguments are added when it is used)."""
+    parser = _Parser(prog="evalgate", description="Eval gates for LLM features.")
+    parser.add_argument("--version", action="version", version=f"evalgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    for name, help_text, arguments in _COMMANDS:
+        sub.add_parser(name, help=help_text, arguments=arguments)
     return parser
 
 

@@ -10,7 +10,7 @@ import argparse
 import json
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from evalgate.errors import EXIT_GATE_FAILED, EXIT_PASSED, ConfigError, UsageError
 
@@ -27,9 +27,9 @@ class Printer(Protocol):
     def warn(self, text: str) -> None: ...
 
 
-def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register the commands on the main parser."""
-    pin = sub.add_parser("pin", help="show or move the model pin at every policy.model_pins location")
+def _pin_arguments(
+    pin: argparse.ArgumentParser, with_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
     verbs = pin.add_subparsers(dest="pin_command", required=True, parser_class=type(pin))
     show = verbs.add_parser("show", help="list every pin location with its value")
     with_config(show)
@@ -41,7 +41,10 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     pin_set.add_argument("name", help="the new pinned model, e.g. gpt-4o-2025-03-12")
     pin_set.add_argument("--dry-run", action="store_true", help="say what would change; write nothing")
 
-    compare = sub.add_parser("compare", help="compare two JSON reports of one suite (exit 1 on a regression)")
+
+def _compare_arguments(
+    compare: argparse.ArgumentParser, with_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
     compare.add_argument("base", help="the earlier or reference report (evalgate run --json)")
     compare.add_argument("head", help="the later or candidate report")
     add_rules(compare)
@@ -50,7 +53,10 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     fmt.add_argument("--json", action="store_true", help="print JSON")
     compare.add_argument("--same-cases", action="store_true", help="not comparable unless the case ids match")
 
-    drift = sub.add_parser("drift", help="judge a scheduled run against the last good one; keep the issue")
+
+def _drift_arguments(
+    drift: argparse.ArgumentParser, with_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
     drift.add_argument("--report", required=True, help="this run's report (evalgate run --no-cache --json)")
     source = drift.add_mutually_exclusive_group()
     source.add_argument("--baseline", help="the last good report as a local file (absent: first run)")
@@ -72,7 +78,10 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     drift.add_argument("--markdown", help="write the comparison as Markdown here")
     add_rules(drift)
 
-    upgrade = sub.add_parser("upgrade", help="run the suite with the current and a candidate pin; open a PR")
+
+def _upgrade_arguments(
+    upgrade: argparse.ArgumentParser, with_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
     with_config(upgrade)
     upgrade.add_argument("candidate", help="the candidate pinned model, e.g. gpt-4o-2025-03-12")
     upgrade.add_argument("--pr", action="store_true", help="open a pull request when the candidate passes")
@@ -84,6 +93,23 @@ def add_parsers(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]
     upgrade.add_argument("--markdown", help="write the comparison (the PR body) here")
     upgrade.add_argument("--json", dest="json_path", help="write the comparison as JSON here")
     upgrade.add_argument("--token-env", default="GITHUB_TOKEN", help="env var holding the token for --pr")
+
+
+def add_arguments(
+    command: str, p: argparse.ArgumentParser, with_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """The arguments of ``command`` (pin, compare, drift or upgrade); ``evalgate.cli`` registers it."""
+    _ARGUMENTS[command](p, with_config)
+
+
+_ARGUMENTS: dict[
+    str, Callable[[argparse.ArgumentParser, Callable[[argparse.ArgumentParser], None]], None]
+] = {
+    "pin": _pin_arguments,
+    "compare": _compare_arguments,
+    "drift": _drift_arguments,
+    "upgrade": _upgrade_arguments,
+}
 
 
 def add_rules(p: argparse.ArgumentParser) -> None:

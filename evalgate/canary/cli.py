@@ -7,7 +7,7 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from evalgate.canary.decisionlog import DecisionLog
 from evalgate.errors import UsageError
@@ -30,9 +30,10 @@ class Printer(Protocol):
     def warn(self, text: str) -> None: ...
 
 
-def add_parser(sub: Any, with_config: Callable[[argparse.ArgumentParser], None]) -> None:
-    """Register ``evalgate canary ...`` on the main parser."""
-    canary = sub.add_parser("canary", help="staged rollout with a statistical judge and automatic rollback")
+def add_arguments(
+    canary: argparse.ArgumentParser, with_config: Callable[[argparse.ArgumentParser], None]
+) -> None:
+    """The verbs of ``evalgate canary ...`` (the command itself is registered by ``evalgate.cli``)."""
     verbs = canary.add_subparsers(dest="canary_command", required=True, parser_class=type(canary))
 
     def common(p: argparse.ArgumentParser) -> None:

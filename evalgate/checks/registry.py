@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.checks.base import CheckContext, clip, quote, result
-from evalgate.checks.javascript import check_javascript, prepare_javascript
 from evalgate.checks.judge import check_llm_judge
 from evalgate.checks.pyfunc import check_python, resolve_check_function
 from evalgate.checks.similarity import check_levenshtein, check_similar
@@ -41,7 +40,6 @@ from evalgate.checks.text import (
     check_starts_with,
 )
 from evalgate.checks.toolcalls import check_finish_reason, check_tool_calls, load_tools_file
-from evalgate.checks.transforms import TransformError, prepare_transform, transform
 from evalgate.errors import ProviderError
 from evalgate.results import CheckResult
 
@@ -98,6 +96,13 @@ def check_cost(spec: CostCheck, ctx: CheckContext) -> CheckResult:
     return result(spec.label, False, spec.max / cost, f"cost ${cost:.4g} > ${spec.max:.4g}")
 
 
+def check_javascript(spec: JavascriptCheck, ctx: CheckContext) -> CheckResult:
+    """The ``javascript`` check, whose module (a Node.js worker, ``subprocess``) loads on first use."""
+    from evalgate.checks.javascript import check_javascript as run_javascript
+
+    return run_javascript(spec, ctx)
+
+
 Evaluator = Callable[[Any, CheckContext], CheckResult]
 
 CHECKS: dict[str, Evaluator] = {
@@ -135,6 +140,9 @@ CHECKS: dict[str, Evaluator] = {
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Evaluate one check; ``ConfigError`` or ``ProviderError`` (judge) propagate, never a silent pass."""
     if spec.transform is not None:
+        # transforms and JavaScript load only for the checks that use them, off every run's start-up
+        from evalgate.checks.transforms import TransformError, transform
+
         try:
             ctx = transform(spec.transform, ctx)
         except TransformError as exc:
@@ -170,12 +178,16 @@ def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:
     """Import python check functions and load schema files now, so ``validate`` can report them."""
     for spec in specs:
         if spec.transform is not None:
+            from evalgate.checks.transforms import prepare_transform
+
             prepare_transform(spec.transform, base_dir)
         if isinstance(spec, PythonCheck):
             resolve_check_function(spec.function, base_dir)
         elif isinstance(spec, JsonSchemaCheck) and spec.schema_file is not None:
             load_schema_file(spec.schema_file, base_dir)
         elif isinstance(spec, JavascriptCheck):
+            from evalgate.checks.javascript import prepare_javascript
+
             prepare_javascript(spec, base_dir)
         elif isinstance(spec, ToolCallCheck) and spec.tools_file is not None:
             load_tools_file(spec.tools_file, base_dir)
