@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http.client
 from collections.abc import AsyncGenerator, Mapping
 
@@ -27,14 +28,20 @@ from evalgate.providers._transport import BodyTooLarge, Response, _Endpoint, _he
 
 _MAXLINE = 65536  # http.client's limits
 _MAXHEADERS = 100
+_READ_SIZE = 65536
 # where the parser is in the current response
 _HEAD, _LENGTH, _SIZE, _CHUNK, _CHUNK_END, _TRAILER, _UNTIL_EOF = range(7)
 # failures of a reused connection that mean the server had dropped it: the request is sent once more
 _STALE = (ConnectionResetError, BrokenPipeError)  # http.client.RemoteDisconnected is a ConnectionResetError
 
 
-class _Connection(asyncio.Protocol):
-    """One kept-alive connection: sends a request, then parses its response as the bytes arrive."""
+class _Connection(asyncio.BufferedProtocol):
+    """One kept-alive connection: sends a request, then parses its response as the bytes arrive.
+
+    Reads go into ``view``, which the connections of one transport share (each read is copied out before
+    the loop reads again): a plain ``Protocol`` gets each read as a fresh 256 KiB ``recv`` buffer, whose
+    allocation costs more than the rest of the parsing together.
+    """
 
     __slots__ = (
         "body",
@@ -49,12 +56,14 @@ class _Connection(asyncio.Protocol):
         "transport",
         "tunnel",
         "usable",
+        "view",
         "waiter",
     )
 
     transport: asyncio.Transport
 
-    def __init__(self) -> None:
+    def __init__(self, view: memoryview | None = None) -> None:
+        self.view = memoryview(bytearray(_READ_SIZE)) if view is None else view
         self.waiter: asyncio.Future[Response] | None = None
         self.usable = True  # False once closed by either side, after Connection: close, or after stray bytes
         self.seen = False  # a byte of the current response arrived
@@ -91,6 +100,12 @@ class _Connection(asyncio.Protocol):
         # RuntimeError: its loop has been closed; the socket is then closed when the transport is freed
         with contextlib.suppress(RuntimeError):
             self.transport.abort()
+
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self.data_received(self.view[:nbytes].tobytes())
 
     def data_received(self, data: bytes) -> None:
         waiter = self.waiter
@@ -300,6 +315,8 @@ class AsyncTransport(_Endpoint):
     def __init__(self, url: str, *, env: Mapping[str, str] | None = None) -> None:
         super().__init__(url, env)
         self._idle: list[_Connection] = []
+        view = memoryview(bytearray(_READ_SIZE))
+        self._new = functools.partial(_Connection, view)  # the loop reads each socket into the one buffer
         self._open: set[_Connection] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._guard: AsyncGenerator[None, None] | None = None
@@ -377,10 +394,10 @@ class AsyncTransport(_Endpoint):
         if proxy is None:
             hostname = self.host if self._tls is not None else None
             _, conn = await loop.create_connection(
-                _Connection, self.host, self.port, ssl=self._tls, server_hostname=hostname
+                self._new, self.host, self.port, ssl=self._tls, server_hostname=hostname
             )
         elif not self.https:
-            _, conn = await loop.create_connection(_Connection, proxy[0], proxy[1])
+            _, conn = await loop.create_connection(self._new, proxy[0], proxy[1])
         else:
             conn = await self._tunnel(loop, proxy)
         self._open.add(conn)
@@ -390,7 +407,7 @@ class AsyncTransport(_Endpoint):
         self, loop: asyncio.AbstractEventLoop, proxy: tuple[str, int, dict[str, str]]
     ) -> _Connection:
         """A CONNECT tunnel through an HTTP proxy, then TLS with the server over it."""
-        raw, conn = await loop.create_connection(_Connection, proxy[0], proxy[1])
+        raw, conn = await loop.create_connection(self._new, proxy[0], proxy[1])
         try:
             named = f"[{self.host}]" if ":" in self.host else self.host
             lines = [f"CONNECT {named}:{self.port} HTTP/1.1", f"Host: {named}:{self.port}"]

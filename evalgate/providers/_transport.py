@@ -160,17 +160,25 @@ class _Endpoint:
         named = f"[{self.host}]" if ":" in self.host else self.host  # an IPv6 literal
         self._host = named if self.port == default_port else f"{named}:{self.port}"
         self._tls = _tls_context(env) if self.https else None
+        self._prefixes: dict[tuple[tuple[str, str], ...], bytes] = {}
 
     def _head(self, headers: Mapping[str, str], length: int) -> bytes:
         """The request line and headers: Host and the defaults added when absent, proxy credentials."""
-        sent = dict(headers)
-        if self._proxy is not None and not self.https:
-            sent.update(self._proxy[2])  # a plain-HTTP proxy reads its credentials from each request
-        given = {name.lower() for name in sent}
-        for name, value in (("Host", self._host), *_DEFAULT_HEADERS):
-            if name.lower() not in given:
-                sent[name] = value
-        return _request_head(self.target, sent, length)
+        key = tuple(headers.items())
+        prefix = self._prefixes.get(key)
+        if prefix is None:  # a run sends the same few header sets again and again
+            sent = dict(headers)
+            if self._proxy is not None and not self.https:
+                sent.update(self._proxy[2])  # a plain-HTTP proxy reads its credentials from each request
+            given = {name.lower() for name in sent}
+            for name, value in (("Host", self._host), *_DEFAULT_HEADERS):
+                if name.lower() not in given:
+                    sent[name] = value
+            prefix = _request_prefix(self.target, sent)
+            if len(self._prefixes) >= 64:
+                self._prefixes.clear()
+            self._prefixes[key] = prefix
+        return b"%bContent-Length: %d\r\n\r\n" % (prefix, length)
 
 
 class Transport(_Endpoint):
@@ -268,8 +276,9 @@ _BAD_VALUE = re.compile(r"\n(?![ \t])|\r(?![ \t\n])")
 _BAD_TARGET = re.compile(r"[\x00-\x20\x7f]")
 
 
-def _request_head(target: str, headers: Mapping[str, str], length: int) -> bytes:
-    """The request line and headers of a POST, refused (``ValueError``) where they could smuggle a header."""
+def _request_prefix(target: str, headers: Mapping[str, str]) -> bytes:
+    """A POST's request line and headers up to Content-Length, refused (``ValueError``) where they could
+    smuggle a header."""
     if _BAD_TARGET.search(target):
         raise ValueError(f"URL can't contain control characters or spaces: {target!r}")
     lines = [f"POST {target} HTTP/1.1"]
@@ -279,7 +288,7 @@ def _request_head(target: str, headers: Mapping[str, str], length: int) -> bytes
         if _BAD_VALUE.search(value):
             raise ValueError(f"Invalid header value {value!r}")
         lines.append(f"{name}: {value}")
-    lines.append(f"Content-Length: {length}\r\n\r\n")
+    lines.append("")
     return "\r\n".join(lines).encode("latin-1")
 
 
