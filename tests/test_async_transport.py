@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from rawhttp import ANSWER, one_answer_then_close, raw_server, read_request, reply
 
-from evalgate.providers._async_transport import AsyncTransport, _Connection
+from evalgate.providers._async_connection import Connection
+from evalgate.providers._async_transport import AsyncTransport
 from evalgate.providers._transport import BodyTooLarge, Response
 
 Handler = Callable[[socket.socket, list[bytes]], None]
@@ -248,7 +249,7 @@ def test_a_response_split_anywhere_parses_the_same(
         splits = [[raw[:cut], raw[cut:]] for cut in range(1, len(raw))]
         splits.append([raw[i : i + 1] for i in range(len(raw))])
         for pieces in splits:
-            conn = _Connection()
+            conn = Connection()
             waiter = conn.waiter = loop.create_future()
             conn.max_bytes = 1000
             for piece in pieces:
