@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from evalgate.errors import ConfigError
 from evalgate.fielderrors import dotted
-from evalgate.gate import GateConfig
+from evalgate.gateconfig import GateConfig
 from evalgate.strict import Strict
 from evalgate.yamlsrc import YamlDoc, load_yaml_file, validate
 

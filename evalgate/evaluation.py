@@ -17,7 +17,6 @@ from evalgate.cache import DiskCache
 from evalgate.checks import prepare_checks
 from evalgate.config import LoadedConfig, ModelConfig, RunnerConfig, load_config
 from evalgate.errors import ConfigError, UsageError
-from evalgate.gate import decide
 from evalgate.pins import check_pin
 from evalgate.prompts import PromptLibrary
 from evalgate.providers import build_provider
@@ -348,6 +347,8 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
         retries=retries,
         planned=None if stopped is None else len(planned),
     )
+    from evalgate.gate import decide  # judging loads after the run, off the way to the first request
+
     verdict = decide(run.cases, loaded.config.gate, threshold_override=options.threshold)
     if stopped is not None:
         raise InterruptedRun(run, interrupted_verdict(verdict, run), stopped.exit_code) from stopped

@@ -18,7 +18,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from evalgate.errors import EvalgateError, InfrastructureError
 from evalgate.strict import Strict
@@ -43,6 +43,10 @@ _ICONS = {
 
 
 class _Webhook(Strict):
+    # built when first used: a run validates gate.notify's entries (built with the gate config), never
+    # this base, and canary.notify's only when a canary plan loads
+    model_config = ConfigDict(defer_build=True)
+
     url: str
     on: tuple[str, ...] = ()
     format: Literal["slack", "json"] = "json"

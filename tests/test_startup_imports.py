@@ -43,7 +43,8 @@ sys.exit(code)
 """
 
 # not needed to send the first request of a native ``evalgate run``: other commands, the reports
-# (written after the run), the promptfoo importer, Jinja2 (only templates beyond plain holes), alerts
+# (written after the run), the promptfoo importer, Jinja2 (only templates beyond plain holes), alerts,
+# the JavaScript worker (only JavaScript checks and transforms), the gate's verdict (after the run)
 NOT_BEFORE_FIRST_REQUEST = (
     "evalgate.canary",
     "evalgate.canary.cli",
@@ -60,6 +61,8 @@ NOT_BEFORE_FIRST_REQUEST = (
     "urllib.request",
     "evalgate.checks.javascript",
     "subprocess",
+    "evalgate.gate",  # judging the results: after the run (the config needs only evalgate.gateconfig)
+    "evalgate.stats",
 )
 
 
