@@ -17,11 +17,17 @@ def reply(body: bytes = ANSWER, extra: str = "") -> bytes:
 
 
 def read_request(conn: socket.socket) -> bytes:
+    """The head of the next request (without the blank line), its body read and dropped; b"" at the end."""
+    return read_message(conn)[0]
+
+
+def read_message(conn: socket.socket) -> tuple[bytes, bytes]:
+    """The head and body of the next request; whatever arrived (b"" at the end) when the client closes."""
     data = b""
     while b"\r\n\r\n" not in data:
         chunk = conn.recv(65536)
         if not chunk:
-            return data
+            return data, b""
         data += chunk
     head, _, rest = data.partition(b"\r\n\r\n")
     length = 0
@@ -30,8 +36,11 @@ def read_request(conn: socket.socket) -> bytes:
         if name.strip().lower() == b"content-length":
             length = int(value)
     while len(rest) < length:
-        rest += conn.recv(65536)
-    return head
+        chunk = conn.recv(65536)
+        if not chunk:
+            break
+        rest += chunk
+    return head, rest
 
 
 @contextmanager

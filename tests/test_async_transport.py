@@ -4,18 +4,21 @@ response framing, http.client's errors and limits, cancellation."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import http.client
 import ipaddress
 import select
 import socket
 import ssl
+import struct
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from rawhttp import ANSWER, one_answer_then_close, raw_server, read_request, reply
+from rawhttp import ANSWER, one_answer_then_close, raw_server, read_message, read_request, reply
 
 from evalgate.providers._async_connection import Connection
 from evalgate.providers._async_transport import AsyncTransport
@@ -110,6 +113,74 @@ def test_a_reused_connection_the_server_dropped_mid_request_is_retried_once_on_a
         transport.close()
     assert (first.body, second.body) == (ANSWER, b"again")
     assert (len(heads), len(connections)) == (3, 2)
+
+
+def test_a_reused_connection_that_failed_after_part_of_an_answer_is_not_retried() -> None:
+    connections: list[int] = []
+    handler = scripted(
+        (reply(), False), (b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\npart", True), connections=connections
+    )
+    with raw_server(handler) as (port, heads):
+        transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
+        with pytest.raises(http.client.IncompleteRead, match=r"4 bytes read, 5 more expected"):
+            post_all(transport, 2)
+        transport.close()
+    assert (len(heads), len(connections)) == (2, 1)
+
+
+def test_a_reset_mid_body_is_a_connection_reset_error() -> None:
+    def reset(conn: socket.socket, heads: list[bytes]) -> None:
+        heads.append(read_request(conn))
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        time.sleep(0.05)  # the part arrives first
+        conn.close()  # with SO_LINGER 0: a reset, not a FIN
+
+    with raw_server(reset) as (port, heads):
+        transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
+        with pytest.raises(ConnectionResetError):
+            post_all(transport)
+        transport.close()
+    assert len(heads) == 1
+
+
+def test_stray_bytes_after_an_answer_keep_its_connection_out_of_the_pool() -> None:
+    connections: list[int] = []
+    handler = scripted((reply() + b"HTTP/1.1 200 OK", False), (reply(b"2"), False), connections=connections)
+    with raw_server(handler) as (port, _):
+        transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
+        assert [r.body for r in post_all(transport, 2)] == [ANSWER, b"2"]
+        transport.close()
+    assert len(connections) == 2
+
+
+def test_close_fails_the_posts_in_flight_and_the_transport_stays_usable() -> None:
+    answer_now = threading.Event()
+
+    def slow(conn: socket.socket, heads: list[bytes]) -> None:
+        with conn:
+            while head := read_request(conn):
+                heads.append(head)
+                if len(heads) == 1:
+                    answer_now.wait(5)
+                conn.sendall(reply())
+
+    with raw_server(slow) as (port, heads):
+        transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
+
+        async def go() -> int:
+            pending = asyncio.ensure_future(transport.post(b"{}", {}, 1000))
+            while not heads:
+                await asyncio.sleep(0.005)
+            transport.close()
+            with pytest.raises(ConnectionAbortedError):
+                await pending
+            answer_now.set()
+            return (await transport.post(b"{}", {}, 1000)).status
+
+        assert asyncio.run(go()) == 200
+        transport.close()
+    assert len(heads) == 2
 
 
 def test_a_fresh_connection_closed_without_an_answer_raises_remote_disconnected() -> None:
@@ -322,6 +393,50 @@ def test_a_cancelled_post_aborts_its_connection_and_the_next_post_opens_a_fresh_
     assert len(heads) == 2
 
 
+def test_posts_cancelled_mid_answer_never_leave_a_half_read_connection_for_the_next_post() -> None:
+    # The body is sent 0.3 s after the head for every third request, past its 0.1 s deadline: if a connection
+    # cancelled between the two went back to the pool, a later post would read that body as its answer.
+    def echo_late(conn: socket.socket, heads: list[bytes]) -> None:
+        with conn, contextlib.suppress(OSError):
+            while True:
+                head, body = read_message(conn)
+                if not head:
+                    return
+                heads.append(head)
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % len(body))
+                if body.endswith(b"late"):
+                    time.sleep(0.3)
+                conn.sendall(body)
+
+    async def go(transport: AsyncTransport) -> tuple[int, int]:
+        todo = iter(range(48))
+        answered = cancelled = 0
+
+        async def worker() -> None:
+            nonlocal answered, cancelled
+            for i in todo:
+                sent = f"{i}:{'late' if i % 3 == 0 else 'soon'}".encode()
+                try:
+                    async with asyncio.timeout(0.1):
+                        response = await transport.post(sent, {}, 1000)
+                except TimeoutError:
+                    cancelled += 1
+                    continue
+                assert response.body == sent
+                answered += 1
+
+        await asyncio.gather(*(worker() for _ in range(8)))
+        return answered, cancelled
+
+    with raw_server(echo_late) as (port, heads):
+        transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
+        answered, cancelled = asyncio.run(go(transport))
+        transport.close()
+    assert cancelled >= 16  # every late one
+    assert answered + cancelled == 48
+    assert len(heads) == 48
+
+
 def test_the_pool_is_closed_when_the_loop_ends_and_close_afterwards_is_safe() -> None:
     seen_close: list[bytes] = []
 
@@ -431,6 +546,17 @@ def connect_proxy(target_port: int, connects: list[bytes]) -> Handler:
                     pair[sock].sendall(data)
 
     return handle
+
+
+def test_a_proxy_that_refuses_the_tunnel_is_an_os_error() -> None:
+    refusal = b"HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n"
+    with raw_server(scripted((refusal, True))) as (proxy_port, connects):
+        env = {"HTTPS_PROXY": f"http://127.0.0.1:{proxy_port}"}
+        transport = AsyncTransport("https://models.example/v1", env=env)
+        with pytest.raises(OSError, match="Tunnel connection failed: 407 Proxy Authentication Required"):
+            post_all(transport)
+        transport.close()
+    assert connects == [b"CONNECT models.example:443 HTTP/1.1\r\nHost: models.example:443"]
 
 
 def test_https_directly_and_through_a_connect_proxy(tls_files: tuple[Path, ssl.SSLContext]) -> None:
