@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime
+import gc
 import http.client
 import ipaddress
 import select
@@ -14,6 +15,7 @@ import ssl
 import struct
 import threading
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -455,6 +457,38 @@ def test_the_pool_is_closed_when_the_loop_ends_and_close_afterwards_is_safe() ->
         assert post_all(transport)[0].status == 200  # usable again, on a new loop
     transport.close()
     assert seen_close == [b"", b""]
+
+
+def test_close_after_a_loop_closed_without_asyncio_run_still_ends_the_connections() -> None:
+    seen_close: list[bytes] = []
+
+    def answer_then_wait(conn: socket.socket, heads: list[bytes]) -> None:
+        with conn:
+            heads.append(read_request(conn))
+            conn.sendall(reply())
+            conn.settimeout(5)
+            seen_close.append(conn.recv(1))
+
+    with raw_server(answer_then_wait) as (port, _):
+        transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
+        loop = asyncio.new_event_loop()
+        try:
+            assert loop.run_until_complete(transport.post(b"{}", {}, 1000)).status == 200
+        finally:
+            loop.close()  # no shutdown_asyncgens: the pool is still open
+        held = list(transport._open)  # so that nothing frees the socket before the server has seen the end
+        transport.close()
+        transport.close()
+        deadline = time.monotonic() + 5
+        while not seen_close and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert seen_close == [b""]
+        # asyncio's transport object closes the descriptor when freed, with a ResourceWarning
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            del held
+            gc.collect()
+    assert any("unclosed" in str(w.message) for w in caught if w.category is ResourceWarning)
 
 
 # --- TLS: a loopback HTTPS server, directly and through a CONNECT proxy ------------------------------

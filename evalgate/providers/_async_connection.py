@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import http.client
+import socket
 
 from evalgate.providers._transport import BodyTooLarge, Response, _header_pairs
 
@@ -81,11 +82,15 @@ class Connection(asyncio.BufferedProtocol):
         """Close at once; a request still waiting fails with ``ConnectionAbortedError``."""
         self.usable = False
         waiter, self.waiter = self.waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ConnectionAbortedError("the transport was closed"))
-        # RuntimeError: its loop has been closed; the socket is then closed when the transport is freed
-        with contextlib.suppress(RuntimeError):
+        try:
+            if waiter is not None and not waiter.done():
+                waiter.set_exception(ConnectionAbortedError("the transport was closed"))
             self.transport.abort()
+        except RuntimeError:  # its loop has been closed, so nothing will close the socket: at least end it
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
 
     def get_buffer(self, sizehint: int) -> memoryview:
         return self.view

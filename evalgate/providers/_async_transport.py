@@ -36,7 +36,8 @@ class AsyncTransport(_Endpoint):
     Idle connections are reused last-in first-out; a new one is opened when none is idle (the caller bounds
     the concurrency). One transport serves one loop at a time: on a new loop the old connections are
     dropped. ``asyncio.run`` closes the pool itself before it closes its loop, so a ``close`` afterwards
-    (which is safe) has nothing left to do.
+    (which is safe) has nothing left to do. After a loop closed otherwise, ``close`` can only shut the
+    sockets down; asyncio closes their descriptors when it frees its transports (with a ResourceWarning).
     """
 
     def __init__(self, url: str, *, env: Mapping[str, str] | None = None) -> None:
