@@ -27,7 +27,7 @@ from evalgate.checks import (
     run_check,
     run_checks,
 )
-from evalgate.checks.specs import CHECK_MODELS, validate_check
+from evalgate.checks.specs import HOMES, all_check_models, type_of, validate_check
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.results import CheckResult, Completion
 from evalgate.strict import Strict
@@ -660,22 +660,32 @@ def test_name_replaces_the_type_in_results_and_weight_must_be_positive() -> None
     assert spec({"type": "contains", "value": "a", "weight": 2.5}).weight == 2.5
 
 
-def test_every_check_type_has_an_evaluator() -> None:
-    tags = {typing.get_args(member.model_fields["type"].annotation)[0] for member in CHECK_MODELS}
-    assert tags == set(CHECKS)
-    assert len(CHECKS) == 27
+def test_every_check_type_has_an_evaluator_and_a_home() -> None:
+    models = all_check_models()
+    tags = {typing.get_args(member.model_fields["type"].annotation)[0] for member in models}
+    assert tags == set(CHECKS) == set(HOMES)
+    assert len(CHECKS) == len(models) == 27
+    # each type's model is defined in the module HOMES names, which loads it on first use
+    assert {type_of(model): model.__module__ for model in models} == HOMES
 
 
-def test_only_the_check_types_a_suite_uses_are_built() -> None:
-    """Check models are built on first use, in a fresh interpreter: start-up pays for none of them."""
+def test_only_the_check_types_a_suite_uses_are_created_and_built() -> None:
+    """In a fresh interpreter: loading evalgate creates the ten text check models and builds none of
+    them; the other models' modules load when a suite first uses one of their types."""
     probe = (
+        "import sys\n"
         "import evalgate.evaluation\n"
-        "from evalgate.checks.specs import CHECK_MODELS, validate_check\n"
-        "before = sum(m.__pydantic_complete__ for m in CHECK_MODELS)\n"
+        "from evalgate.checks import specs\n"
+        "from evalgate.checks.specs import validate_check\n"
+        "def loaded():\n"
+        "    names = ('specs_more', 'specs_other')\n"
+        "    return sorted(m for m in names if 'evalgate.checks.' + m in sys.modules)\n"
+        "print(loaded(), sum(m.__pydantic_complete__ for m in specs.MODELS))\n"
         "validate_check({'type': 'regex', 'pattern': 'a'})\n"
         "validate_check({'type': 'not_contains', 'value': 'b'})\n"
-        "built = sorted(m.__name__ for m in CHECK_MODELS if m.__pydantic_complete__)\n"
-        "print(before, built)\n"
+        "print(loaded(), sorted(m.__name__ for m in specs.MODELS if m.__pydantic_complete__))\n"
+        "validate_check({'type': 'min_words', 'value': 2})\n"
+        "print(loaded())\n"
     )
     out = subprocess.run(
         [sys.executable, "-c", probe],
@@ -684,7 +694,7 @@ def test_only_the_check_types_a_suite_uses_are_built() -> None:
         check=True,
         cwd=Path(__file__).resolve().parents[1],
     ).stdout
-    assert out.strip() == "0 ['NotContainsCheck', 'RegexCheck']"
+    assert out.splitlines() == ["[] 0", "[] ['NotContainsCheck', 'RegexCheck']", "['specs_more']"]
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,8 @@ NOT_BEFORE_FIRST_REQUEST = (
     "subprocess",
     "evalgate.gate",  # judging the results: after the run (the config needs only evalgate.gateconfig)
     "evalgate.stats",
+    "evalgate.checks.specs_more",  # check models of types this suite does not use
+    "evalgate.checks.specs_other",
 )
 
 

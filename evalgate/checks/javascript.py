@@ -19,12 +19,14 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalgate.checks.base import CheckContext, clip, result
-from evalgate.checks.specs_more import JavascriptCheck
 from evalgate.errors import ConfigError
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:  # spec models load with the suites that use them
+    from evalgate.checks.specs_more import JavascriptCheck
 
 # promptfoo's rule: one line is an expression ('output.length < 100'), several lines a function body
 _WORKER = r"""

@@ -5,15 +5,17 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalgate.checks.base import CheckContext, clip, quote, result
 from evalgate.checks.render import render_text
-from evalgate.checks.specs import LlmJudgeCheck
 from evalgate.checks.structured import NotJson, parse_json
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.results import CheckResult
 from evalgate.templating import TemplateFailed
+
+if TYPE_CHECKING:  # spec models load with the suites that use them
+    from evalgate.checks.specs_other import LlmJudgeCheck
 
 
 class JudgeError(ProviderError):

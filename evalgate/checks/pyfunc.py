@@ -18,12 +18,14 @@ import inspect
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalgate.checks.base import CheckContext, clip, result
-from evalgate.checks.specs import PythonCheck
 from evalgate.pyref import resolve_function
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:  # spec models load with the suites that use them
+    from evalgate.checks.specs_other import PythonCheck
 
 _lock = threading.Lock()
 _resolved: dict[tuple[str, Path], tuple[Callable[..., Any], bool]] = {}

@@ -6,21 +6,12 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from evalgate.checks.base import CheckContext, clip, quote, result
 from evalgate.checks.judge import check_llm_judge
 from evalgate.checks.pyfunc import check_python, resolve_check_function
 from evalgate.checks.similarity import check_levenshtein, check_similar
-from evalgate.checks.specs import (
-    CheckSpec,
-    CostCheck,
-    JsonSchemaCheck,
-    LatencyCheck,
-    PythonCheck,
-    RefusalCheck,
-)
-from evalgate.checks.specs_more import JavascriptCheck, ToolCallCheck
 from evalgate.checks.structured import check_is_json, check_json_schema, load_schema_file
 from evalgate.checks.text import (
     check_contains,
@@ -42,6 +33,11 @@ from evalgate.checks.text import (
 from evalgate.checks.toolcalls import check_finish_reason, check_tool_calls, load_tools_file
 from evalgate.errors import ProviderError
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:  # the spec models load with the suites that use them (evalgate.checks.specs.HOMES)
+    from evalgate.checks.specs import CheckSpec
+    from evalgate.checks.specs_more import JavascriptCheck
+    from evalgate.checks.specs_other import CostCheck, LatencyCheck, RefusalCheck
 
 # How refusals open when the provider does not flag them (most answers in plain text): checked only at the
 # start of the answer, so an answer that merely mentions "I can't" later on is not a refusal.
@@ -181,13 +177,13 @@ def prepare_checks(specs: Iterable[CheckSpec], base_dir: Path) -> None:
             from evalgate.checks.transforms import prepare_transform
 
             prepare_transform(spec.transform, base_dir)
-        if isinstance(spec, PythonCheck):
+        if spec.type == "python":
             resolve_check_function(spec.function, base_dir)
-        elif isinstance(spec, JsonSchemaCheck) and spec.schema_file is not None:
+        elif spec.type == "json_schema" and spec.schema_file is not None:
             load_schema_file(spec.schema_file, base_dir)
-        elif isinstance(spec, JavascriptCheck):
+        elif spec.type == "javascript":
             from evalgate.checks.javascript import prepare_javascript
 
             prepare_javascript(spec, base_dir)
-        elif isinstance(spec, ToolCallCheck) and spec.tools_file is not None:
+        elif spec.type == "is_valid_tool_call" and spec.tools_file is not None:
             load_tools_file(spec.tools_file, base_dir)

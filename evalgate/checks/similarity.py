@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 from evalgate.checks.base import CheckContext, quote, result
-from evalgate.checks.specs_more import LevenshteinCheck, SimilarCheck
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:  # spec models load with the suites that use them
+    from evalgate.checks.specs_more import LevenshteinCheck, SimilarCheck
 
 
 def bounded_levenshtein(a: str, b: str, limit: int) -> int:

@@ -3,20 +3,19 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import json
 import re
 import threading
 import typing
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 
 from pydantic import (
-    ConfigDict,
     Field,
     PlainValidator,
     PrivateAttr,
     TypeAdapter,
     field_validator,
-    model_validator,
 )
 
 from evalgate.checks.base import clip, quote
@@ -24,20 +23,30 @@ from evalgate.checks.base import clip, quote
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
 
+    from evalgate.checks.specs_more import (
+        ContainsAllCheck,
+        ContainsAnyCheck,
+        FinishReasonCheck,
+        IContainsAllCheck,
+        IContainsAnyCheck,
+        JavascriptCheck,
+        LevenshteinCheck,
+        MinCharsCheck,
+        MinWordsCheck,
+        SimilarCheck,
+        ToolCallCheck,
+    )
+    from evalgate.checks.specs_other import (
+        CostCheck,
+        IsJsonCheck,
+        JsonSchemaCheck,
+        LatencyCheck,
+        LlmJudgeCheck,
+        PythonCheck,
+        RefusalCheck,
+    )
+
 from evalgate.checks.specbase import NEGATABLE, Limit, Weight, _as_text, _CheckBase, _Needles  # noqa: F401
-from evalgate.checks.specs_more import (
-    ContainsAllCheck,
-    ContainsAnyCheck,
-    FinishReasonCheck,
-    IContainsAllCheck,
-    IContainsAnyCheck,
-    JavascriptCheck,
-    LevenshteinCheck,
-    MinCharsCheck,
-    MinWordsCheck,
-    SimilarCheck,
-    ToolCallCheck,
-)
 
 
 class ContainsCheck(_Needles):
@@ -142,13 +151,6 @@ class MaxCharsCheck(_CheckBase):
     value: Annotated[int, Field(ge=0)]
 
 
-class IsJsonCheck(_CheckBase):
-    """The response is JSON, or with ``extract`` contains a JSON object or array."""
-
-    type: Literal["is_json"]
-    extract: bool = False
-
-
 _validator_lock = threading.Lock()
 _validators: dict[str, Validator] = {}
 
@@ -184,100 +186,6 @@ def schema_validator(schema: dict[str, Any]) -> Validator:
     return found
 
 
-class JsonSchemaCheck(_CheckBase):
-    """The response is JSON valid against ``schema`` (inline) or ``schema_file`` (relative to the suite)."""
-
-    model_config = ConfigDict(serialize_by_alias=True)
-
-    type: Literal["json_schema"]
-    # 'schema' would shadow BaseModel.schema(), so the attribute is schema_ and the YAML key is schema.
-    schema_: dict[str, Any] | None = Field(default=None, alias="schema")
-    schema_file: Annotated[str, Field(min_length=1)] | None = None
-    extract: bool = False
-    _validator: Any = PrivateAttr(default=None)
-
-    @field_validator("schema_")
-    @classmethod
-    def _valid_schema(cls, schema: dict[str, Any] | None) -> dict[str, Any] | None:
-        if schema is not None:
-            schema_validator(schema)
-        return schema
-
-    @model_validator(mode="after")
-    def _one_source(self) -> JsonSchemaCheck:
-        if (self.schema_ is None) == (self.schema_file is None):
-            raise ValueError(
-                "json_schema needs exactly one of 'schema' (the schema inline) or "
-                "'schema_file' (a .json or .yaml file, relative to the suite's folder)"
-            )
-        return self
-
-    def model_post_init(self, context: Any, /) -> None:
-        if self.schema_ is not None:
-            self._validator = schema_validator(self.schema_)
-
-    def inline_validator(self) -> Validator | None:
-        """The validator for an inline schema; ``None`` when the schema lives in ``schema_file``."""
-        validator: Validator | None = self._validator
-        return validator
-
-
-class LlmJudgeCheck(_CheckBase):
-    """The judge model scores the response against ``rubric``; passes at ``score >= threshold``."""
-
-    type: Literal["llm_judge"]
-    rubric: Annotated[str, Field(min_length=1)]
-    threshold: float = 0.7
-    # the grading instructions instead of the built-in ones: {{ rubric }}, {{ output }}, {{ input }}
-    judge_prompt: Annotated[str, Field(min_length=1)] | None = None
-
-    @field_validator("threshold")
-    @classmethod
-    def _fraction(cls, threshold: float) -> float:
-        if not 0 <= threshold <= 1:
-            raise ValueError(f"threshold {threshold:g} is outside 0..1; judge scores are fractions, e.g. 0.7")
-        return threshold
-
-
-class PythonCheck(_CheckBase):
-    """``function(response)`` or ``function(response, ctx)`` decides; see ``evalgate.checks.pyfunc``."""
-
-    type: Literal["python"]
-    function: str
-
-    @field_validator("function")
-    @classmethod
-    def _reference(cls, ref: str) -> str:
-        module, sep, attr = ref.partition(":")
-        if not sep or not module.strip() or not attr.strip():
-            raise ValueError(
-                f"function {quote(ref)} must look like 'package.module:function', "
-                "e.g. 'evals.checks:is_polite', importable from the suite's folder"
-            )
-        return ref
-
-
-class LatencyCheck(_CheckBase):
-    """The model answered within ``max`` milliseconds."""
-
-    type: Literal["latency_ms"]
-    max: Limit
-
-
-class CostCheck(_CheckBase):
-    """The call cost at most ``max`` US dollars; an unknown cost fails (see ``evalgate.checks``)."""
-
-    type: Literal["cost_usd"]
-    max: Limit
-
-
-class RefusalCheck(_CheckBase):
-    """The model refused to answer (``expect: true``, the default) or did not (``expect: false``)."""
-
-    type: Literal["refusal"]
-    expect: bool = True
-
-
 def negated_form(value: Any) -> Any:
     """``{type: not_regex, ...}`` is ``{type: regex, negate: true, ...}`` for every negatable type."""
     if isinstance(value, dict):
@@ -287,46 +195,113 @@ def negated_form(value: Any) -> Any:
     return value
 
 
-AnyCheck = (
-    ContainsCheck
-    | IContainsCheck
-    | NotContainsCheck
-    | NotIContainsCheck
-    | EqualsCheck
-    | RegexCheck
-    | StartsWithCheck
-    | MaxWordsCheck
-    | MaxCharsCheck
-    | IsJsonCheck
-    | JsonSchemaCheck
-    | LlmJudgeCheck
-    | PythonCheck
-    | LatencyCheck
-    | CostCheck
-    | ContainsAnyCheck
-    | IContainsAnyCheck
-    | ContainsAllCheck
-    | IContainsAllCheck
-    | MinWordsCheck
-    | MinCharsCheck
-    | LevenshteinCheck
-    | SimilarCheck
-    | FinishReasonCheck
-    | ToolCallCheck
-    | JavascriptCheck
-    | RefusalCheck
+if TYPE_CHECKING:
+    AnyCheck: TypeAlias = (
+        ContainsCheck
+        | IContainsCheck
+        | NotContainsCheck
+        | NotIContainsCheck
+        | EqualsCheck
+        | RegexCheck
+        | StartsWithCheck
+        | MaxWordsCheck
+        | MaxCharsCheck
+        | IsJsonCheck
+        | JsonSchemaCheck
+        | LlmJudgeCheck
+        | PythonCheck
+        | LatencyCheck
+        | CostCheck
+        | ContainsAnyCheck
+        | IContainsAnyCheck
+        | ContainsAllCheck
+        | IContainsAllCheck
+        | MinWordsCheck
+        | MinCharsCheck
+        | LevenshteinCheck
+        | SimilarCheck
+        | FinishReasonCheck
+        | ToolCallCheck
+        | JavascriptCheck
+        | RefusalCheck
+    )
+    """Every check model; ``CheckSpec`` validates to one of them."""
+
+MODELS: tuple[type[_CheckBase], ...] = (
+    ContainsCheck,
+    IContainsCheck,
+    NotContainsCheck,
+    NotIContainsCheck,
+    EqualsCheck,
+    RegexCheck,
+    StartsWithCheck,
+    MaxWordsCheck,
+    MaxCharsCheck,
 )
-"""Every check model; ``CheckSpec`` validates to one of them."""
-CHECK_MODELS: tuple[type[_CheckBase], ...] = typing.get_args(AnyCheck)
-_BY_TYPE: dict[str, type[_CheckBase]] = {
-    typing.get_args(model.model_fields["type"].annotation)[0]: model for model in CHECK_MODELS
+"""The check models of this module: the common text checks."""
+
+# The module that defines each check type's model, in the order of ``AnyCheck``. A module loads, and its
+# models are created, when a suite first uses one of its types: a run of text checks creates nine
+# check models, not twenty-seven (start-up time).
+_TEXT, _OTHER, _MORE = __name__, "evalgate.checks.specs_other", "evalgate.checks.specs_more"
+HOMES: dict[str, str] = {
+    "contains": _TEXT,
+    "icontains": _TEXT,
+    "not_contains": _TEXT,
+    "not_icontains": _TEXT,
+    "equals": _TEXT,
+    "regex": _TEXT,
+    "starts_with": _TEXT,
+    "max_words": _TEXT,
+    "max_chars": _TEXT,
+    "is_json": _OTHER,
+    "json_schema": _OTHER,
+    "llm_judge": _OTHER,
+    "python": _OTHER,
+    "latency_ms": _OTHER,
+    "cost_usd": _OTHER,
+    "contains_any": _MORE,
+    "icontains_any": _MORE,
+    "contains_all": _MORE,
+    "icontains_all": _MORE,
+    "min_words": _MORE,
+    "min_chars": _MORE,
+    "levenshtein": _MORE,
+    "similar": _MORE,
+    "finish_reason": _MORE,
+    "is_valid_tool_call": _MORE,
+    "javascript": _MORE,
+    "refusal": _OTHER,
 }
+
+_by_type: dict[str, type[_CheckBase]] = {}
+
+
+def type_of(model: type[_CheckBase]) -> str:
+    """The ``type`` a check model accepts, e.g. ``'regex'``."""
+    kind: str = typing.get_args(model.model_fields["type"].annotation)[0]
+    return kind
+
+
+def _model_for(kind: str) -> type[_CheckBase] | None:
+    model = _by_type.get(kind)
+    if model is None and kind in HOMES:
+        for candidate in importlib.import_module(HOMES[kind]).MODELS:
+            _by_type[type_of(candidate)] = candidate
+        model = _by_type[kind]
+    return model
+
+
+def all_check_models() -> tuple[type[_CheckBase], ...]:
+    """Every check model, in the order of ``AnyCheck`` (loading the modules that define them)."""
+    return tuple(model for model in map(_model_for, HOMES) if model is not None)
 
 
 @functools.cache
 def _any_check() -> TypeAdapter[Any]:
     """The discriminated union of every check model, built only to word a missing or unknown type."""
-    return TypeAdapter(Annotated[AnyCheck, Field(discriminator="type")])
+    union: Any = typing.Union[all_check_models()]  # noqa: UP007 - a union of classes known at run time
+    return TypeAdapter(Annotated[union, Field(discriminator="type")])
 
 
 def validate_check(value: Any) -> Any:
@@ -340,14 +315,14 @@ def validate_check(value: Any) -> Any:
         return value
     value = negated_form(value)
     kind = value.get("type") if isinstance(value, dict) else None
-    model = _BY_TYPE.get(kind) if isinstance(kind, str) else None
+    model = _model_for(kind) if isinstance(kind, str) else None
     if model is None:
         return _any_check().validate_python(value)
     return model.model_validate(value)
 
 
 if TYPE_CHECKING:
-    CheckSpec = AnyCheck
+    CheckSpec: TypeAlias = AnyCheck
 else:
     CheckSpec = Annotated[Any, PlainValidator(validate_check)]
 """One entry under ``checks:``; the ``type`` key picks the model (``validate_check``)."""
@@ -362,6 +337,7 @@ _NEEDS_EXPECTED_ANSWER = frozenset(
 
 def live_safe(spec: CheckSpec) -> bool:
     """True when the check can score live traffic: it needs no per-case expected answer."""
-    if isinstance(spec, RefusalCheck):
-        return not spec.expect  # "must not refuse" holds for any request; "must refuse" only for some
+    if spec.type == "refusal":
+        # "must not refuse" holds for any request; "must refuse" only for some
+        return not spec.expect
     return spec.type not in _NEEDS_EXPECTED_ANSWER

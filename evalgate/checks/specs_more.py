@@ -141,3 +141,18 @@ class JavascriptCheck(_CheckBase):
     value: Annotated[str, Field(min_length=1)]
     threshold: float | None = None
     timeout_s: Annotated[float, Field(gt=0, le=300)] = 10.0
+
+
+MODELS: tuple[type[_CheckBase], ...] = (
+    ContainsAnyCheck,
+    IContainsAnyCheck,
+    ContainsAllCheck,
+    IContainsAllCheck,
+    MinWordsCheck,
+    MinCharsCheck,
+    LevenshteinCheck,
+    SimilarCheck,
+    FinishReasonCheck,
+    ToolCallCheck,
+    JavascriptCheck,
+)

@@ -11,12 +11,14 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from evalgate.checks.base import CheckContext, clip, result
-from evalgate.checks.specs import IsJsonCheck, JsonSchemaCheck, schema_validator
+from evalgate.checks.specs import schema_validator
 from evalgate.errors import ConfigError
 from evalgate.results import CheckResult
 
 if TYPE_CHECKING:
     from jsonschema.protocols import Validator
+
+    from evalgate.checks.specs_other import IsJsonCheck, JsonSchemaCheck
 
 _FENCE = re.compile(r"```[ \t]*(?:json|JSON)?[ \t]*\r?\n(.*?)```", re.DOTALL)
 _OPENERS = re.compile(r"[\[{]")

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from evalgate.checks.base import CheckContext, quote, result
-from evalgate.checks.specs import (
-    ContainsCheck,
-    EqualsCheck,
-    IContainsCheck,
-    MaxCharsCheck,
-    MaxWordsCheck,
-    NotContainsCheck,
-    NotIContainsCheck,
-    RegexCheck,
-    StartsWithCheck,
-)
-from evalgate.checks.specs_more import (
-    ContainsAllCheck,
-    ContainsAnyCheck,
-    IContainsAllCheck,
-    IContainsAnyCheck,
-    MinCharsCheck,
-    MinWordsCheck,
-)
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:
+    from evalgate.checks.specs import (
+        ContainsCheck,
+        EqualsCheck,
+        IContainsCheck,
+        MaxCharsCheck,
+        MaxWordsCheck,
+        NotContainsCheck,
+        NotIContainsCheck,
+        RegexCheck,
+        StartsWithCheck,
+    )
+    from evalgate.checks.specs_more import (
+        ContainsAllCheck,
+        ContainsAnyCheck,
+        IContainsAllCheck,
+        IContainsAnyCheck,
+        MinCharsCheck,
+        MinWordsCheck,
+    )
 
 LISTED = 3  # how many missing/forbidden values a reason names before summarising the rest
 

@@ -5,16 +5,18 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from evalgate.checks.base import CheckContext, clip, quote, result
 from evalgate.checks.specs import schema_validator
-from evalgate.checks.specs_more import FinishReasonCheck, ToolCallCheck
 from evalgate.checks.structured import NotJson, parse_json
 from evalgate.errors import ConfigError
 from evalgate.results import CheckResult
+
+if TYPE_CHECKING:  # spec models load with the suites that use them
+    from evalgate.checks.specs_more import FinishReasonCheck, ToolCallCheck
 
 # vendor spellings -> promptfoo's normalised names, so one suite fits OpenAI and Anthropic
 _FINISH = {
