@@ -283,13 +283,14 @@ def test_connection_close_is_honoured() -> None:
             http.client.IncompleteRead,
             r"\(0 bytes read\)",
         ),
+        (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\nabc", http.client.IncompleteRead, None),
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", BodyTooLarge, None),
         (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 1001, BodyTooLarge, None),
         (b"HTTP/1.1 200 OK\r\nContent-Le", http.client.IncompleteRead, "bytes read"),
     ],
 )
 def test_broken_answers_raise_what_http_client_raises(
-    answer: bytes, error: type[Exception], match: str
+    answer: bytes, error: type[Exception], match: str | None
 ) -> None:
     with raw_server(scripted((answer, True))) as (port, _):
         transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
@@ -312,6 +313,8 @@ def test_broken_answers_raise_what_http_client_raises(
             (201, "Created", b"hello", "2"),
         ),
         (b"HTTP/1.1 204 No Content\n\n", (204, "No Content", b"", None)),
+        (b"HTTP/1.1 200 OK\r\nX-A: 3\r\nContent-Length: 2\r\n\nok", (200, "OK", b"ok", "3")),
+        (b"HTTP/1.1 200 OK\nContent-Length: 3\nX-A: 4\n\n\r\n!", (200, "OK", b"\r\n!", "4")),
     ],
 )
 def test_a_response_split_anywhere_parses_the_same(

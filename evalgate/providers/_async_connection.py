@@ -195,6 +195,8 @@ class Connection(asyncio.BufferedProtocol):
                     size = int(line.split(b";", 1)[0], 16)
                 except ValueError:
                     raise http.client.IncompleteRead(bytes(self.body)) from None
+                if size < 0:
+                    raise http.client.IncompleteRead(bytes(self.body))
                 if size == 0:
                     self.state = _TRAILER
                 elif len(self.body) + size > self.max_bytes:
@@ -208,7 +210,7 @@ class Connection(asyncio.BufferedProtocol):
     def _head(self, data: bytes, pos: int) -> int:
         """Parse a status line and headers at ``pos``; where the body starts, or -1 until the head is in."""
         crlf = data.find(b"\n\r\n", pos)
-        lf = data.find(b"\n\n", pos, None if crlf < 0 else crlf)
+        lf = data.find(b"\n\n", pos, None if crlf < 0 else crlf + 2)  # a bare-LF blank line first?
         if lf >= 0:
             stop, start = lf + 1, lf + 2
         elif crlf >= 0:
