@@ -9,6 +9,7 @@ import datetime
 import gc
 import http.client
 import ipaddress
+import json
 import select
 import socket
 import ssl
@@ -25,6 +26,7 @@ from rawhttp import ANSWER, one_answer_then_close, raw_server, read_message, rea
 from evalgate.providers._async_connection import Connection
 from evalgate.providers._async_transport import AsyncTransport
 from evalgate.providers._transport import BodyTooLarge, Response
+from evalgate.testing import FakeModelServer
 
 Handler = Callable[[socket.socket, list[bytes]], None]
 
@@ -492,6 +494,32 @@ def test_close_after_a_loop_closed_without_asyncio_run_still_ends_the_connection
             del held
             gc.collect()
     assert any("unclosed" in str(w.message) for w in caught if w.category is ResourceWarning)
+
+
+def test_the_shipped_fake_model_server_its_faults_and_a_trickle_cut_off_by_the_deadline() -> None:
+    with FakeModelServer() as server:
+        transport = AsyncTransport(f"{server.openai_base_url}/chat/completions", env={})
+        body = json.dumps({"model": "m", "messages": [{"role": "user", "content": "ping"}]}).encode()
+        sent = {"Content-Type": "application/json", "Authorization": "Bearer k"}
+
+        async def go() -> list[Response]:
+            answers = [await transport.post(body, sent, 100_000)]
+            server.fail_next(429, retry_after=7)
+            answers.append(await transport.post(body, sent, 100_000))
+            server.trickle_next(0.05)
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(0.3):
+                    await transport.post(body, sent, 100_000)
+            answers.append(await transport.post(body, sent, 100_000))
+            return answers
+
+        first, limited, after = asyncio.run(go())
+        transport.close()
+    assert first.status == 200
+    assert "ping" in json.loads(first.body)["choices"][0]["message"]["content"]
+    assert (limited.status, limited.headers["retry-after"]) == (429, "7")
+    assert after.status == 200
+    assert len(server.requests) == 4
 
 
 # --- TLS: a loopback HTTPS server, directly and through a CONNECT proxy ------------------------------
