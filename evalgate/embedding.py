@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from evalgate.cache import cache_key
+from evalgate.caller import ModelCaller
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.providers.base import ModelRequest
 from evalgate.redact import redact_error
 from evalgate.results import Completion
 from evalgate.retry import call_with_retries
-from evalgate.runner import ModelCaller
 
 
 @runtime_checkable

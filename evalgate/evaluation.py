@@ -14,6 +14,7 @@ from pathlib import Path
 
 from evalgate import cancel
 from evalgate.cache import DiskCache
+from evalgate.caller import ModelCaller
 from evalgate.checks import prepare_checks
 from evalgate.config import LoadedConfig, ModelConfig, RunnerConfig, load_config
 from evalgate.errors import ConfigError, UsageError
@@ -23,7 +24,6 @@ from evalgate.providers import build_provider
 from evalgate.redact import redactor_for
 from evalgate.results import CaseResult, GateVerdict, RunResult
 from evalgate.runner import (
-    ModelCaller,
     PlannedCase,
     ProgressHook,
     RunInterrupted,

@@ -6,8 +6,8 @@ import copy
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from evalgate import cancel
 from evalgate.errors import EvalgateError
@@ -125,26 +125,94 @@ def call_with_retries(
         else:
             chosen(seconds)
 
-    # imported here: a run whose calls all succeed at once never needs tenacity (start-up time)
-    from tenacity import Retrying, retry_if_exception, stop_after_attempt
-
-    retrying = Retrying(
-        stop=stop_after_attempt(max_attempts),
-        wait=_wait_seconds,
-        retry=retry_if_exception(_is_retryable),
-        sleep=do_sleep,
-        before_sleep=_log_retry(describe, on_retry),
-        reraise=True,
-    )
+    retrying = _policy(max_attempts, describe, on_retry, sleep=do_sleep, asynchronous=False)
     try:
-        return retrying(replay_then_call)
+        return cast("T", retrying(replay_then_call))
     except EvalgateError as exc:
         if not exc.retryable:
             raise
-        attempts = retrying.statistics.get("attempt_number", max_attempts)
-        noun = "attempt" if attempts == 1 else "attempts"
-        final = copy.copy(exc)
-        final.args = (f"{describe}: gave up after {attempts} {noun}: {exc}",)
-        # Marked non-retryable so an outer loop (e.g. a fallback model) does not retry it again.
-        final.retryable = False
-        raise final from exc
+        raise _given_up(exc, retrying, describe, max_attempts) from exc
+
+
+async def acall_with_retries(
+    fn: Callable[[], Awaitable[T]],
+    *,
+    max_attempts: int,
+    describe: str,
+    sleep: Callable[[float], None] | None = None,
+    on_retry: Callable[[BaseException], None] | None = None,
+) -> T:
+    """``call_with_retries`` for a coroutine on the run's event loop; always cancellable.
+
+    The same policy, messages and counting. A stop (SIGINT/SIGTERM) cancels the task, which ends a
+    backoff wait at once; no new attempt starts after it.
+    """
+    if max_attempts < 1:
+        raise ValueError(f"max_attempts must be at least 1, got {max_attempts}")
+    cancel.check()
+    try:
+        return await fn()
+    except EvalgateError as exc:
+        if not exc.retryable:
+            raise
+        first: EvalgateError | None = exc
+
+    async def replay_then_call() -> T:
+        nonlocal first
+        if first is not None:
+            failed, first = first, None
+            raise failed
+        cancel.check()
+        return await fn()
+
+    async def do_sleep(seconds: float) -> None:
+        chosen = sleep or _sleep
+        if chosen is time.sleep:
+            import asyncio
+
+            await asyncio.sleep(seconds)  # a stop cancels the task, and the wait with it
+            cancel.check()
+        else:
+            chosen(seconds)  # a test's stand-in
+
+    retrying = _policy(max_attempts, describe, on_retry, sleep=do_sleep, asynchronous=True)
+    try:
+        return cast("T", await retrying(replay_then_call))
+    except EvalgateError as exc:
+        if not exc.retryable:
+            raise
+        raise _given_up(exc, retrying, describe, max_attempts) from exc
+
+
+def _policy(
+    max_attempts: int,
+    describe: str,
+    on_retry: Callable[[BaseException], None] | None,
+    *,
+    sleep: Callable[[float], Any],
+    asynchronous: bool,
+) -> Any:
+    """tenacity's retrying object for the policy; imported here, since a run whose calls all succeed
+    at once never needs tenacity (start-up time)."""
+    from tenacity import AsyncRetrying, Retrying, retry_if_exception, stop_after_attempt
+
+    cls = AsyncRetrying if asynchronous else Retrying
+    return cls(
+        stop=stop_after_attempt(max_attempts),
+        wait=_wait_seconds,
+        retry=retry_if_exception(_is_retryable),
+        sleep=sleep,
+        before_sleep=_log_retry(describe, on_retry),
+        reraise=True,
+    )
+
+
+def _given_up(exc: EvalgateError, retrying: Any, describe: str, max_attempts: int) -> EvalgateError:
+    """The last retryable error, saying how many attempts were made."""
+    attempts = retrying.statistics.get("attempt_number", max_attempts)
+    noun = "attempt" if attempts == 1 else "attempts"
+    final = copy.copy(exc)
+    final.args = (f"{describe}: gave up after {attempts} {noun}: {exc}",)
+    # Marked non-retryable so an outer loop (e.g. a fallback model) does not retry it again.
+    final.retryable = False
+    return final

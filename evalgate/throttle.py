@@ -17,8 +17,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import asyncio
 
 _CHARS_PER_TOKEN = 4
 
@@ -39,7 +44,7 @@ def estimate_tokens(prompt: str, system: str | None, max_tokens: object) -> int:
 
 
 class Throttle:
-    """Shared by the workers of one run; every method is thread-safe."""
+    """Shared by the workers of one run, threads or event-loop tasks; every method is thread-safe."""
 
     def __init__(
         self,
@@ -66,6 +71,7 @@ class Throttle:
         self._next_request = 0.0  # the earliest start the request rate allows
         self._next_token = 0.0  # the earliest start the token rate allows
         self._paused_until = 0.0  # a Retry-After, for everyone
+        self._waiters: deque[asyncio.Future[None]] = deque()  # tasks of an event-loop run waiting for a slot
         self.rate_limited = 0
         self.decreases = 0
 
@@ -74,21 +80,63 @@ class Throttle:
         with self._lock:
             while self._in_flight >= self.limit:
                 self._cond.wait()
-            self._in_flight += 1
-            now = self._clock()
-            start = max(now, self._next_request, self._next_token, self._paused_until)
-            if self._request_gap:
-                self._next_request = start + self._request_gap
-            if self._token_gap:
-                self._next_token = max(start, self._next_token) + tokens * self._token_gap
-            ticket = Ticket(self._epoch, tokens)
-        if start > now:
+            ticket, wait = self._grant(tokens)
+        if wait > 0:
             try:
-                self._sleep(start - now)
+                self._sleep(wait)
             except BaseException:
                 self._give_back()
                 raise
         return ticket
+
+    async def aacquire(self, tokens: int = 0) -> Ticket:
+        """``acquire`` for a coroutine on the run's event loop: waits without blocking the loop.
+
+        A stop (SIGINT/SIGTERM) cancels the waiting task; its slot, or its turn to get one, is passed on.
+        """
+        import asyncio
+
+        while True:
+            with self._lock:
+                if self._in_flight < self.limit:
+                    ticket, wait = self._grant(tokens)
+                    break
+                waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+                self._waiters.append(waiter)
+            try:
+                await waiter
+            except BaseException:
+                with self._lock:
+                    if waiter in self._waiters:
+                        self._waiters.remove(waiter)
+                    else:  # woken but leaving: hand the turn to the next waiter
+                        self._wake_tasks(1)
+                raise
+        if wait > 0:
+            try:
+                await asyncio.sleep(wait)
+            except BaseException:
+                self._give_back()
+                raise
+        return ticket
+
+    def _grant(self, tokens: int) -> tuple[Ticket, float]:
+        """Take a slot (the lock held, a slot free): the ticket and how long to wait for the pace."""
+        self._in_flight += 1
+        now = self._clock()
+        start = max(now, self._next_request, self._next_token, self._paused_until)
+        if self._request_gap:
+            self._next_request = start + self._request_gap
+        if self._token_gap:
+            self._next_token = max(start, self._next_token) + tokens * self._token_gap
+        return Ticket(self._epoch, tokens), start - now
+
+    def _wake_tasks(self, count: int) -> None:
+        """Wake up to ``count`` waiting tasks (the lock held); each checks for a slot again."""
+        while count > 0 and self._waiters:
+            waiter = self._waiters.popleft()
+            waiter.get_loop().call_soon_threadsafe(_wake, waiter)
+            count -= 1
 
     def release(
         self,
@@ -122,9 +170,18 @@ class Throttle:
                     self.limit += 1
                     self._successes = 0
             if self._in_flight < self.limit:
-                self._cond.notify(self.limit - self._in_flight)  # the freed slot, and a new one if any
+                free = self.limit - self._in_flight  # the freed slot, and a new one if any
+                self._cond.notify(free)
+                if self._waiters:
+                    self._wake_tasks(free)
 
     def _give_back(self) -> None:
         with self._lock:
             self._in_flight -= 1
             self._cond.notify()
+            self._wake_tasks(1)
+
+
+def _wake(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_result(None)

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from evalgate import retry
+from tests.callpaths import PATHS, Complete, by_name
 
 
 @pytest.fixture(autouse=True)
@@ -20,3 +21,9 @@ def retry_waits() -> Iterator[list[float]]:
 
 
 # --- end retry waits --------------------------------------------------------------------------
+
+
+@pytest.fixture(params=PATHS)
+def complete(request: pytest.FixtureRequest) -> Complete:
+    """Call an HTTP provider through a worker thread's path, then through the event loop's."""
+    return by_name(request.param)

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from evalgate.cache import DiskCache, cache_key
+from evalgate.caller import ModelCaller
 from evalgate.checks import CheckContext, RefusalCheck, run_checks
 from evalgate.cli import main
 from evalgate.config import ModelConfig
@@ -20,7 +21,6 @@ from evalgate.pins import check_pin
 from evalgate.providers.base import ModelRequest
 from evalgate.report import load_json
 from evalgate.results import Completion
-from evalgate.runner import ModelCaller
 from evalgate.testing import Answer, FakeModelServer, FakeProvider, prompt_of
 
 JUDGE = "gpt-4o-mini-2024-07-18"

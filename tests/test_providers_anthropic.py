@@ -16,6 +16,7 @@ from evalgate.providers.anthropic import AnthropicProvider
 from evalgate.providers.base import ModelRequest
 from evalgate.retry import call_with_retries
 from evalgate.testing import FakeModelServer
+from tests.callpaths import Complete
 
 KEY = "sk-ant-test-0123456789"
 MODEL = "claude-3-5-sonnet-20241022"
@@ -53,8 +54,8 @@ def with_retries(provider: AnthropicProvider, waits: list[float], *, max_attempt
     return completion.text
 
 
-def test_parses_text_model_tokens_and_latency(provider: AnthropicProvider) -> None:
-    completion = provider.complete(ask("Say hi"))
+def test_parses_text_model_tokens_and_latency(provider: AnthropicProvider, complete: Complete) -> None:
+    completion = complete(provider, ask("Say hi"))
     assert completion.text == "echo: Say hi"
     assert completion.model == MODEL
     assert completion.input_tokens is not None
@@ -65,9 +66,9 @@ def test_parses_text_model_tokens_and_latency(provider: AnthropicProvider) -> No
 
 
 def test_sends_key_version_system_and_default_max_tokens(
-    server: FakeModelServer, provider: AnthropicProvider
+    server: FakeModelServer, provider: AnthropicProvider, complete: Complete
 ) -> None:
-    provider.complete(ask("Hi", system="Be brief.", params={"temperature": 0.2}))
+    complete(provider, ask("Hi", system="Be brief.", params={"temperature": 0.2}))
     [received] = server.requests
     assert received.path == "/v1/messages"
     assert received.headers["x-api-key"] == KEY
@@ -82,15 +83,15 @@ def test_sends_key_version_system_and_default_max_tokens(
     }
 
 
-def test_max_tokens_comes_from_params(server: FakeModelServer) -> None:
+def test_max_tokens_comes_from_params(server: FakeModelServer, complete: Complete) -> None:
     with make_provider(server, params={"max_tokens": 64}) as provider:
-        provider.complete(ask())
+        complete(provider, ask())
     assert server.requests[0].json["max_tokens"] == 64
     assert "system" not in server.requests[0].json
 
 
 def test_joins_text_blocks_and_skips_other_block_types(
-    server: FakeModelServer, provider: AnthropicProvider
+    server: FakeModelServer, provider: AnthropicProvider, complete: Complete
 ) -> None:
     body = {
         "type": "message",
@@ -103,17 +104,17 @@ def test_joins_text_blocks_and_skips_other_block_types(
         "usage": {"input_tokens": 12, "output_tokens": 5},
     }
     server.fail_next(200, body=json.dumps(body))
-    completion = provider.complete(ask())
+    completion = complete(provider, ask())
     assert completion.text == "Blue and green."
     assert (completion.input_tokens, completion.output_tokens) == (12, 5)
 
 
 def test_response_without_text_blocks_names_what_is_missing(
-    server: FakeModelServer, provider: AnthropicProvider
+    server: FakeModelServer, provider: AnthropicProvider, complete: Complete
 ) -> None:
     server.fail_next(200, body=json.dumps({"type": "message", "content": [], "stop_reason": "end_turn"}))
     with pytest.raises(ProviderError, match=r"no text blocks in 'content' \(stop_reason: end_turn\)") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert info.value.retryable is False
 
 
@@ -159,21 +160,21 @@ def test_401_names_env_var_hides_key_and_is_not_retried(server: FakeModelServer)
 
 
 def test_error_body_message_is_shown_for_bad_requests(
-    server: FakeModelServer, provider: AnthropicProvider
+    server: FakeModelServer, provider: AnthropicProvider, complete: Complete
 ) -> None:
     server.fail_next(400, message="max_tokens: 999999 > 8192, which is the maximum allowed")
     with pytest.raises(ProviderError, match="HTTP 400: max_tokens: 999999 > 8192") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert info.value.retryable is False
 
 
 def test_error_body_with_200_status_is_classified_by_type(
-    server: FakeModelServer, provider: AnthropicProvider
+    server: FakeModelServer, provider: AnthropicProvider, complete: Complete
 ) -> None:
     body = {"type": "error", "error": {"type": "overloaded_error", "message": "Overloaded"}}
     server.fail_next(200, body=json.dumps(body))
     with pytest.raises(ProviderError, match="overloaded_error") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert info.value.retryable is True
 
 
@@ -193,12 +194,14 @@ def test_build_provider_needs_anthropic_api_key(tmp_path: Path) -> None:
         build_provider(cfg, base_dir=tmp_path, env={"OPENAI_API_KEY": "sk-other"})
 
 
-def test_build_provider_uses_key_from_env(server: FakeModelServer, tmp_path: Path) -> None:
+def test_build_provider_uses_key_from_env(
+    server: FakeModelServer, tmp_path: Path, complete: Complete
+) -> None:
     cfg = ModelConfig(provider="anthropic", name=MODEL, base_url=server.anthropic_base_url)
     provider = build_provider(cfg, base_dir=tmp_path, env={"ANTHROPIC_API_KEY": KEY})
     try:
         assert provider.name == "anthropic"
-        provider.complete(ask())
+        complete(provider, ask())
     finally:
         provider.close()
     assert server.requests[0].headers["x-api-key"] == KEY

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from evalgate.caller import ModelCaller
 from evalgate.config import ModelConfig
 from evalgate.errors import ProviderError
 from evalgate.providers import build_provider
@@ -22,8 +23,8 @@ from evalgate.providers.http import HTTPProvider
 from evalgate.providers.openai import OpenAIProvider
 from evalgate.redact import Redactor, redactor_for
 from evalgate.results import Completion
-from evalgate.runner import ModelCaller
 from evalgate.testing import FakeModelServer, FakeProvider
+from tests.callpaths import Complete
 
 KEY = "sk-proj-hostile0123456789abcdef"
 OTHER = "sk-other-9876543210fedcba98765"  # a key the server echoes that we never knew
@@ -64,71 +65,73 @@ def echo_headers(key: str = KEY) -> str:
 # --- redaction, one test per path ------------------------------------------------------------
 
 
-def test_200_body_that_is_not_json_is_redacted(server: FakeModelServer) -> None:
+def test_200_body_that_is_not_json_is_redacted(server: FakeModelServer, complete: Complete) -> None:
     server.fail_next(200, body=echo_headers())
     with openai(server) as provider, pytest.raises(ProviderError, match="not JSON") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert_clean(str(info.value))
     assert "Bearer ***" in str(info.value)
 
 
-def test_200_json_without_choices_lists_keys_redacted(server: FakeModelServer) -> None:
+def test_200_json_without_choices_lists_keys_redacted(server: FakeModelServer, complete: Complete) -> None:
     server.fail_next(200, body=json.dumps({f"Bearer {KEY}": 1, "x-api-key": OTHER}))
     with openai(server) as provider, pytest.raises(ProviderError, match="keys:") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert_clean(str(info.value))
 
 
-def test_200_json_array_body_is_redacted(server: FakeModelServer) -> None:
+def test_200_json_array_body_is_redacted(server: FakeModelServer, complete: Complete) -> None:
     server.fail_next(200, body=json.dumps([f"Bearer {KEY}"]))
     with openai(server) as provider, pytest.raises(ProviderError, match="expected an object") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert_clean(str(info.value))
 
 
 @pytest.mark.parametrize("status", [400, 401, 500])
-def test_error_status_bodies_are_redacted(server: FakeModelServer, status: int) -> None:
+def test_error_status_bodies_are_redacted(server: FakeModelServer, status: int, complete: Complete) -> None:
     server.fail_next(status, message=echo_headers())
     with openai(server) as provider, pytest.raises(ProviderError, match=f"HTTP {status}") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert_clean(str(info.value))
 
 
-def test_error_status_with_a_plain_text_body_is_redacted(server: FakeModelServer) -> None:
+def test_error_status_with_a_plain_text_body_is_redacted(server: FakeModelServer, complete: Complete) -> None:
     server.fail_next(502, body=echo_headers())
     with openai(server) as provider, pytest.raises(ProviderError, match="HTTP 502") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert_clean(str(info.value))
 
 
-def test_anthropic_200_error_body_is_redacted(server: FakeModelServer) -> None:
+def test_anthropic_200_error_body_is_redacted(server: FakeModelServer, complete: Complete) -> None:
     error = {"type": "error", "error": {"type": "api_error", "message": echo_headers()}}
     server.fail_next(200, body=json.dumps(error))
     with anthropic(server) as provider, pytest.raises(ProviderError, match="api_error") as info:
-        provider.complete(ask("claude-3-5-sonnet-20241022"))
+        complete(provider, ask("claude-3-5-sonnet-20241022"))
     assert_clean(str(info.value))
 
 
-def test_anthropic_non_json_body_is_redacted(server: FakeModelServer) -> None:
+def test_anthropic_non_json_body_is_redacted(server: FakeModelServer, complete: Complete) -> None:
     server.fail_next(200, body=f"x-api-key: {KEY}")
     with anthropic(server) as provider, pytest.raises(ProviderError) as info:
-        provider.complete(ask("claude-3-5-sonnet-20241022"))
+        complete(provider, ask("claude-3-5-sonnet-20241022"))
     assert_clean(str(info.value))
 
 
-def test_answer_and_refusal_texts_are_redacted(server: FakeModelServer) -> None:
+def test_answer_and_refusal_texts_are_redacted(server: FakeModelServer, complete: Complete) -> None:
     server.fail_next(200, body=json.dumps(openai_body(content=f"your key is {KEY}")))
     refusal = {"role": "assistant", "content": None, "refusal": f"I will not use Bearer {OTHER}"}
     server.fail_next(200, body=json.dumps(openai_body(message=refusal)))
     with openai(server) as provider:
-        answer = provider.complete(ask())
-        refused = provider.complete(ask())
+        answer = complete(provider, ask())
+        refused = complete(provider, ask())
     assert answer.text == "your key is ***"
     assert refused.refused
     assert refused.text == "I will not use Bearer ***"
 
 
-def test_http_provider_secret_header_is_redacted_on_a_200(server: FakeModelServer) -> None:
+def test_http_provider_secret_header_is_redacted_on_a_200(
+    server: FakeModelServer, complete: Complete
+) -> None:
     server.fail_next(200, body="token was tok-secret-0042")
     provider = HTTPProvider(
         url=server.openai_base_url + "/chat/completions",
@@ -138,27 +141,29 @@ def test_http_provider_secret_header_is_redacted_on_a_200(server: FakeModelServe
         env={"SVC_TOKEN": "tok-secret-0042"},
     )
     with provider, pytest.raises(ProviderError) as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert "tok-secret-0042" not in str(info.value)
 
 
-def test_connection_errors_are_redacted() -> None:
+def test_connection_errors_are_redacted(complete: Complete) -> None:
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}/v1/{KEY}"
     with OpenAIProvider(api_key=KEY, base_url=url) as provider, pytest.raises(ProviderError) as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert_clean(str(info.value))
 
 
-def test_build_provider_masks_the_github_token_from_the_environment(server: FakeModelServer) -> None:
+def test_build_provider_masks_the_github_token_from_the_environment(
+    server: FakeModelServer, complete: Complete
+) -> None:
     server.fail_next(500, message=f"token {GH_TOKEN} refused")
     cfg = ModelConfig(provider="openai", name="gpt-4o-2024-11-20", base_url=server.openai_base_url)
     env = {"OPENAI_API_KEY": KEY, "GITHUB_TOKEN": GH_TOKEN}
     provider = build_provider(cfg, base_dir=Path("."), env=env)
     with pytest.raises(ProviderError) as info:
-        provider.complete(ask())
+        complete(provider, ask())
     provider.close()
     assert_clean(str(info.value))
 
@@ -188,24 +193,24 @@ def test_redactor_leaves_prose_alone_and_masks_credential_shapes() -> None:
 # --- a total deadline per attempt -----------------------------------------------------------
 
 
-def test_a_trickled_body_cannot_outlive_timeout_s(server: FakeModelServer) -> None:
+def test_a_trickled_body_cannot_outlive_timeout_s(server: FakeModelServer, complete: Complete) -> None:
     server.trickle_next(0.05)  # ~300 bytes at 20 bytes a second: 15 s if every byte reset the timer
     started = time.monotonic()
     with (
         openai(server, timeout_s=1) as provider,
         pytest.raises(ProviderError, match="timed out after 1s") as info,
     ):
-        provider.complete(ask())
+        complete(provider, ask())
     elapsed = time.monotonic() - started
     assert info.value.retryable is True
     assert elapsed < 2.5, f"the attempt lived {elapsed:.1f}s"
 
 
-def test_a_quick_server_is_not_cut_by_the_deadline(server: FakeModelServer) -> None:
+def test_a_quick_server_is_not_cut_by_the_deadline(server: FakeModelServer, complete: Complete) -> None:
     server.trickle_next(0.001)
     with openai(server, timeout_s=5) as provider:
-        assert provider.complete(ask()).text == "slow answer"
-        assert provider.complete(ask()).text == "echo: hi"  # the connection pool still works afterwards
+        assert complete(provider, ask()).text == "slow answer"
+        assert complete(provider, ask()).text == "echo: hi"  # the connection pool still works afterwards
 
 
 # --- finish reasons and refusals ------------------------------------------------------------
@@ -221,21 +226,21 @@ def openai_body(content: str | None = "partial", finish: str = "stop", message: 
     [("length", "The answer is", True), ("content_filter", None, True), ("stop", "done", False)],
 )
 def test_openai_finish_reason_is_kept(
-    server: FakeModelServer, finish: str, content: str | None, truncated: bool
+    server: FakeModelServer, finish: str, content: str | None, truncated: bool, complete: Complete
 ) -> None:
     server.fail_next(200, body=json.dumps(openai_body(content, finish)))
     with openai(server) as provider:
-        completion = provider.complete(ask())
+        completion = complete(provider, ask())
     assert completion.finish_reason == finish
     assert completion.truncated is truncated
     assert completion.text == (content or "")
 
 
-def test_openai_refusal_is_an_answer(server: FakeModelServer) -> None:
+def test_openai_refusal_is_an_answer(server: FakeModelServer, complete: Complete) -> None:
     refusal = {"role": "assistant", "content": None, "refusal": "I can't help with that."}
     server.fail_next(200, body=json.dumps(openai_body(message=refusal)))
     with openai(server) as provider:
-        completion = provider.complete(ask())
+        completion = complete(provider, ask())
     assert completion == Completion(
         text="I can't help with that.",
         model="gpt-4o-2024-11-20",
@@ -259,12 +264,12 @@ TOOL_USE_TEXT = '[{"type": "tool_use", "name": "f", "input": {}}]'
     ],
 )
 def test_anthropic_stop_reason_is_kept(
-    server: FakeModelServer, stop: str, blocks: list[object], text: str, refused: bool
+    server: FakeModelServer, stop: str, blocks: list[object], text: str, refused: bool, complete: Complete
 ) -> None:
     body = {"type": "message", "model": "claude-3-5-sonnet-20241022", "content": blocks, "stop_reason": stop}
     server.fail_next(200, body=json.dumps(body))
     with anthropic(server) as provider:
-        completion = provider.complete(ask("claude-3-5-sonnet-20241022"))
+        completion = complete(provider, ask("claude-3-5-sonnet-20241022"))
     assert (completion.finish_reason, completion.text, completion.refused) == (stop, text, refused)
     assert completion.truncated is (stop == "max_tokens")
 

@@ -19,6 +19,7 @@ from evalgate.providers.base import ModelRequest
 from evalgate.providers.openai import OpenAIProvider
 from evalgate.retry import call_with_retries
 from evalgate.testing import FakeModelServer
+from tests.callpaths import Complete
 
 KEY = "sk-test-0123456789abcdef"
 
@@ -59,8 +60,8 @@ def with_retries(provider: OpenAIProvider, waits: list[float], *, max_attempts: 
     return completion.text
 
 
-def test_parses_text_served_model_tokens_and_latency(provider: OpenAIProvider) -> None:
-    completion = provider.complete(ask("Say hi"))
+def test_parses_text_served_model_tokens_and_latency(provider: OpenAIProvider, complete: Complete) -> None:
+    completion = complete(provider, ask("Say hi"))
     assert completion.text == "echo: Say hi"
     assert completion.model == "gpt-4o-2024-08-06"
     assert completion.input_tokens is not None
@@ -70,9 +71,9 @@ def test_parses_text_served_model_tokens_and_latency(provider: OpenAIProvider) -
     assert completion.latency_ms > 0
 
 
-def test_sends_bearer_key_model_messages_and_params(server: FakeModelServer) -> None:
+def test_sends_bearer_key_model_messages_and_params(server: FakeModelServer, complete: Complete) -> None:
     with make_provider(server, params={"temperature": 0}, system="default system") as provider:
-        provider.complete(ask("Hi", params={"seed": 7}, system="Be brief."))
+        complete(provider, ask("Hi", params={"seed": 7}, system="Be brief."))
     [received] = server.requests
     assert received.path == "/v1/chat/completions"
     assert received.headers["authorization"] == f"Bearer {KEY}"
@@ -84,8 +85,10 @@ def test_sends_bearer_key_model_messages_and_params(server: FakeModelServer) -> 
     }
 
 
-def test_omits_system_message_when_there_is_none(server: FakeModelServer, provider: OpenAIProvider) -> None:
-    provider.complete(ask("Hi"))
+def test_omits_system_message_when_there_is_none(
+    server: FakeModelServer, provider: OpenAIProvider, complete: Complete
+) -> None:
+    complete(provider, ask("Hi"))
     assert server.requests[0].json["messages"] == [{"role": "user", "content": "Hi"}]
 
 
@@ -168,57 +171,63 @@ def test_401_is_not_retried_and_names_the_env_var_but_not_the_key(
     assert len(server.requests) == 1
 
 
-def test_wrong_key_is_rejected_by_server_with_openai_error_shape() -> None:
+def test_wrong_key_is_rejected_by_server_with_openai_error_shape(complete: Complete) -> None:
     with (
         FakeModelServer(api_key="sk-the-right-one") as server,
         make_provider(server) as provider,
         pytest.raises(ProviderError, match="Incorrect API key provided") as info,
     ):
-        provider.complete(ask())
+        complete(provider, ask())
     assert KEY not in str(info.value)
 
 
 @pytest.mark.parametrize("status", [400, 403, 404])
 def test_client_errors_show_server_message_and_are_not_retryable(
-    server: FakeModelServer, provider: OpenAIProvider, status: int
+    server: FakeModelServer, provider: OpenAIProvider, status: int, complete: Complete
 ) -> None:
     server.fail_next(status, message="The model `gpt-4o` does not exist or you do not have access to it.")
     with pytest.raises(ProviderError) as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert info.value.retryable is False
     assert f"HTTP {status}" in str(info.value)
     assert "does not exist or you do not have access" in str(info.value)
 
 
-def test_malformed_json_is_not_retryable(server: FakeModelServer, provider: OpenAIProvider) -> None:
+def test_malformed_json_is_not_retryable(
+    server: FakeModelServer, provider: OpenAIProvider, complete: Complete
+) -> None:
     server.fail_next(200, body='{"choices": [')
     with pytest.raises(ProviderError, match="not JSON") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert info.value.retryable is False
 
 
-def test_missing_content_names_the_missing_field(server: FakeModelServer, provider: OpenAIProvider) -> None:
+def test_missing_content_names_the_missing_field(
+    server: FakeModelServer, provider: OpenAIProvider, complete: Complete
+) -> None:
     choice = {"message": {"role": "assistant", "content": None}, "finish_reason": "stop"}
     body = json.dumps({"model": "gpt-4o", "choices": [choice]})
     server.fail_next(200, body=body)
     with pytest.raises(ProviderError, match=r"choices\[0\]\.message\.content") as info:
-        provider.complete(ask())
+        complete(provider, ask())
     assert info.value.retryable is False
 
 
-def test_missing_choices_lists_keys_received(server: FakeModelServer, provider: OpenAIProvider) -> None:
+def test_missing_choices_lists_keys_received(
+    server: FakeModelServer, provider: OpenAIProvider, complete: Complete
+) -> None:
     server.fail_next(200, body='{"object": "list", "data": []}')
     with pytest.raises(ProviderError, match=r"no 'choices' \(keys: \['data', 'object'\]\)"):
-        provider.complete(ask())
+        complete(provider, ask())
 
 
-def test_connection_refused_is_retryable_and_hides_key() -> None:
+def test_connection_refused_is_retryable_and_hides_key(complete: Complete) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     with OpenAIProvider(api_key=KEY, base_url=f"http://127.0.0.1:{port}/v1") as provider:
         with pytest.raises(ProviderError) as info:
-            provider.complete(ask())
+            complete(provider, ask())
         assert KEY not in repr(provider)
     assert info.value.retryable is True
     assert "cannot connect" in str(info.value)
@@ -235,13 +244,15 @@ def test_pools_connections_across_threads() -> None:
     assert len(ports) <= 8  # keep-alive: connections were reused, not opened per request
 
 
-def test_build_provider_reads_key_from_configured_env_var(server: FakeModelServer, tmp_path: Path) -> None:
+def test_build_provider_reads_key_from_configured_env_var(
+    server: FakeModelServer, tmp_path: Path, complete: Complete
+) -> None:
     cfg = ModelConfig(
         provider="openai", name="gpt-4o", base_url=server.openai_base_url, api_key_env="TEAM_KEY"
     )
     provider = build_provider(cfg, base_dir=tmp_path, env={"TEAM_KEY": KEY})
     try:
-        provider.complete(ask())
+        complete(provider, ask())
     finally:
         provider.close()
     assert server.requests[0].headers["authorization"] == f"Bearer {KEY}"
@@ -256,11 +267,13 @@ def test_build_provider_without_key_is_a_config_error(tmp_path: Path) -> None:
     assert "secrets.OPENAI_API_KEY" in info.value.fix
 
 
-def test_build_provider_allows_no_key_for_loopback_servers(server: FakeModelServer, tmp_path: Path) -> None:
+def test_build_provider_allows_no_key_for_loopback_servers(
+    server: FakeModelServer, tmp_path: Path, complete: Complete
+) -> None:
     cfg = ModelConfig(provider="openai", name="gpt-4o", base_url=server.openai_base_url)
     provider = build_provider(cfg, base_dir=tmp_path, env={})
     try:
-        assert provider.complete(ask()).text == "echo: What is 2+2?"
+        assert complete(provider, ask()).text == "echo: What is 2+2?"
     finally:
         provider.close()
     assert "authorization" not in server.requests[0].headers

@@ -24,6 +24,7 @@ from evalgate.providers.http import HTTPProvider, extract_path
 from evalgate.providers.replay import ReplayProvider, write_recording
 from evalgate.retry import call_with_retries
 from evalgate.testing import FakeModelServer, FakeProvider
+from tests.callpaths import Complete
 
 
 def ask(prompt: str = "hello", *, case_id: str = "c1", model: str = "m-1", **kwargs: Any) -> ModelRequest:
@@ -113,17 +114,19 @@ def test_http_missing_response_path_shows_path_and_top_level_keys(server: FakeMo
     assert info.value.retryable is False
 
 
-def test_http_503_is_retried_and_secret_header_values_never_leak(server: FakeModelServer) -> None:
+def test_http_503_is_retried_and_secret_header_values_never_leak(
+    server: FakeModelServer, complete: Complete
+) -> None:
     server.fail_next(503, retry_after=2, message="token tok-secret-9 is throttled")
     waits: list[float] = []
     provider = http_provider(server, headers={"X-Key": "${SVC_TOKEN}"}, env={"SVC_TOKEN": "tok-secret-9"})
     try:
         text = call_with_retries(
-            lambda: provider.complete(ask()).text, max_attempts=2, describe="x", sleep=waits.append
+            lambda: complete(provider, ask()).text, max_attempts=2, describe="x", sleep=waits.append
         )
         server.fail_next(401, message="bad token tok-secret-9")
         with pytest.raises(ProviderError) as info:
-            provider.complete(ask())
+            complete(provider, ask())
     finally:
         provider.close()
     assert text == "Question: hello"

@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 
 from evalgate.cache import DiskCache
+from evalgate.caller import ModelCaller
 from evalgate.config import ModelConfig
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.providers.base import ModelRequest
-from evalgate.runner import ModelCaller, PlannedCase, Runner
+from evalgate.runner import PlannedCase, Runner
 from evalgate.suite import Case, CaseSpec
 from evalgate.testing import FakeProvider
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 
 import pytest
 
@@ -121,3 +123,69 @@ def test_token_estimate_counts_the_prompt_and_the_answer_cap() -> None:
     assert estimate_tokens("x" * 400, "y" * 40, 50) == 160
     assert estimate_tokens("hi", None, None) == 1
     assert estimate_tokens("x" * 40, None, True) == 10  # a bool is not a max_tokens
+
+
+def test_on_the_loop_tasks_wait_for_a_slot_without_blocking_the_loop() -> None:
+    gate = Throttle(8)
+    gate.release(gate.acquire(), rate_limited=True)
+    gate.release(gate.acquire(), rate_limited=True)
+    assert gate.limit == 2
+    active = {"now": 0, "max": 0}
+    ticks: list[int] = []
+
+    async def work() -> None:
+        ticket = await gate.aacquire()
+        active["now"] += 1
+        active["max"] = max(active["max"], active["now"])
+        await asyncio.sleep(0.02)
+        active["now"] -= 1
+        gate.release(ticket)
+
+    async def ticker() -> None:  # the loop keeps running while tasks wait for slots
+        for _ in range(5):
+            ticks.append(1)
+            await asyncio.sleep(0.01)
+
+    async def main() -> None:
+        await asyncio.gather(ticker(), *(work() for _ in range(8)))
+
+    asyncio.run(main())
+    assert 2 <= active["max"] <= 4  # as with threads: never the 8 at once
+    assert len(ticks) == 5
+    assert gate._in_flight == 0
+
+
+def test_on_the_loop_a_cancelled_waiter_passes_its_turn_on() -> None:
+    gate = Throttle(1)
+
+    async def main() -> list[str]:
+        order: list[str] = []
+        first = await gate.aacquire()
+
+        async def wait(name: str) -> None:
+            ticket = await gate.aacquire()
+            order.append(name)
+            gate.release(ticket)
+
+        doomed = asyncio.ensure_future(wait("doomed"))
+        patient = asyncio.ensure_future(wait("patient"))
+        await asyncio.sleep(0.01)
+        gate.release(first)  # wakes "doomed" first ...
+        doomed.cancel()  # ... which leaves before it runs: "patient" must get the slot
+        await asyncio.wait_for(patient, timeout=2)
+        return order
+
+    assert asyncio.run(main()) == ["patient"]
+    assert gate._in_flight == 0
+
+
+def test_on_the_loop_requests_are_paced_to_the_requests_per_minute() -> None:
+    gate = Throttle(4, requests_per_minute=1200)  # one every 50 ms
+
+    async def main() -> float:
+        started = time.monotonic()
+        for _ in range(4):
+            gate.release(await gate.aacquire())
+        return time.monotonic() - started
+
+    assert asyncio.run(main()) >= 0.14  # three gaps of 50 ms after the first

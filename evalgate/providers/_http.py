@@ -16,7 +16,7 @@ from urllib.parse import urlparse
 from evalgate import cancel
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.providers._deadline import Attempt
-from evalgate.providers._transport import BodyTooLarge, Transport
+from evalgate.providers._transport import BodyTooLarge, Response, Transport
 from evalgate.redact import Redactor, redact_completion, redact_error
 
 # Statuses where the same request may succeed later: timeouts, conflicts, rate limits, server trouble.
@@ -25,6 +25,7 @@ MAX_BODY_SHOWN = 300
 # A model answer is kilobytes; a server sending more than this is broken or hostile.
 MAX_RESPONSE_BYTES = 10_000_000
 if TYPE_CHECKING:
+    from evalgate.providers._async_transport import AsyncTransport
     from evalgate.providers.base import ModelRequest
     from evalgate.results import Completion
 
@@ -164,36 +165,74 @@ def post_json(
 
     ``timeout_s`` bounds the whole attempt (connect, send, headers and body), not each socket read.
     """
-    try:
-        data = json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
-    except (TypeError, ValueError) as exc:
-        raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
+    data = _encoded(body, what)
     sent = {"Content-Type": "application/json", **headers}
     started = time.perf_counter()
     with Attempt(timeout_s) as attempt:
         try:
             response = transport.post(data, sent, attempt, MAX_RESPONSE_BYTES)
-        except BodyTooLarge:
-            raise ProviderError(
-                f"{what} sent a response body over {MAX_RESPONSE_BYTES // 1_000_000} MB; stopped reading",
-                retryable=False,
-            ) from None
         except TimeoutError:
             _raise_if_aborted(attempt, what)
             raise _timed_out(what, timeout_s) from None
-        except ValueError as exc:  # http.client refuses a header value with a line break
-            raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
-        except (OSError, http.client.HTTPException) as exc:
+        except (BodyTooLarge, ValueError, OSError, http.client.HTTPException) as exc:
             _raise_if_aborted(attempt, what)
-            if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
-                raise ProviderError(f"{what}: request failed: {_describe(exc)}", retryable=True) from None
-            raise ProviderError(
-                f"{what}: cannot connect to {transport.url}: {_describe(exc)}", retryable=True
-            ) from None
+            raise _failure(exc, what, transport.url) from None
         _raise_if_aborted(attempt, what)
-    charset = _charset(response.headers)
-    reply = Reply(response.status, response.reason, response.headers, response.body, charset)
-    return reply, (time.perf_counter() - started) * 1000.0
+    return _reply(response), (time.perf_counter() - started) * 1000.0
+
+
+async def apost_json(
+    transport: AsyncTransport,
+    *,
+    body: Any,
+    headers: Mapping[str, str],
+    timeout_s: float,
+    what: str,
+) -> tuple[Reply, float]:
+    """``post_json`` as a coroutine on the run's event loop, with the same errors.
+
+    ``timeout_s`` bounds the whole attempt; a stop (SIGINT/SIGTERM) cancels the task, which aborts the
+    connection in use.
+    """
+    import asyncio
+
+    data = _encoded(body, what)
+    sent = {"Content-Type": "application/json", **headers}
+    started = time.perf_counter()
+    try:
+        async with asyncio.timeout(timeout_s):
+            response = await transport.post(data, sent, MAX_RESPONSE_BYTES)
+    except TimeoutError:
+        raise _timed_out(what, timeout_s) from None
+    except (BodyTooLarge, ValueError, OSError, http.client.HTTPException) as exc:
+        raise _failure(exc, what, transport.url) from None
+    return _reply(response), (time.perf_counter() - started) * 1000.0
+
+
+def _encoded(body: Any, what: str) -> bytes:
+    try:
+        return json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
+    except (TypeError, ValueError) as exc:
+        raise ProviderError(f"{what}: cannot send the request: {exc}", retryable=False) from None
+
+
+def _failure(exc: BaseException, what: str, url: str) -> ProviderError:
+    """The ``ProviderError`` for what a transport raised: only an oversized body or a bad header is final."""
+    if isinstance(exc, BodyTooLarge):
+        return ProviderError(
+            f"{what} sent a response body over {MAX_RESPONSE_BYTES // 1_000_000} MB; stopped reading",
+            retryable=False,
+        )
+    if isinstance(exc, ValueError):  # a header value with a line break is refused, not sent
+        return ProviderError(f"{what}: cannot send the request: {exc}", retryable=False)
+    if isinstance(exc, http.client.HTTPException) and not isinstance(exc, ConnectionError):
+        return ProviderError(f"{what}: request failed: {_describe(exc)}", retryable=True)
+    return ProviderError(f"{what}: cannot connect to {url}: {_describe(exc)}", retryable=True)
+
+
+def _reply(response: Response) -> Reply:
+    headers = response.headers
+    return Reply(response.status, response.reason, headers, response.body, _charset(headers))
 
 
 def _describe(exc: BaseException) -> str:
@@ -245,16 +284,21 @@ def int_or_none(value: Any) -> int | None:
 
 
 class HTTPProviderBase:
-    """Owns the transport and the redaction step; subclasses build requests and parse answers.
+    """Owns the transports and the redaction step; subclasses build requests and parse answers.
 
-    ``complete`` is the one way out: every error message and every answer passes ``self._redact``, which
-    masks this provider's own secrets (``secrets``) and any credential-shaped value.
+    ``complete`` (a worker thread) and ``acomplete`` (a task on the run's event loop) are the ways out:
+    every error message and every answer passes ``self._redact``, which masks this provider's own
+    secrets (``secrets``) and any credential-shaped value. Subclasses give ``_outgoing`` (what to send)
+    and ``_answer`` (the ``Completion`` in a 2xx JSON body); both paths share them.
     """
 
     name = "http"
+    _timeout_s = 60.0
+    _hints: Mapping[int, str] = {}
 
     def __init__(self, *, url: str, secrets: Sequence[str | None] = ()) -> None:
         self._transport = Transport(url)
+        self._async_transport: AsyncTransport | None = None  # made on the event loop that uses it
         self._others: dict[str, Transport] = {}
         self._others_lock = threading.Lock()
         self._redact = Redactor(tuple(s for s in secrets if s))
@@ -275,12 +319,63 @@ class HTTPProviderBase:
             raise redact_error(exc, self._redact) from None
         return redact_completion(completion, self._redact)
 
+    async def acomplete(self, request: ModelRequest) -> Completion:
+        """``complete`` as a coroutine on the run's event loop, over kept-alive non-blocking connections."""
+        try:
+            completion = await self._acomplete(request)
+        except ProviderError as exc:
+            raise redact_error(exc, self._redact) from None
+        return redact_completion(completion, self._redact)
+
     def _complete(self, request: ModelRequest) -> Completion:
+        body, headers, what = self._outgoing(request)
+        response, latency_ms = post_json(
+            self._transport, body=body, headers=headers, timeout_s=self._timeout_s, what=what
+        )
+        return self._answered(response, request, latency_ms, what)
+
+    async def _acomplete(self, request: ModelRequest) -> Completion:
+        transport = self._async_transport
+        if transport is None:
+            from evalgate.providers._async_transport import AsyncTransport
+
+            transport = self._async_transport = AsyncTransport(self._transport.url)
+        body, headers, what = self._outgoing(request)
+        response, latency_ms = await apost_json(
+            transport, body=body, headers=headers, timeout_s=self._timeout_s, what=what
+        )
+        return self._answered(response, request, latency_ms, what)
+
+    def _answered(self, response: Reply, request: ModelRequest, latency_ms: float, what: str) -> Completion:
+        if not response.ok:
+            raise status_error(response, what=what, hints=self._hints)
+        return self._answer(json_object(response, what=what), request, latency_ms, what)
+
+    def _outgoing(self, request: ModelRequest) -> tuple[dict[str, Any], Mapping[str, str], str]:
+        """The JSON body and headers of ``request``, and how errors name the endpoint."""
         raise NotImplementedError
+
+    def _answer(
+        self, data: dict[str, Any], request: ModelRequest, latency_ms: float, what: str
+    ) -> Completion:
+        """The ``Completion`` in a 2xx JSON body; a ``ProviderError`` naming what is missing."""
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        """Close the event loop's connections while it still runs (the threads' stay open)."""
+        transport, self._async_transport = self._async_transport, None
+        if transport is not None:
+            transport.close()
+            import asyncio
+
+            await asyncio.sleep(0)  # let the loop finish closing the sockets
 
     def close(self) -> None:
         """Close the kept-alive connections."""
         self._transport.close()
+        on_loop, self._async_transport = self._async_transport, None
+        if on_loop is not None:
+            on_loop.close()
         with self._others_lock:
             others, self._others = list(self._others.values()), {}
         for transport in others:
@@ -338,18 +433,3 @@ class VendorProvider(HTTPProviderBase):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(base_url={self.base_url!r})"
-
-    def _post(
-        self, body: dict[str, Any], headers: dict[str, str], *, what: str
-    ) -> tuple[dict[str, Any], float]:
-        """POST to the endpoint; the JSON answer and the latency, or the classified ``ProviderError``."""
-        response, latency_ms = post_json(
-            self._transport,
-            body=body,
-            headers=headers,
-            timeout_s=self._timeout_s,
-            what=what,
-        )
-        if not response.ok:
-            raise status_error(response, what=what, hints=self._hints)
-        return json_object(response, what=what), latency_ms

@@ -31,8 +31,8 @@ class AnthropicProvider(VendorProvider):
     forbidden_hint = "may not have access to this model"
     fixed_headers: ClassVar[Mapping[str, str]] = {"anthropic-version": API_VERSION}
 
-    def _complete(self, request: ModelRequest) -> Completion:
-        """Send one messages request and join the text blocks of the answer."""
+    def _outgoing(self, request: ModelRequest) -> tuple[dict[str, Any], Mapping[str, str], str]:
+        """A messages request: ``max_tokens`` (required by the API), the system text, the turns."""
         what = f"Anthropic ({request.model})"
         params = {**self._params, **request.params}
         body: dict[str, Any] = {
@@ -49,7 +49,12 @@ class AnthropicProvider(VendorProvider):
         headers = dict(self._headers)
         if self._api_key:
             headers["x-api-key"] = self._api_key
-        data, latency_ms = self._post(body, headers, what=what)
+        return body, headers, what
+
+    def _answer(
+        self, data: dict[str, Any], request: ModelRequest, latency_ms: float, what: str
+    ) -> Completion:
+        """The text blocks of the answer, joined."""
         return parse_message(data, request, latency_ms, what=what)
 
 

@@ -12,9 +12,6 @@ from evalgate.providers._http import (
     HTTPProviderBase,
     check_url,
     int_or_none,
-    json_object,
-    post_json,
-    status_error,
 )
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
@@ -136,19 +133,19 @@ class HTTPProvider(HTTPProviderBase):
     def __repr__(self) -> str:
         return f"HTTPProvider(url={self.url!r}, response_path={self._response_path!r})"
 
-    def _complete(self, request: ModelRequest) -> Completion:
-        """Render the template, POST it and pull the answer out of the response."""
+    def _outgoing(self, request: ModelRequest) -> tuple[dict[str, Any], Mapping[str, str], str]:
+        """The template rendered with the prompt, model and system text."""
         what = f"HTTP endpoint ({request.model})"
         system = request.system if request.system is not None else self._system
         body = render_template(
             self._template, {"prompt": request.prompt, "model": request.model, "system": system or ""}
         )
-        response, latency_ms = post_json(
-            self._transport, body=body, headers=self._headers, timeout_s=self._timeout_s, what=what
-        )
-        if not response.ok:
-            raise status_error(response, what=what)
-        data = json_object(response, what=what)
+        return body, self._headers, what
+
+    def _answer(
+        self, data: dict[str, Any], request: ModelRequest, latency_ms: float, what: str
+    ) -> Completion:
+        """The answer at ``response_path``, and the usage when the body has OpenAI's or Anthropic's."""
         try:
             value = extract_path(data, self._response_path)
         except KeyError as exc:

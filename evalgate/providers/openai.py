@@ -32,8 +32,8 @@ class OpenAIProvider(VendorProvider):
     default_key_env = DEFAULT_KEY_ENV
     forbidden_hint = "may not have access to this model or project"
 
-    def _complete(self, request: ModelRequest) -> Completion:
-        """Send one chat completion request and parse the first choice."""
+    def _outgoing(self, request: ModelRequest) -> tuple[dict[str, Any], Mapping[str, str], str]:
+        """A chat completion request: the optional system message, earlier turns, then the prompt."""
         what = f"OpenAI ({request.model})"
         system = request.system if request.system is not None else self._system
         messages: list[dict[str, str]] = []
@@ -48,7 +48,11 @@ class OpenAIProvider(VendorProvider):
         headers = dict(self._headers)
         if self._api_key:
             headers["Authorization"] = f"Bearer {self._api_key}"
-        data, latency_ms = self._post(body, headers, what=what)
+        return body, headers, what
+
+    def _answer(
+        self, data: dict[str, Any], request: ModelRequest, latency_ms: float, what: str
+    ) -> Completion:
         return parse_chat_completion(data, request, latency_ms, what=what)
 
     def embed(self, model: str, texts: Sequence[str]) -> list[list[float]]:
