@@ -60,12 +60,11 @@ NOT_BEFORE_FIRST_REQUEST = (
     "jsonschema",
     "urllib.request",
     "evalgate.checks.javascript",
-    "subprocess",
     "evalgate.gate",  # judging the results: after the run (the config needs only evalgate.gateconfig)
     "evalgate.stats",
     "evalgate.checks.specs_more",  # check models of types this suite does not use
     "evalgate.checks.specs_other",
-)
+)  # not ``subprocess``: ``asyncio``, which the HTTP providers' calls run on, imports it
 
 
 def _imported(tmp_path: Path, *args: str) -> tuple[int, set[str], str]:
