@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,6 @@ from typing import Any
 from evalgate.fsutil import atomic_write
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
-
-log = logging.getLogger(__name__)
 
 CACHE_FORMAT = 1
 # what is under test for these providers is the user's own code, which can change without changing the
@@ -111,7 +108,9 @@ class DiskCache:
             completion = _completion(json.loads(text))
         except ValueError as exc:
             self.misses += 1
-            log.warning(
+            import logging  # only a damaged entry is logged: logging stays off every run's start-up
+
+            logging.getLogger(__name__).warning(
                 "evalgate: ignoring a damaged cache entry %s (%s); calling the model instead", path, exc
             )
             return None

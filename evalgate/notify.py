@@ -13,7 +13,6 @@ the decision record (for a canary, exactly the line ``canary run`` logs).
 from __future__ import annotations
 
 import json
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Annotated, Any, Literal
@@ -22,8 +21,6 @@ from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from evalgate.errors import EvalgateError, InfrastructureError
 from evalgate.strict import Strict
-
-log = logging.getLogger(__name__)
 
 CanaryEvent = Literal["start", "promote", "extend", "hold", "rollback", "no_data"]
 GateEvent = Literal["fail", "pass", "error"]
@@ -88,6 +85,12 @@ class GateWebhook(_Webhook):
     """One entry of ``gate.notify``: the seed's "Block + Alert" for a failed PR gate."""
 
     on: Annotated[tuple[GateEvent, ...], Field(min_length=1)] = ("fail", "error")
+
+
+def _log_warning(text: str) -> None:
+    import logging  # only a failed delivery is logged: logging stays off every run's start-up
+
+    logging.getLogger(__name__).warning("%s", text)
 
 
 # --- what is sent (pure) ------------------------------------------------------------------------
@@ -182,7 +185,7 @@ class Notifier:
     ) -> None:
         self.webhooks = list(webhooks)
         self.env = env
-        self.warn = warn or (lambda text: log.warning("%s", text))
+        self.warn = warn or _log_warning
         self.sleep = sleep
         self.sent: list[tuple[str, str]] = []  # (env var, event) delivered
         self.failed: list[tuple[str, str]] = []

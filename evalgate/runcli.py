@@ -63,12 +63,15 @@ def print_result(args: argparse.Namespace, out: Output, run: RunResult, verdict:
 def cmd_run(args: argparse.Namespace, out: Output) -> int:
     """Run, report, decide."""
     from evalgate.evaluation import fewer_collections, load_project
+    from evalgate.parsecache import parse_cache_writes_deferred
     from evalgate.promptfoo.inmemory import native_config
 
-    # loading, the run and its reports allocate much and make no cycles
+    # loading, the run and its reports allocate much and make no cycles; the parse cache is written after
+    # the run, so the first model call does not wait for it
     with (
         native_config(args.config, model=args.model, judge=args.judge, say=out.warn) as config,
         fewer_collections(),
+        parse_cache_writes_deferred(),
     ):
         project = load_project(config)
         if args.allow_unpinned:

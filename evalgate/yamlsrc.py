@@ -5,20 +5,16 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 import re
 from pathlib import Path
 from typing import Any, TypeVar
 
-import pydantic_core
 import yaml
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from evalgate.errors import ConfigError
 from evalgate.fielderrors import describe, dotted
-from evalgate.fsutil import atomic_write
 from evalgate.yamlevents import load_plain
 
 try:  # the C loader is several times faster on big suites
@@ -28,7 +24,6 @@ except ImportError:  # pragma: no cover - depends on how PyYAML was built
 
 M = TypeVar("M", bound=BaseModel)
 MAX_ERRORS_SHOWN = 5
-PARSE_CACHE_FORMAT = 2
 # A YAML file bigger than this is not a config or a suite anyone wrote; refuse it before parsing.
 MAX_FILE_BYTES = 50_000_000
 # Aliases may add at most this many nodes to a document: a "billion laughs" file of a few hundred bytes
@@ -269,7 +264,7 @@ def _shallow_lines(node: yaml.Node | None) -> dict[tuple[int | str, ...], int]:
     return lines
 
 
-def _fresh(text: str, file: str) -> tuple[YamlDoc, dict[tuple[int | str, ...], int]]:
+def first_parse(text: str, file: str) -> tuple[YamlDoc, dict[tuple[int | str, ...], int]]:
     """A first parse and its shallow lines: straight from parser events when the file allows, else nodes.
 
     An event-built doc keeps its text, so an error message that needs a deep line parses it again.
@@ -280,32 +275,6 @@ def _fresh(text: str, file: str) -> tuple[YamlDoc, dict[tuple[int | str, ...], i
         return doc, _shallow_lines(doc.node)
     data, lines = plain
     return YamlDoc(data, None, file, text=text, known_lines=lines), lines
-
-
-def _cached(raw: bytes, path: Path, text: str, cache_dir: Path | None) -> YamlDoc:
-    if cache_dir is None:
-        return _fresh(text, str(path))[0]
-    from evalgate import __version__
-
-    digest = hashlib.sha256(f"{PARSE_CACHE_FORMAT}:{__version__}:".encode() + raw).hexdigest()
-    entry_path = cache_dir / "parsed" / digest[:2] / f"{digest}.json"
-    # pydantic-core's JSON reads and writes the entry about twice as fast as the json module
-    try:
-        entry = pydantic_core.from_json(entry_path.read_bytes())
-        known = {tuple(k): int(v) for k, v in entry["lines"]}
-        return YamlDoc(entry["data"], None, str(path), text=text, known_lines=known)
-    except (OSError, ValueError, KeyError, TypeError):
-        pass  # no entry, or one that is not ours: a miss
-    doc, shallow = _fresh(text, str(path))
-    try:
-        encoded = pydantic_core.to_json(doc.data, inf_nan_mode="null")
-        faithful = pydantic_core.from_json(encoded) == doc.data  # int keys, NaN etc. would not survive
-    except ValueError:  # pydantic-core's serialization error (a lone surrogate, a set) is one
-        faithful = False
-    if faithful:
-        lines = json.dumps([[list(k), v] for k, v in shallow.items()], ensure_ascii=False)
-        atomic_write(entry_path, f'{{"data": {encoded.decode("utf-8")}, "lines": {lines}}}')
-    return doc
 
 
 def load_yaml_file(path: Path, *, cache_dir: Path | None = None) -> YamlDoc:
@@ -325,7 +294,9 @@ def load_yaml_file(path: Path, *, cache_dir: Path | None = None) -> YamlDoc:
         raise ConfigError(f"not UTF-8 text ({exc.reason})", file=str(path), fix="save it as UTF-8") from None
     except OSError as exc:
         raise ConfigError(f"cannot read file: {exc.strerror}", file=str(path)) from None
-    return _cached(raw, path, text, cache_dir)
+    from evalgate.parsecache import cached_parse  # a module of its own; it imports this one
+
+    return cached_parse(raw, path, text, cache_dir)
 
 
 def validate(

@@ -1,9 +1,10 @@
-"""What ``evalgate`` imports before it needs to: a guard on start-up, not a timing test.
+"""What ``evalgate run`` does before its first model request: guards on start-up, not timing tests.
 
 Start-up to the first model request is measured by ``bench/bench_runner.py`` (README, "Performance").
 These tests pin which modules stay out of that path, so a stray top-level import fails here instead of
-quietly making every run start later. Each runs a fresh interpreter on this checkout: an audit hook
-writes down ``sys.modules`` when the first connection to the model server opens.
+quietly making every run start later: a fresh interpreter on this checkout, where an audit hook writes
+down ``sys.modules`` when the first connection to the model server opens. And work that can wait for
+the end of the run (writing the parse cache) does.
 """
 
 from __future__ import annotations
@@ -13,8 +14,12 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
-from evalgate.testing import FakeModelServer
+import pytest
+
+from evalgate.cli import main
+from evalgate.testing import FakeModelServer, prompt_of
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -123,3 +128,27 @@ def test_a_command_builds_its_arguments_when_used(tmp_path: Path) -> None:
     assert code == 2
     assert "argument --weight: invalid int value: 'x'" in output
     assert "evalgate.canary.cli" in modules
+
+
+def test_the_parse_cache_is_written_after_the_run_not_before_the_first_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_KEY", "k")
+    parsed = tmp_path / ".evalgate" / "cache" / "parsed"
+    on_disk: list[int] = []  # parse-cache entries on disk as each request arrives
+
+    def answer(body: dict[str, Any]) -> str:
+        on_disk.append(len(list(parsed.rglob("*.json"))))
+        return prompt_of(body)
+
+    with FakeModelServer(answer) as server:
+        config = _project(tmp_path, server.openai_base_url)
+        assert main(["run", "--config", str(config), "--quiet"]) == 0
+        assert set(on_disk) == {0}
+        entries = list(parsed.rglob("*.json"))
+        assert len(entries) == 1  # the suite's entry, written when the run ended
+        written = entries[0].stat().st_mtime_ns
+        on_disk.clear()
+        assert main(["run", "--config", str(config), "--quiet", "--no-cache"]) == 0
+    assert set(on_disk) == {1}
+    assert [e.stat().st_mtime_ns for e in parsed.rglob("*.json")] == [written]  # read, not rewritten
