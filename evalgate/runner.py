@@ -264,6 +264,7 @@ class Runner:
         book = _Book(plan, self.on_case)
         loop = asyncio.new_event_loop()
         main = loop.create_task(self._arun(plan, book))
+        finished = False
 
         def stop() -> None:
             loop.call_soon_threadsafe(main.cancel)
@@ -271,6 +272,7 @@ class Runner:
         handle = cancel.on_cancel(stop)
         try:
             loop.run_until_complete(main)
+            finished = True
         except (KeyboardInterrupt, cancel.Cancelled, asyncio.CancelledError) as exc:
             cancel.cancel()
             main.cancel()
@@ -281,8 +283,8 @@ class Runner:
             cancel.forget(handle)
             _close(loop)
             pool, self._check_pool = self._check_pool, None
-            if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if pool is not None:  # a stopped run does not wait for a check stuck in a user's code
+                pool.shutdown(wait=finished, cancel_futures=True)
         return book.results()
 
     async def _arun(self, plan: Sequence[PlannedCase], book: _Book) -> None:
