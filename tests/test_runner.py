@@ -19,7 +19,9 @@ from evalgate.suite import Case, CaseSpec
 from evalgate.testing import FakeProvider
 
 
-def _planned(i: int, *, repeat: int = 1, checks: list[dict[str, Any]] | None = None) -> PlannedCase:
+def _planned(
+    i: int, *, repeat: int = 1, checks: list[dict[str, Any]] | None = None, base_dir: Path = Path(".")
+) -> PlannedCase:
     spec = CaseSpec.model_validate(
         {
             "id": f"c{i}",
@@ -32,7 +34,7 @@ def _planned(i: int, *, repeat: int = 1, checks: list[dict[str, Any]] | None = N
         case=Case(spec=spec, suite="evals/s.yaml", line=i + 1),
         prompt=f"n{i}",
         system=None,
-        base_dir=Path("."),
+        base_dir=base_dir,
     )
 
 

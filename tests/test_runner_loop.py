@@ -19,27 +19,11 @@ from evalgate.caller import ModelCaller
 from evalgate.config import ModelConfig
 from evalgate.errors import ConfigError
 from evalgate.providers.openai import OpenAIProvider
-from evalgate.runner import PlannedCase, RunInterrupted, Runner
-from evalgate.suite import Case, CaseSpec
+from evalgate.runner import RunInterrupted, Runner
 from evalgate.testing import FakeModelServer
+from tests.test_runner import _planned
 
 MODEL = "gpt-4o-2024-11-20"
-
-
-def _planned(
-    i: int, *, repeat: int = 1, checks: list[dict[str, Any]] | None = None, base_dir: Path = Path(".")
-) -> PlannedCase:
-    spec = CaseSpec.model_validate(
-        {
-            "id": f"c{i}",
-            "input": f"n{i}",
-            "repeat": repeat,
-            "checks": checks or [{"type": "contains", "value": f"n{i}"}],
-        }
-    )
-    return PlannedCase(
-        case=Case(spec=spec, suite="evals/s.yaml", line=i + 1), prompt=f"n{i}", system=None, base_dir=base_dir
-    )
 
 
 @pytest.fixture
