@@ -12,9 +12,12 @@ from evalgate.output import Output
 from evalgate.progress import CaseProgress
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from evalgate.config import LoadedConfig
     from evalgate.evaluation import Project, Selection
-    from evalgate.results import GateVerdict, RunResult
+    from evalgate.report.json import EncodedCases
+    from evalgate.results import CaseResult, GateVerdict, RunResult
 
 
 def selection(args: argparse.Namespace) -> Selection:
@@ -38,11 +41,13 @@ def write_report(path: str, text: str) -> None:
         raise UsageError(f"cannot write report '{path}': {exc.strerror}") from None
 
 
-def write_reports(args: argparse.Namespace, run: RunResult, verdict: GateVerdict) -> None:
+def write_reports(
+    args: argparse.Namespace, run: RunResult, verdict: GateVerdict, encoded: EncodedCases | None = None
+) -> None:
     from evalgate.report import render_json, render_junit, render_markdown
 
     if args.json_path:
-        write_report(args.json_path, render_json(run, verdict))
+        write_report(args.json_path, render_json(run, verdict, encoded=encoded))
     if args.junit_path:
         write_report(args.junit_path, render_junit(run, verdict))
     if args.markdown_path:
@@ -79,6 +84,27 @@ def cmd_run(args: argparse.Namespace, out: Output) -> int:
         return _run(args, out, project)
 
 
+class _EncodeAsTheyFinish:
+    """The JSON report's case entries, encoded as cases finish (see ``EncodedCases``).
+
+    The report module loads with the first finished case, after the first request has gone out.
+    """
+
+    def __init__(self) -> None:
+        self.cases: EncodedCases | None = None
+
+    def after(self, progress: CaseProgress) -> Callable[[CaseResult], None]:
+        def on_case(case: CaseResult) -> None:
+            progress(case)
+            if self.cases is None:
+                from evalgate.report.json import EncodedCases
+
+                self.cases = EncodedCases()
+            self.cases(case)
+
+        return on_case
+
+
 def _warn_unpinned(loaded: LoadedConfig, out: Output) -> None:
     from evalgate.evaluation import lint_pins
 
@@ -95,6 +121,7 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
     cases = select(project.cases, selection(args))
     if not cases:
         raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")
+    encoding = _EncodeAsTheyFinish() if args.json_path else None
     # -q prints the verdict line and nothing else, progress included
     try:
         with CaseProgress(len(cases), enabled=not args.quiet) as progress:
@@ -105,16 +132,16 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
                     concurrency=args.concurrency,
                     use_cache=not args.no_cache,
                     threshold=args.threshold,
-                    on_case=progress,
+                    on_case=progress if encoding is None else encoding.after(progress),
                     allow_unpinned=args.allow_unpinned,
                 ),
             )
     except InterruptedRun as stopped:
         # what finished is kept: the reports are written, marked incomplete, and the gate fails
-        write_reports(args, stopped.run, stopped.verdict)
+        write_reports(args, stopped.run, stopped.verdict, encoding.cases if encoding else None)
         out.warn(f"evalgate: interrupted: {stopped.verdict.reasons[0]}")
         return stopped.exit_code
-    write_reports(args, run, verdict)
+    write_reports(args, run, verdict, encoding.cases if encoding else None)
     infra = bool(run.cases) and all(c.status == "error" for c in run.cases)
     if infra:
         first = next((c.error for c in run.cases if c.error), "unknown error")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,7 +13,14 @@ from jsonschema import Draft202012Validator
 from evalgate import __version__
 from evalgate.errors import ConfigError
 from evalgate.gate import GateConfig, compare, decide
-from evalgate.report.json import from_json_dict, load_json, render_json, report_schema, to_json_dict
+from evalgate.report.json import (
+    EncodedCases,
+    from_json_dict,
+    load_json,
+    render_json,
+    report_schema,
+    to_json_dict,
+)
 from evalgate.report.schemacheck import compile_schema
 from evalgate.results import CaseResult, CheckResult, Completion, GateVerdict, RunResult, Trial
 
@@ -226,6 +234,21 @@ def test_render_json_streams_exactly_the_text_of_the_whole_dict() -> None:
     readiness = [{"check": "pins", "ok": True}]
     expected = json.dumps(to_json_dict(run, verdict, None, readiness), separators=(",", ":")) + "\n"
     assert render_json(run, verdict, None, readiness) == expected
+
+
+def test_cases_encoded_as_they_finished_give_the_same_report_and_a_replaced_case_is_encoded_anew() -> None:
+    run, verdict, _ = rendered()
+    expected = render_json(run, verdict)
+    encoded = EncodedCases()
+    for case in run.cases[:3]:  # the last one never finished: it is encoded when the report is written
+        encoded(case)
+    assert render_json(run, verdict, encoded=encoded) == expected
+    # a case object that is not the one encoded (e.g. rebuilt after the run) is never given stale text
+    changed = replace(run.cases[0], tags=("changed",))
+    other = replace(run, cases=(changed, *run.cases[1:]))
+    text = render_json(other, verdict, encoded=encoded)
+    assert text == render_json(other, verdict)
+    assert json.loads(text)["cases"][0]["tags"] == ["changed"]
 
 
 _NULL = {"type": "null"}

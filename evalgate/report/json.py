@@ -80,12 +80,41 @@ def render_json(
     verdict: GateVerdict,
     comparison: Comparison | None = None,
     readiness: Sequence[Mapping[str, Any]] | None = None,
+    encoded: EncodedCases | None = None,
 ) -> str:
-    """The report as compact JSON text (ASCII-only, so any byte-oriented writer can store it)."""
+    """The report as compact JSON text (ASCII-only, so any byte-oriented writer can store it).
+
+    ``encoded`` holds cases already encoded as they finished (``EncodedCases``); the rest are encoded here.
+    """
     # Cases are encoded one at a time, so a 10,000-case report never exists as one tree of dicts.
     head = _encode({**_head(run, verdict, comparison, readiness), "cases": []})
-    cases = ",".join([_encode(_case(c, share=True)) for c in run.cases])
+    encode = encoded.text if encoded is not None else _case_text
+    cases = ",".join([encode(c) for c in run.cases])
     return f"{head[:-2]}{cases}]}}\n"  # head ends with '[]}': the empty case list, then the object
+
+
+def _case_text(case: CaseResult) -> str:
+    return _encode(_case(case, share=True))
+
+
+class EncodedCases:
+    """Each case's JSON, encoded when the case finishes: a run's event loop mostly waits on the network,
+    so the encoding happens then instead of after the last answer, when the report is written.
+
+    A case's JSON depends on nothing but the case (results are immutable); ``text`` uses the stored text
+    only for the very object it was made from.
+    """
+
+    def __init__(self) -> None:
+        self._done: dict[int, tuple[CaseResult, str]] = {}
+
+    def __call__(self, case: CaseResult) -> None:
+        self._done[id(case)] = (case, _case_text(case))
+
+    def text(self, case: CaseResult) -> str:
+        """The case's JSON, as stored or encoded now."""
+        hit = self._done.get(id(case))
+        return hit[1] if hit is not None and hit[0] is case else _case_text(case)
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
