@@ -12,7 +12,7 @@ from evalgate.output import Output
 from evalgate.progress import CaseProgress
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable
 
     from evalgate.config import LoadedConfig
     from evalgate.evaluation import Project, Selection
@@ -30,13 +30,18 @@ def selection(args: argparse.Namespace) -> Selection:
     )
 
 
-def write_report(path: str, text: str) -> None:
-    """Write a report file, making its folder; a ``UsageError`` naming the path when that fails."""
+def write_report(path: str, text: str | Iterable[str]) -> None:
+    """Write a report file (its text, or the text in pieces), making its folder; a ``UsageError``
+    naming the path when that fails."""
     target = Path(path)
     try:
         if target.parent and not target.parent.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_text(text, encoding="utf-8")
+        if isinstance(text, str):
+            target.write_text(text, encoding="utf-8")
+            return
+        with target.open("w", encoding="utf-8") as out:
+            out.writelines(text)
     except OSError as exc:
         raise UsageError(f"cannot write report '{path}': {exc.strerror}") from None
 
@@ -44,10 +49,11 @@ def write_report(path: str, text: str) -> None:
 def write_reports(
     args: argparse.Namespace, run: RunResult, verdict: GateVerdict, encoded: EncodedCases | None = None
 ) -> None:
-    from evalgate.report import render_json, render_junit, render_markdown
+    from evalgate.report import render_junit, render_markdown
+    from evalgate.report.json import json_parts
 
-    if args.json_path:
-        write_report(args.json_path, render_json(run, verdict, encoded=encoded))
+    if args.json_path:  # in pieces: a 10,000-case report is never held as one text
+        write_report(args.json_path, json_parts(run, verdict, encoded=encoded))
     if args.junit_path:
         write_report(args.junit_path, render_junit(run, verdict))
     if args.markdown_path:

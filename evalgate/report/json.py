@@ -86,11 +86,24 @@ def render_json(
 
     ``encoded`` holds cases already encoded as they finished (``EncodedCases``); the rest are encoded here.
     """
+    return "".join(json_parts(run, verdict, comparison, readiness, encoded))
+
+
+def json_parts(
+    run: RunResult,
+    verdict: GateVerdict,
+    comparison: Comparison | None = None,
+    readiness: Sequence[Mapping[str, Any]] | None = None,
+    encoded: EncodedCases | None = None,
+) -> Iterator[str]:
+    """``render_json``'s text in pieces, for a writer that need not hold a 10,000-case report at once."""
     # Cases are encoded one at a time, so a 10,000-case report never exists as one tree of dicts.
     head = _encode({**_head(run, verdict, comparison, readiness), "cases": []})
+    yield head[:-2]  # head ends with '[]}': the empty case list, then the object
     encode = encoded.text if encoded is not None else _case_text
-    cases = ",".join([encode(c) for c in run.cases])
-    return f"{head[:-2]}{cases}]}}\n"  # head ends with '[]}': the empty case list, then the object
+    for number, case in enumerate(run.cases):
+        yield f",{encode(case)}" if number else encode(case)
+    yield "]}\n"
 
 
 def _case_text(case: CaseResult) -> str:
