@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -172,7 +173,7 @@ class Runner:
         once per call: a third more context switches than the calls themselves need. This thread only
         queues the work (answering cache hits itself) and waits for the workers at the end.
         """
-        if self.caller.on_event_loop:
+        if self.caller.on_event_loop and not _inside_event_loop():
             return self._run_on_loop(plan)
         book = _Book(plan, self.on_case)
         todo: SimpleQueue[_Work | None] = SimpleQueue()
@@ -318,6 +319,20 @@ class Runner:
                     yield index, trial_no, planned
                 else:
                     book.record(index, trial_no, hit)
+
+
+def _inside_event_loop() -> bool:
+    """Whether this thread is already running an event loop (evalgate called from async code, or from a
+    notebook): a second loop cannot run here, so the run uses worker threads instead."""
+    if "asyncio" not in sys.modules:
+        return False  # nothing imported asyncio, so no loop can be running
+    import asyncio
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _no_answer(exc: EvalgateError) -> Trial:

@@ -159,3 +159,23 @@ def test_a_config_error_from_a_check_stops_the_run_on_the_loop(tmp_path: Path) -
             provider.close()
         sent = len(server.requests)
     assert sent < 40  # the other tasks were cancelled, not run to the end
+
+
+def test_called_from_code_already_running_an_event_loop_the_run_uses_worker_threads() -> None:
+    # a notebook, or an async application calling the library: a second loop cannot run in this thread
+    import asyncio
+
+    plan = [_planned(i) for i in range(12)]
+    with FakeModelServer() as server:
+        runner, provider = _runner(server, 4)
+
+        async def inside() -> list[str]:
+            return [r.status for r in runner.run(plan)]
+
+        try:
+            statuses = asyncio.run(inside())
+        finally:
+            provider.close()
+        sent = len(server.requests)
+    assert statuses == ["passed"] * 12
+    assert sent == 12
