@@ -51,16 +51,14 @@ class ModelCaller:
     ) -> Completion:
         """The answer of the pinned model, or of the fallback after the primary gave up."""
         try:
-            return self._one(
-                case_id, prompt, system, self.config.name, trial, fallback=False, history=history
-            )
+            return self._one(self._call(case_id, prompt, system, self.config.name, trial, False, history))
         except ProviderError as primary:
             if not self.config.fallback:
                 raise
             self._count_fallback()
             try:
                 return self._one(
-                    case_id, prompt, system, self.config.fallback, trial, fallback=True, history=history
+                    self._call(case_id, prompt, system, self.config.fallback, trial, True, history)
                 )
             except ProviderError as secondary:
                 raise self._both_failed(primary, secondary) from None
@@ -81,7 +79,7 @@ class ModelCaller:
         """``complete`` as a coroutine on the run's event loop (``on_event_loop`` providers only)."""
         try:
             return await self._aone(
-                case_id, prompt, system, self.config.name, trial, fallback=False, history=history
+                self._call(case_id, prompt, system, self.config.name, trial, False, history)
             )
         except ProviderError as primary:
             if not self.config.fallback:
@@ -89,7 +87,7 @@ class ModelCaller:
             self._count_fallback()
             try:
                 return await self._aone(
-                    case_id, prompt, system, self.config.fallback, trial, fallback=True, history=history
+                    self._call(case_id, prompt, system, self.config.fallback, trial, True, history)
                 )
             except ProviderError as secondary:
                 raise self._both_failed(primary, secondary) from None
@@ -140,18 +138,7 @@ class ModelCaller:
         request = self._request(case_id, prompt, system, self.config.name, history)
         return cache.get(cache_key(self.config.provider, request, trial))
 
-    def _one(
-        self,
-        case_id: str,
-        prompt: str,
-        system: str | None,
-        model: str,
-        trial: int,
-        *,
-        fallback: bool,
-        history: tuple[tuple[str, str], ...] = (),
-    ) -> Completion:
-        call = self._call(case_id, prompt, system, model, trial, fallback, history)
+    def _one(self, call: _Call) -> Completion:
         if call.hit is not None:
             return call.hit
         throttle = self.throttle
@@ -160,8 +147,11 @@ class ModelCaller:
             ticket = throttle.acquire(call.tokens) if throttle is not None else None
             try:
                 answer = self.provider.complete(call.request)
-            except BaseException as exc:
+            except ProviderError as exc:
                 raise self._failed(ticket, exc) from None
+            except BaseException:
+                self._release(ticket)
+                raise
             self._succeeded(ticket, answer)
             return answer
 
@@ -175,18 +165,7 @@ class ModelCaller:
         )
         return self._finish(call, answer)
 
-    async def _aone(
-        self,
-        case_id: str,
-        prompt: str,
-        system: str | None,
-        model: str,
-        trial: int,
-        *,
-        fallback: bool,
-        history: tuple[tuple[str, str], ...] = (),
-    ) -> Completion:
-        call = self._call(case_id, prompt, system, model, trial, fallback, history)
+    async def _aone(self, call: _Call) -> Completion:
         if call.hit is not None:
             return call.hit
         throttle = self.throttle
@@ -196,8 +175,11 @@ class ModelCaller:
             ticket = await throttle.aacquire(call.tokens) if throttle is not None else None
             try:
                 answer: Completion = await acomplete(call.request)
-            except BaseException as exc:
+            except ProviderError as exc:
                 raise self._failed(ticket, exc) from None
+            except BaseException:  # a stop (CancelledError) included
+                self._release(ticket)
+                raise
             self._succeeded(ticket, answer)
             return answer
 
@@ -243,24 +225,20 @@ class ModelCaller:
             fallback,
         )
 
-    def _failed(self, ticket: Ticket | None, exc: BaseException) -> BaseException:
+    def _failed(self, ticket: Ticket | None, exc: ProviderError) -> ProviderError:
         """Hand the throttle its slot back, saying whether the server rate-limited; the error to raise."""
-        throttle = self.throttle
-        if not isinstance(exc, ProviderError):
-            if throttle is not None and ticket is not None:
-                throttle.release(ticket)
-            return exc
-        if throttle is not None and ticket is not None:
-            throttle.release(ticket, rate_limited=exc.status == 429, retry_after=exc.retry_after)
+        self._release(ticket, rate_limited=exc.status == 429, retry_after=exc.retry_after)
         return redact_error(exc, self.redact)
 
+    def _release(self, ticket: Ticket | None, **outcome: Any) -> None:
+        if self.throttle is not None and ticket is not None:
+            self.throttle.release(ticket, **outcome)
+
     def _succeeded(self, ticket: Ticket | None, answer: Completion) -> None:
-        throttle = self.throttle
-        if throttle is not None and ticket is not None:
-            used = None
-            if answer.input_tokens is not None and answer.output_tokens is not None:
-                used = answer.input_tokens + answer.output_tokens
-            throttle.release(ticket, used_tokens=used)
+        used = None
+        if answer.input_tokens is not None and answer.output_tokens is not None:
+            used = answer.input_tokens + answer.output_tokens
+        self._release(ticket, used_tokens=used)
 
     def _finish(self, call: _Call, answer: Completion) -> Completion:
         """Redact, fill in the cost and the fallback flag, and cache the answer."""

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from evalgate import cancel
 from evalgate.caller import ModelCaller
-from evalgate.checks import CheckContext, run_checks
+from evalgate.checks import IN_MEMORY_CHECKS, CheckContext, run_checks
 from evalgate.config import Config
 from evalgate.errors import ConfigError, EvalgateError, ProviderError
 from evalgate.results import CaseResult, CheckResult, Completion, RunResult, Trial
@@ -27,36 +27,6 @@ if TYPE_CHECKING:
 
 ProgressHook = Callable[[CaseResult], None]
 TRUNCATION_CHECK = "truncation"
-# Checks that only look at the answer in memory: on an event-loop run they run on the loop itself. The
-# others (a judge or embedding call, a Python function, a JavaScript worker, a transform) may block, so
-# they run on a thread beside it.
-_ON_LOOP_CHECKS = frozenset(
-    {
-        "contains",
-        "icontains",
-        "not_contains",
-        "not_icontains",
-        "contains_any",
-        "icontains_any",
-        "contains_all",
-        "icontains_all",
-        "equals",
-        "starts_with",
-        "regex",
-        "max_words",
-        "max_chars",
-        "min_words",
-        "min_chars",
-        "is_json",
-        "json_schema",
-        "latency_ms",
-        "cost_usd",
-        "refusal",
-        "levenshtein",
-        "finish_reason",
-        "is_valid_tool_call",
-    }
-)
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -131,7 +101,7 @@ class Runner:
         except EvalgateError as exc:
             return _no_answer(exc)
         spec = case.spec
-        if spec.transform is None and all(check.type in _ON_LOOP_CHECKS for check in spec.checks):
+        if spec.transform is None and all(check.type in IN_MEMORY_CHECKS for check in spec.checks):
             return self._checked(planned, completion)
         import asyncio
 

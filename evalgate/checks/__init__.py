@@ -22,7 +22,14 @@ from typing import TYPE_CHECKING, Any
 
 from evalgate.checks.base import CheckContext, Judge
 from evalgate.checks.judge import JudgeError, judge_prompt, parse_verdict
-from evalgate.checks.registry import CHECKS, Evaluator, prepare_checks, run_check, run_checks
+from evalgate.checks.registry import (
+    CHECKS,
+    IN_MEMORY_CHECKS,
+    Evaluator,
+    prepare_checks,
+    run_check,
+    run_checks,
+)
 from evalgate.checks.specs import (
     CheckSpec,
     ContainsCheck,
@@ -70,6 +77,7 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "CHECKS",
+    "IN_MEMORY_CHECKS",
     "CheckContext",
     "CheckSpec",
     "ContainsCheck",

@@ -132,6 +132,37 @@ CHECKS: dict[str, Evaluator] = {
 }
 """Check type -> evaluator. A new check type needs a spec model in ``CheckSpec`` and an entry here."""
 
+IN_MEMORY_CHECKS = frozenset(
+    {
+        "contains",
+        "icontains",
+        "not_contains",
+        "not_icontains",
+        "contains_any",
+        "icontains_any",
+        "contains_all",
+        "icontains_all",
+        "equals",
+        "starts_with",
+        "regex",
+        "max_words",
+        "max_chars",
+        "min_words",
+        "min_chars",
+        "is_json",
+        "json_schema",
+        "latency_ms",
+        "cost_usd",
+        "refusal",
+        "levenshtein",
+        "finish_reason",
+        "is_valid_tool_call",
+    }
+)
+"""Check types that only look at the answer in memory: on an event-loop run they run on the loop itself.
+The others (a judge or embedding call, a Python function, a JavaScript worker) may block, so they run on a
+thread beside it, as does any check with a ``transform``; a new type is among those until listed here."""
+
 
 def run_check(spec: CheckSpec, ctx: CheckContext) -> CheckResult:
     """Evaluate one check; ``ConfigError`` or ``ProviderError`` (judge) propagate, never a silent pass."""
