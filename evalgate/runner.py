@@ -101,7 +101,9 @@ class Runner:
         except EvalgateError as exc:
             return _no_answer(exc)
         spec = case.spec
-        if spec.transform is None and all(check.type in IN_MEMORY_CHECKS for check in spec.checks):
+        if spec.transform is None and all(
+            check.type in IN_MEMORY_CHECKS and check.transform is None for check in spec.checks
+        ):
             return self._checked(planned, completion)
         import asyncio
 

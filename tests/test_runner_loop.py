@@ -93,11 +93,20 @@ def test_a_check_that_may_block_runs_beside_the_loop_and_the_others_on_it(tmp_pa
         "SEEN = []\n"
         "def check(response):\n"
         "    SEEN.append(threading.current_thread().name)\n"
-        "    return True\n",
+        "    return True\n"
+        "def thread_name(output, context):\n"
+        "    return threading.current_thread().name\n",
         encoding="utf-8",
     )
     python_check = [{"type": "python", "function": "where:check"}]
-    plan = [_planned(i, checks=python_check, base_dir=tmp_path) for i in range(4)] + [_planned(4)]
+    # an in-memory check type, but with a transform: the transform is the user's code, off the loop too
+    transformed = [
+        {"type": "starts_with", "value": "evalgate-checks", "transform": "file://where.py:thread_name"}
+    ]
+    plan = [_planned(i, checks=python_check, base_dir=tmp_path) for i in range(4)] + [
+        _planned(5, checks=transformed, base_dir=tmp_path),
+        _planned(4),
+    ]
     seen_by_hook: list[str] = []
     with FakeModelServer() as server:
         runner, provider = _runner(
