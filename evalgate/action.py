@@ -28,7 +28,7 @@ from evalgate.action_publish import REPORT_PATH
 from evalgate.action_session import Log, Session, State, Statuses
 from evalgate.action_verdict import judge_and_publish, saved_baseline
 from evalgate.cancel import exit_code_for, signals_stop_the_run
-from evalgate.errors import EXIT_INFRA, ConfigError, EvalgateError, UsageError
+from evalgate.errors import EXIT_INFRA, ConfigError, EvalgateError, ProviderDown, UsageError
 from evalgate.ghactions import annotation, append_summary
 from evalgate.report.escape import fenced
 
@@ -105,18 +105,21 @@ def run_action(env: Mapping[str, str], log: Log) -> int:
         statuses.set("eval", "error", "cancelled")
         raise
     except BaseException as exc:
+        _keep_partial_report(exc, workdir)  # a run stopped by a provider that went down
         state: State = "failure" if isinstance(exc, ConfigError) else "error"
-        statuses.set("eval", state, f"evalgate could not run: {str(exc).splitlines()[0][:100]}")
+        what = exc.summary if isinstance(exc, ProviderDown) and exc.summary else str(exc).splitlines()[0]
+        statuses.set("eval", state, f"evalgate could not run: {what[:100]}")
         raise
 
 
 def _keep_partial_report(exc: BaseException, workdir: Path) -> None:
-    """Write what an interrupted run finished as the report, marked incomplete."""
-    from evalgate.evaluation import InterruptedRun
+    """Write what a stopped run finished (a signal, or its provider went down) as the report, marked
+    incomplete."""
+    from evalgate.evaluation import InterruptedRun, StoppedRun
     from evalgate.fsutil import atomic_write
     from evalgate.report import render_json
 
-    if isinstance(exc, InterruptedRun):
+    if isinstance(exc, InterruptedRun | StoppedRun):
         with contextlib.suppress(OSError):
             atomic_write(workdir / REPORT_PATH, render_json(exc.run, exc.verdict))
 

@@ -13,9 +13,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from evalgate.breaker import Breaker
 from evalgate.cache import UNCACHEABLE_PROVIDERS, DiskCache, cache_key
 from evalgate.config import ModelConfig, Price
-from evalgate.errors import ProviderError
+from evalgate.errors import ProviderDown, ProviderError
 from evalgate.pricing import cost_usd
 from evalgate.providers.base import ModelRequest, Provider
 from evalgate.redact import Redactor, redact_completion, redact_error
@@ -39,6 +40,8 @@ class ModelCaller:
     retries: Counter[str] = field(default_factory=Counter)  # retried attempts by kind, and fallbacks
     # paces attempts to the rate limits and backs off on 429s; shared by every worker of the run
     throttle: Throttle | None = None
+    # stops sending calls after too many fail in a row (``runner.max_consecutive_failures``)
+    breaker: Breaker | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def complete(
@@ -52,16 +55,20 @@ class ModelCaller:
         """The answer of the pinned model, or of the fallback after the primary gave up."""
         try:
             return self._one(self._call(case_id, prompt, system, self.config.name, trial, False, history))
+        except ProviderDown:
+            raise
         except ProviderError as primary:
             if not self.config.fallback:
-                raise
+                raise self._gave_up(primary) from None
             self._count_fallback()
             try:
                 return self._one(
                     self._call(case_id, prompt, system, self.config.fallback, trial, True, history)
                 )
+            except ProviderDown:
+                raise
             except ProviderError as secondary:
-                raise self._both_failed(primary, secondary) from None
+                raise self._gave_up(primary, secondary) from None
 
     @property
     def on_event_loop(self) -> bool:
@@ -81,22 +88,31 @@ class ModelCaller:
             return await self._aone(
                 self._call(case_id, prompt, system, self.config.name, trial, False, history)
             )
+        except ProviderDown:
+            raise
         except ProviderError as primary:
             if not self.config.fallback:
-                raise
+                raise self._gave_up(primary) from None
             self._count_fallback()
             try:
                 return await self._aone(
                     self._call(case_id, prompt, system, self.config.fallback, trial, True, history)
                 )
+            except ProviderDown:
+                raise
             except ProviderError as secondary:
-                raise self._both_failed(primary, secondary) from None
+                raise self._gave_up(primary, secondary) from None
 
     def _count_fallback(self) -> None:
         with self._lock:
             self.retries["fallback"] += 1
 
-    def _both_failed(self, primary: ProviderError, secondary: ProviderError) -> ProviderError:
+    def _gave_up(self, primary: ProviderError, secondary: ProviderError | None = None) -> ProviderError:
+        """The error of a call that failed for good (the breaker counts it), with its fallback's."""
+        if self.breaker is not None:
+            self.breaker.failed(primary, *([] if secondary is None else [secondary]))
+        if secondary is None:
+            return primary
         return ProviderError(f"{primary}; fallback {self.config.fallback}: {secondary}")
 
     def _count_retry(self, exc: BaseException) -> None:
@@ -141,9 +157,11 @@ class ModelCaller:
     def _one(self, call: _Call) -> Completion:
         if call.hit is not None:
             return call.hit
-        throttle = self.throttle
+        throttle, breaker = self.throttle, self.breaker
 
         def attempt() -> Completion:
+            if breaker is not None:
+                breaker.check()  # an open breaker also ends the retries of calls in flight
             ticket = throttle.acquire(call.tokens) if throttle is not None else None
             try:
                 answer = self.provider.complete(call.request)
@@ -168,10 +186,12 @@ class ModelCaller:
     async def _aone(self, call: _Call) -> Completion:
         if call.hit is not None:
             return call.hit
-        throttle = self.throttle
+        throttle, breaker = self.throttle, self.breaker
         acomplete = self.provider.acomplete  # type: ignore[attr-defined]
 
         async def attempt() -> Completion:
+            if breaker is not None:
+                breaker.check()
             ticket = await throttle.aacquire(call.tokens) if throttle is not None else None
             try:
                 answer: Completion = await acomplete(call.request)
@@ -235,6 +255,8 @@ class ModelCaller:
             self.throttle.release(ticket, **outcome)
 
     def _succeeded(self, ticket: Ticket | None, answer: Completion) -> None:
+        if self.breaker is not None:
+            self.breaker.succeeded()
         used = None
         if answer.input_tokens is not None and answer.output_tokens is not None:
             used = answer.input_tokens + answer.output_tokens

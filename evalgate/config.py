@@ -89,6 +89,9 @@ class RunnerConfig(Strict):
     cache_dir: str = ".evalgate/cache"
     cache: bool = True
     rate_limit: RateLimit | None = None
+    # after this many model calls in a row fail for a provider-wide reason (each after its retries), no
+    # more are sent and the run stops, exit 3; 0 never stops
+    max_consecutive_failures: Annotated[int, Field(ge=0, le=1_000_000)] = 10
 
 
 class PinAllow(Strict):

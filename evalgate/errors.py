@@ -20,6 +20,7 @@ class EvalgateError(Exception):
     retryable = False
     retry_after: float | None = None
     status: int = 0  # the HTTP status behind the error, when there was one (0 otherwise)
+    gave_up = False  # the retry policy ran out of attempts on it (it was retryable)
 
 
 class ConfigError(EvalgateError):
@@ -70,6 +71,13 @@ class ProviderError(EvalgateError):
         self.retryable = retryable
         self.retry_after = retry_after
         super().__init__(message)
+
+
+class ProviderDown(ProviderError):
+    """No call was sent: the provider failed ``runner.max_consecutive_failures`` calls in a row, so the run
+    stops instead of spending every remaining case's retries on an endpoint that is down."""
+
+    summary = ""  # "<provider> <model> failed N calls in a row": short enough for a commit status
 
 
 class InfrastructureError(EvalgateError):

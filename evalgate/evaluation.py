@@ -13,11 +13,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from evalgate import cancel
+from evalgate.breaker import Breaker
 from evalgate.cache import DiskCache
 from evalgate.caller import ModelCaller
 from evalgate.checks import prepare_checks
 from evalgate.config import LoadedConfig, ModelConfig, RunnerConfig, load_config
-from evalgate.errors import ConfigError, UsageError
+from evalgate.errors import ConfigError, ProviderDown, UsageError
 from evalgate.pins import check_pin
 from evalgate.prompts import PromptLibrary
 from evalgate.providers import build_provider
@@ -28,6 +29,7 @@ from evalgate.runner import (
     ProgressHook,
     RunInterrupted,
     Runner,
+    RunStopped,
     build_run_result,
     now_iso,
 )
@@ -266,6 +268,7 @@ def _caller(
         sleep=options.sleep,
         redact=redactor_for(env),
         throttle=_throttle(runner_cfg, concurrency),
+        breaker=Breaker(runner_cfg.max_consecutive_failures, f"{cfg.provider} {cfg.name}"),
     )
 
 
@@ -322,6 +325,7 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
     )
     started, started_at = time.monotonic(), now_iso()
     stopped: RunInterrupted | None = None
+    down: ProviderDown | None = None
     try:
         with fewer_collections():
             results: list[CaseResult] = Runner(
@@ -333,6 +337,8 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
             ).run(planned)
     except RunInterrupted as exc:
         stopped, results = exc, exc.results
+    except RunStopped as exc:
+        down, results = exc.reason, exc.results
     finally:
         caller.provider.close()
         if judge is not None:
@@ -345,14 +351,31 @@ def execute(project: Project, cases: Sequence[Case], options: RunOptions) -> tup
         started=started,
         started_at=started_at,
         retries=retries,
-        planned=None if stopped is None else len(planned),
+        planned=None if stopped is None and down is None else len(planned),
     )
     from evalgate.gate import decide  # judging loads after the run, off the way to the first request
 
     verdict = decide(run.cases, loaded.config.gate, threshold_override=options.threshold)
     if stopped is not None:
         raise InterruptedRun(run, interrupted_verdict(verdict, run), stopped.exit_code) from stopped
+    if down is not None:
+        reason = (
+            f"the run stopped after {len(run.cases)} of {run.planned} cases: {down}; "
+            "this partial report is not a verdict"
+        )
+        raise StoppedRun(run, replace(verdict, passed=False, reasons=(reason, *verdict.reasons)), down)
     return run, verdict
+
+
+class StoppedRun(ProviderDown):
+    """A run that stopped sending calls to a provider that is down (``runner.max_consecutive_failures``):
+    its partial result and failed verdict, for the reports. Exit code 3: an outage, not a verdict."""
+
+    def __init__(self, run: RunResult, verdict: GateVerdict, down: ProviderDown) -> None:
+        self.run = run
+        self.verdict = verdict
+        super().__init__(verdict.reasons[0])
+        self.summary = down.summary
 
 
 class InterruptedRun(KeyboardInterrupt):

@@ -215,4 +215,5 @@ def _given_up(exc: EvalgateError, retrying: Any, describe: str, max_attempts: in
     final.args = (f"{describe}: gave up after {attempts} {noun}: {exc}",)
     # Marked non-retryable so an outer loop (e.g. a fallback model) does not retry it again.
     final.retryable = False
+    final.gave_up = True
     return final

@@ -122,12 +122,13 @@ def _warn_unpinned(loaded: LoadedConfig, out: Output) -> None:
 
 
 def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
-    from evalgate.evaluation import InterruptedRun, RunOptions, execute, select
+    from evalgate.evaluation import InterruptedRun, RunOptions, StoppedRun, execute, select
 
     cases = select(project.cases, selection(args))
     if not cases:
         raise UsageError("no cases selected (the shard is empty?)", fix="check --tag/--case/--shard")
     encoding = _EncodeAsTheyFinish() if args.json_path else None
+    down: StoppedRun | None = None
     # -q prints the verdict line and nothing else, progress included
     try:
         with CaseProgress(len(cases), enabled=not args.quiet) as progress:
@@ -147,9 +148,13 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
         write_reports(args, stopped.run, stopped.verdict, encoding.cases if encoding else None)
         out.warn(f"evalgate: interrupted: {stopped.verdict.reasons[0]}")
         return stopped.exit_code
+    except StoppedRun as stopped:  # the provider went down: a partial report, an outage, not a verdict
+        run, verdict, down = stopped.run, stopped.verdict, stopped
     write_reports(args, run, verdict, encoding.cases if encoding else None)
-    infra = bool(run.cases) and all(c.status == "error" for c in run.cases)
-    if infra:
+    infra = down is not None or (bool(run.cases) and all(c.status == "error" for c in run.cases))
+    if down is not None:
+        out.say(f"evalgate: stopped early: {down.summary}, so no more calls were sent")
+    elif infra:
         first = next((c.error for c in run.cases if c.error), "unknown error")
         answered = any(t.completion is not None for c in run.cases for t in c.trials)
         # when the model answered and only a check's model call (the judge) failed, say so

@@ -18,7 +18,7 @@ from evalgate import cancel
 from evalgate.caller import ModelCaller
 from evalgate.checks import IN_MEMORY_CHECKS, CheckContext, run_checks
 from evalgate.config import Config
-from evalgate.errors import ConfigError, EvalgateError, ProviderError
+from evalgate.errors import ConfigError, EvalgateError, ProviderDown, ProviderError
 from evalgate.results import CaseResult, CheckResult, Completion, RunResult, Trial
 from evalgate.suite import Case
 
@@ -37,6 +37,17 @@ class RunInterrupted(KeyboardInterrupt):
         self.planned = planned
         self.exit_code = exit_code
         super().__init__(f"interrupted after {len(results)} of {planned} cases")
+
+
+class RunStopped(Exception):
+    """The model (or judge) provider went down (``ProviderDown``): the cases that finished, for a partial
+    report, and why no more calls were sent."""
+
+    def __init__(self, results: list[CaseResult], planned: int, reason: ProviderDown) -> None:
+        self.results = results
+        self.planned = planned
+        self.reason = reason
+        super().__init__(str(reason))
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +83,8 @@ class Runner:
         def ask(prompt: str) -> str:
             try:
                 return judge.complete(f"{case_id}#judge", prompt, None).text
+            except ProviderDown:
+                raise  # stops the run; it already names the judge's model
             except ProviderError as exc:  # name the judge: the model under test answered fine
                 raise ProviderError(f"judge model {judge.config.name} failed: {exc}") from None
 
@@ -193,6 +206,8 @@ class Runner:
         if failures:
             if isinstance(failures[0], cancel.Cancelled):  # stopped while this thread was not waiting
                 raise RunInterrupted(book.results(), len(plan), cancel.exit_code_for(failures[0]))
+            if isinstance(failures[0], ProviderDown):
+                raise RunStopped(book.results(), len(plan), failures[0])
             raise failures[0]  # e.g. a ConfigError from a check
         return book.results()
 
@@ -252,6 +267,8 @@ class Runner:
             with contextlib.suppress(BaseException):  # let every task abort its connection
                 loop.run_until_complete(main)
             raise RunInterrupted(book.results(), len(plan), cancel.exit_code_for(exc)) from exc
+        except ProviderDown as exc:  # the other calls in flight were cancelled with their connections
+            raise RunStopped(book.results(), len(plan), exc) from exc
         finally:
             cancel.forget(handle)
             _close(loop)
@@ -308,7 +325,10 @@ def _inside_event_loop() -> bool:
 
 
 def _no_answer(exc: EvalgateError) -> Trial:
-    """A trial without an answer: the provider's error is the case's; a config error or a stop is not."""
+    """A trial without an answer: the provider's error is the case's; a config error, a stop or a provider
+    that is down (no call was sent) is not."""
+    if isinstance(exc, ProviderDown):
+        raise exc
     if isinstance(exc, ProviderError) or not isinstance(exc, ConfigError | cancel.Cancelled):
         return Trial(completion=None, error=str(exc))
     raise exc

@@ -169,7 +169,12 @@ def _outputs(path: Path) -> dict[str, str]:
 
 
 def run_action(
-    ws: Workspace, gh: FakeGitHubServer | None, *, event: str = "pull_request", **inputs: str
+    ws: Workspace,
+    gh: FakeGitHubServer | None,
+    *,
+    event: str = "pull_request",
+    env_extra: Mapping[str, str] | None = None,
+    **inputs: str,
 ) -> Result:
     output, summary = ws.tmp / "output.txt", ws.tmp / "summary.md"
     output.write_text("")
@@ -201,6 +206,7 @@ def run_action(
     }
     for key, value in inputs.items():
         env[f"INPUT_{key.upper().replace('_', '-')}"] = value
+    env.update(env_extra or {})
     proc = subprocess.run(
         [sys.executable, str(ENTRYPOINT)], cwd=ws.repo, env=env, capture_output=True, text=True, timeout=120
     )
@@ -439,6 +445,26 @@ def test_bad_config_exits_2_with_an_error_annotation(tmp_path: Path, github: Fak
     assert "::error::evalgate: evalgate.yaml:1" in result.stdout
     assert _latest(github, ws.head, "ai-eval-gate/eval")["state"] in ("failure", "error")
     assert "could not run" in result.summary
+
+
+def test_a_provider_that_is_down_stops_the_run_and_says_so_in_the_status(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    dead = CONFIG.format(model="gpt-4o-2024-08-06").replace(
+        "  provider: replay\n", "  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  max_attempts: 1\n"
+    )
+    dead = dead.replace("  responses: recordings.yaml\n", "") + "runner: {max_consecutive_failures: 2, concurrency: 1}\n"
+    ws = make_workspace(tmp_path, base_files(**{"evalgate.yaml": dead}), {"README.md": "x\n"})
+    result = run_action(ws, github, event="push", env_extra={"OPENAI_API_KEY": "k"})
+    assert result.code == 3, result.stdout + result.stderr
+    status = _latest(github, "f" * 40, "ai-eval-gate/eval")
+    assert status["state"] == "error"
+    assert status["description"] == "evalgate could not run: openai gpt-4o-2024-08-06 failed 2 calls in a row"
+    report = json.loads((ws.repo / ".evalgate" / "report.json").read_text())
+    assert report["incomplete"] is True
+    assert report["planned_cases"] == 4
+    assert len(report["cases"]) < 4
+    assert report["gate"]["passed"] is False
 
 
 def test_bad_boolean_input_is_a_usage_error(tmp_path: Path) -> None:
