@@ -453,7 +453,8 @@ def test_a_provider_that_is_down_stops_the_run_and_says_so_in_the_status(
     dead = CONFIG.format(model="gpt-4o-2024-08-06").replace(
         "  provider: replay\n", "  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  max_attempts: 1\n"
     )
-    dead = dead.replace("  responses: recordings.yaml\n", "") + "runner: {max_consecutive_failures: 2, concurrency: 1}\n"
+    dead = dead.replace("  responses: recordings.yaml\n", "")
+    dead += "runner: {max_consecutive_failures: 2, concurrency: 1}\n"
     ws = make_workspace(tmp_path, base_files(**{"evalgate.yaml": dead}), {"README.md": "x\n"})
     result = run_action(ws, github, event="push", env_extra={"OPENAI_API_KEY": "k"})
     assert result.code == 3, result.stdout + result.stderr
