@@ -20,7 +20,12 @@ _OBJ = {
     "additionalProperties": False,
     "properties": {"a": {"type": "integer", "minimum": 0}, "b": {"type": ["string", "null"]}},
 }
-_DEFS = {"obj": _OBJ, "unit": {"type": "number", "minimum": 0, "maximum": 1}}
+_DEFS = {
+    "obj": _OBJ,
+    "unit": {"type": "number", "minimum": 0, "maximum": 1},
+    "nullable": {"type": ["integer", "null"]},
+    "to-obj": {"$ref": "#/$defs/obj"},
+}
 
 FORMS: dict[str, Any] = {
     "string": {"type": "string"},
@@ -45,8 +50,14 @@ FORMS: dict[str, Any] = {
     "null-or-nullable": {"oneOf": [{"type": "null"}, {"type": ["integer", "null"]}]},
     "null-or-anything": {"oneOf": [{"type": "null"}, {}]},
     "null-or-array": {"oneOf": [{"type": "null"}, {"type": "array", "items": {"type": "string"}}]},
+    "null-or-object": {"oneOf": [{"type": "null"}, _OBJ]},
+    "null-or-enum": {"oneOf": [{"type": "null"}, {"enum": ["x"]}]},
+    "null-or-ref-to-nullable": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/nullable"}]},
+    "null-or-ref-to-ref": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/to-obj"}]},
+    "object": _OBJ,
     "two-nulls": {"oneOf": [{"type": "null"}, {"type": "null"}]},
     "ref": {"$ref": "#/$defs/unit"},
+    "ref-to-ref": {"$ref": "#/$defs/to-obj"},
 }
 
 VALUES: list[Any] = [
@@ -147,3 +158,32 @@ def test_object_key_rules_agree_with_jsonschema(schema: dict[str, Any]) -> None:
         {"a": 1, "z": 2},
     ]
     assert _disagreements(schema, docs) == []
+
+
+def test_a_recursive_schema_calls_itself_where_it_cannot_be_written_out() -> None:
+    schema = {
+        "$defs": {
+            "node": {
+                "type": "object",
+                "required": ["v"],
+                "additionalProperties": False,
+                "properties": {
+                    "v": {"type": "integer"},
+                    "next": {"oneOf": [{"type": "null"}, {"$ref": "#/$defs/node"}]},
+                    "kids": {"type": "array", "items": {"$ref": "#/$defs/node"}},
+                },
+            }
+        },
+        "$ref": "#/$defs/node",
+    }
+    deep: dict[str, Any] = {"v": 0}
+    for i in range(1, 30):
+        deep = {"v": i, "next": deep, "kids": [{"v": -i}, {"v": i, "next": None}]}
+    docs: list[Any] = [
+        deep,
+        {"v": 1, "next": {"v": 2, "next": {"v": "3"}}},
+        {"v": 1, "kids": [{"v": 1, "x": 1}]},
+    ]
+    docs += [{"v": 1, "next": {"v": 2, "kids": [{"next": None}]}}, {"v": 1, "next": {}}, None, {"v": None}]
+    assert _disagreements(schema, docs) == []
+    assert compile_schema(schema)(deep) is True

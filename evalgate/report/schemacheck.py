@@ -84,16 +84,20 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
     """A predicate equivalent to validating against ``schema`` (the root of a document, for ``$ref``)."""
     compiled: dict[str, Check] = {}
 
-    def ref(pointer: str) -> Check:
+    def resolve(pointer: str) -> Any:
         if not pointer.startswith("#/"):
             raise Unsupported(f"$ref {pointer!r} is not local")
+        target: Any = schema
+        for part in pointer[2:].split("/"):
+            part = part.replace("~1", "/").replace("~0", "~")
+            if not isinstance(target, Mapping) or part not in target:
+                raise Unsupported(f"$ref {pointer!r} points nowhere")
+            target = target[part]
+        return target
+
+    def ref(pointer: str) -> Check:
         if pointer not in compiled:
-            target: Any = schema
-            for part in pointer[2:].split("/"):
-                part = part.replace("~1", "/").replace("~0", "~")
-                if not isinstance(target, Mapping) or part not in target:
-                    raise Unsupported(f"$ref {pointer!r} points nowhere")
-                target = target[part]
+            target = resolve(pointer)
             slot: list[Check] = []
             compiled[pointer] = lambda v: slot[0](v)  # recursion-safe placeholder
             slot.append(build(target))
@@ -137,7 +141,7 @@ def compile_schema(schema: Mapping[str, Any]) -> Check:
             high = node["maximum"]
             checks.append(lambda v: type(v) not in _NUMBERS or v <= high)
         if is_object:
-            checks.append(_object(node, build, must_be_object=kinds == ["object"]))
+            checks.append(_object(node, _Source(build, resolve), must_be_object=kinds == ["object"]))
         if "items" in node:
             item = build(node["items"])
             checks.append(lambda v: type(v) is not list or all(map(item, v)))
@@ -195,11 +199,13 @@ def _leaf(node: Any) -> tuple[frozenset[type], bool, Any, Any] | None:
 class _Source:
     """The body of one generated function: lines, and the values its names stand for."""
 
-    def __init__(self, build: Callable[[Any], Check]) -> None:
+    def __init__(self, build: Callable[[Any], Check], resolve: Callable[[str], Any]) -> None:
         self.build = build
+        self.resolve = resolve
         self.names: dict[str, Any] = {"MISSING": object(), "NUMBERS": _NUMBERS}
         self.lines: list[str] = []
-        self.depth = 0  # nesting of array loops: each level iterates into a variable of its own
+        self.depth = 0  # nesting of loops and objects: each level has variables of its own
+        self.inlined: list[str] = []  # the $refs being written out, which a recursive schema calls
 
     def name(self, prefix: str, value: Any) -> str:
         name = f"{prefix}{len(self.names)}"
@@ -212,8 +218,9 @@ class _Source:
     def value(self, node: Any, var: str, indent: str) -> None:
         """Lines that return False unless ``var`` holds a value valid against ``node``.
 
-        The common forms are written out: a type with bounds, an array (its items checked in a loop) and
-        "null or X"; anything else is a call to the compiled node.
+        The common forms are written out: a type with bounds, a string enum, an object, an array (its
+        items checked in a loop), "null or X" and a ``$ref`` to any of these; anything else is a call
+        to the compiled node.
         """
         leaf = _leaf(node)
         if leaf is not None:
@@ -221,6 +228,8 @@ class _Source:
         elif _is_string_enum(node):
             options = self.name("E", frozenset(node["enum"]))
             self.add(indent, f"if type({var}) is not str or {var} not in {options}:", "    return False")
+        elif _is_object(node):
+            self.object(node, var, indent, must_be_object=True)
         elif _is_array(node):
             self.add(indent, f"if type({var}) is not list:", "    return False")
             self.depth += 1
@@ -231,13 +240,26 @@ class _Source:
         elif _is_null_or(node):
             # null: exactly one option must hold, so X must reject null (asked at run time, null is rare)
             other = next(o for o in node["oneOf"] if o != _NULL)
-            call = self.name("C", self.build(other))
             self.add(indent, f"if {var} is not None:")
             self.value(other, var, indent + "    ")
-            self.add(indent, f"elif {call}({var}):", "    return False")
+            if not self.rejects_null(other):
+                self.add(indent, f"elif {self.name('C', self.build(other))}({var}):", "    return False")
+        elif _is_ref(node) and node["$ref"] not in self.inlined:
+            self.inlined.append(node["$ref"])
+            self.value(self.resolve(node["$ref"]), var, indent)
+            self.inlined.pop()
         else:
             call = self.name("C", self.build(node))
             self.add(indent, f"if not {call}({var}):", "    return False")
+
+    def rejects_null(self, node: Any) -> bool:
+        """True when ``node`` is a form written out here that null fails; False when it may pass."""
+        if _is_ref(node):
+            node = self.resolve(node["$ref"])
+        leaf = _leaf(node)
+        if leaf is not None:
+            return type(None) not in leaf[0]
+        return _is_object(node) or _is_array(node) or _is_string_enum(node)
 
     def leaf(self, leaf: tuple[frozenset[type], bool, Any, Any], var: str, indent: str) -> None:
         types, integral_float, low, high = leaf
@@ -259,6 +281,59 @@ class _Source:
         for bound, op in ((low, "<"), (high, ">")):
             if bound is not None:
                 self.add(indent, f"if {number}{var} {op} {self.name('B', bound)}:", "    return False")
+
+    def object(self, node: Mapping[str, Any], v: str, indent: str, *, must_be_object: bool) -> None:
+        """Each property checked in place, required ones fetched first: a missing one ends the check
+        at its ``KeyError``. A closed object then has no other keys exactly when its size is the count
+        of required and optional properties found, so no set of keys is built or compared."""
+        properties = dict(node.get("properties") or {})
+        required = [name for name in properties if name in frozenset(node.get("required") or ())]
+        unlisted = frozenset(node.get("required") or ()) - properties.keys()
+        extra = node.get("additionalProperties", True)
+        self.depth += 1
+        a, k, n, x = (f"{letter}{self.depth}" for letter in "aknx")
+        self.add(indent, f"if type({v}) is not dict:", f"    return {not must_be_object}")
+        if unlisted:
+            self.add(indent, f"if not {self.name('R', unlisted)} <= {v}.keys():", "    return False")
+        if required:
+            self.add(indent, "try:")
+            self.add(
+                indent + "    ", *(f"{a}_{i} = {v}[{self.name('K', k)}]" for i, k in enumerate(required))
+            )
+            self.add(indent, "except KeyError:", "    return False")
+        if extra is not False and extra is not True:
+            listed = self.name("P", frozenset(properties))
+            self.add(indent, f"for {k} in {v}.keys() - {listed}:", f"    {x} = {v}[{k}]")
+            self.value(extra, x, indent + "    ")
+        for i, name in enumerate(required):
+            self.value(properties[name], f"{a}_{i}", indent)
+        closed = extra is False
+        optional = [name for name in properties if name not in required]
+        if optional:
+            # every required property is there: any other key means an optional one (or an unknown one)
+            self.add(indent, f"if len({v}) > {len(required)}:")
+            if closed:
+                self.add(indent, f"    {n} = {len(required)}")
+            for name in optional:
+                found = [f"if {x} is not MISSING:", *[f"    {n} += 1"] * closed]
+                self.add(indent + "    ", f"{x} = {v}.get({self.name('K', name)}, MISSING)", *found)
+                self.value(properties[name], x, indent + "        ")
+            if closed:
+                self.add(indent, f"    if len({v}) != {n}:", "        return False")
+        elif closed:
+            self.add(indent, f"if len({v}) != {len(required)}:", "    return False")
+        self.depth -= 1
+
+
+_OBJECT_KEYWORDS = frozenset({"type", "properties", "required", "additionalProperties"}) | _ANNOTATIONS
+
+
+def _is_object(node: Any) -> bool:
+    return isinstance(node, Mapping) and node.get("type") == "object" and node.keys() <= _OBJECT_KEYWORDS
+
+
+def _is_ref(node: Any) -> bool:
+    return isinstance(node, Mapping) and "$ref" in node and node.keys() <= {"$ref"} | _ANNOTATIONS
 
 
 def _is_array(node: Any) -> bool:
@@ -286,46 +361,14 @@ def _is_null_or(node: Any) -> bool:
     return isinstance(options, list) and len(options) == 2 and sum(o == _NULL for o in options) == 1
 
 
-def _object(node: Mapping[str, Any], build: Callable[[Any], Check], *, must_be_object: bool) -> Check:
-    """One generated function per object schema: each property checked inline, no loop, no lookups.
+def _object(node: Mapping[str, Any], src: _Source, *, must_be_object: bool) -> Check:
+    """One generated function per object schema, the usual forms of its properties written out in it.
 
     (The loop over keys with a closure per property was most of the cost: a report holds tens of
-    thousands of small objects.) Required properties are fetched first, a missing one ending the check
-    at its ``KeyError``; a closed object then has no other keys exactly when its size is the count of
-    required and optional properties found, so no set of keys is built or compared.
+    thousands of small objects.)
     """
-    properties = dict(node.get("properties") or {})
-    required = [name for name in properties if name in frozenset(node.get("required") or ())]
-    unlisted = frozenset(node.get("required") or ()) - properties.keys()
-    extra = node.get("additionalProperties", True)
-    src = _Source(build)
-    src.add("", "def check(v):", "    if type(v) is not dict:", f"        return {not must_be_object}")
-    if unlisted:
-        src.add("    ", f"if not {src.name('R', unlisted)} <= v.keys():", "    return False")
-    if required:
-        src.add("    ", "try:")
-        src.add("        ", *(f"a{i} = v[{src.name('K', name)}]" for i, name in enumerate(required)))
-        src.add("    ", "except KeyError:", "    return False")
-    if extra is not False and extra is not True:
-        src.add("    ", f"for key in v.keys() - {src.name('P', frozenset(properties))}:", "    x = v[key]")
-        src.value(extra, "x", "        ")
-    for i, name in enumerate(required):
-        src.value(properties[name], f"a{i}", "    ")
-    closed = extra is False
-    optional = [name for name in properties if name not in required]
-    if optional:
-        # every required property is there: any other key means an optional one (or an unknown one)
-        src.add("    ", f"if len(v) > {len(required)}:")
-        if closed:
-            src.add("        ", f"n = {len(required)}")
-        for name in optional:
-            found = ["if x is not MISSING:", *["    n += 1"] * closed]
-            src.add("        ", f"x = v.get({src.name('K', name)}, MISSING)", *found)
-            src.value(properties[name], "x", "            ")
-        if closed:
-            src.add("        ", "if len(v) != n:", "    return False")
-    elif closed:
-        src.add("    ", f"if len(v) != {len(required)}:", "    return False")
+    src.add("", "def check(v):")
+    src.object(node, "v", "    ", must_be_object=must_be_object)
     src.add("    ", "return True")
     # the source holds only generated names; every schema value is passed in through ``names``
     exec("\n".join(src.lines), src.names)
