@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from evalgate.errors import ConfigError, GitHubError, UsageError
+from evalgate.errors import ConfigError, GitHubError, ProviderDown, UsageError
 from evalgate.gatechange import GateChanges, gate_changes, stricter_cases, trusted_config
 
 if TYPE_CHECKING:
@@ -60,7 +60,7 @@ def pr_sides(
     say: Callable[[str], None],
 ) -> Sides:
     """Load the base commit's config and suites (the bar) beside the head's; run the base if asked."""
-    from evalgate.evaluation import execute, load_project
+    from evalgate.evaluation import StoppedRun, execute, load_project
 
     if git is None or not git.has_commit(pr.base_sha) or not git.has_commit(pr.head_sha):
         raise UsageError(
@@ -88,7 +88,12 @@ def pr_sides(
         note = None
         if run_base and base_project is not None:
             say(f"evalgate: evaluating the base commit {base[:12]} for comparison")
-            run, _ = execute(base_project, base_project.cases, options)
+            try:
+                run, _ = execute(base_project, base_project.cases, options)
+            except StoppedRun as stopped:  # without the base's partial run: it is not this PR's report
+                down = ProviderDown(f"the baseline run of the base commit {base[:12]} stopped: {stopped}")
+                down.summary = stopped.summary
+                raise down from None
             base_cases, note = run.cases, f"baseline: base commit {base[:12]}"
         elif run_base:
             note = f"baseline skipped: {config_rel} does not exist on the base commit"

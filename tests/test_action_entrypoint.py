@@ -447,15 +447,20 @@ def test_bad_config_exits_2_with_an_error_annotation(tmp_path: Path, github: Fak
     assert "could not run" in result.summary
 
 
-def test_a_provider_that_is_down_stops_the_run_and_says_so_in_the_status(
-    tmp_path: Path, github: FakeGitHubServer
-) -> None:
+def _dead_provider_config() -> str:
     dead = CONFIG.format(model="gpt-4o-2024-08-06").replace(
         "  provider: replay\n", "  provider: openai\n  base_url: http://127.0.0.1:9/v1\n  max_attempts: 1\n"
     )
     dead = dead.replace("  responses: recordings.yaml\n", "")
-    dead += "runner: {max_consecutive_failures: 2, concurrency: 1}\n"
-    ws = make_workspace(tmp_path, base_files(**{"evalgate.yaml": dead}), {"README.md": "x\n"})
+    return dead + "runner: {max_consecutive_failures: 2, concurrency: 1}\n"
+
+
+def test_a_provider_that_is_down_stops_the_run_and_says_so_in_the_status(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    ws = make_workspace(
+        tmp_path, base_files(**{"evalgate.yaml": _dead_provider_config()}), {"README.md": "x\n"}
+    )
     result = run_action(ws, github, event="push", env_extra={"OPENAI_API_KEY": "k"})
     assert result.code == 3, result.stdout + result.stderr
     status = _latest(github, "f" * 40, "ai-eval-gate/eval")
@@ -466,6 +471,22 @@ def test_a_provider_that_is_down_stops_the_run_and_says_so_in_the_status(
     assert report["planned_cases"] == 4
     assert len(report["cases"]) < 4
     assert report["gate"]["passed"] is False
+
+
+def test_a_baseline_run_stopped_by_its_provider_leaves_no_report_as_the_pr_s(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    ws = make_workspace(
+        tmp_path, base_files(**{"evalgate.yaml": _dead_provider_config()}), {"README.md": "x\n"}
+    )
+    _pull(github, ws, ["README.md"])
+    result = run_action(ws, github, env_extra={"OPENAI_API_KEY": "k"})
+    assert result.code == 3, result.stdout + result.stderr
+    assert "the baseline run of the base commit" in result.stdout
+    status = _latest(github, ws.head, "ai-eval-gate/eval")
+    assert status["state"] == "error"
+    assert status["description"] == "evalgate could not run: openai gpt-4o-2024-08-06 failed 2 calls in a row"
+    assert not (ws.repo / ".evalgate" / "report.json").exists()  # the base's partial run is not this PR's
 
 
 def test_bad_boolean_input_is_a_usage_error(tmp_path: Path) -> None:
