@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from evalgate.cache import cache_key
 from evalgate.caller import ModelCaller
-from evalgate.errors import ConfigError, ProviderError
+from evalgate.errors import ConfigError, ProviderDown, ProviderError
 from evalgate.providers.base import ModelRequest
 from evalgate.redact import redact_error
 from evalgate.results import Completion
@@ -55,19 +55,32 @@ class Embedder:
                     found[i] = json.loads(hit.text)
         missing = [i for i in range(len(texts)) if i not in found]
         if missing:
+            breaker = self.caller.breaker  # the judge's: its embeddings endpoint is the same provider
 
             def attempt() -> list[list[float]]:
+                if breaker is not None:
+                    breaker.check()
                 try:
-                    return provider.embed(model, [texts[i] for i in missing])
+                    answer = provider.embed(model, [texts[i] for i in missing])
                 except ProviderError as exc:
                     raise redact_error(exc, self.caller.redact) from None
+                if breaker is not None:
+                    breaker.succeeded()
+                return answer
 
-            vectors = call_with_retries(
-                attempt,
-                max_attempts=config.max_attempts,
-                describe=f"{config.provider} embeddings {model}",
-                sleep=self.caller.sleep,
-            )
+            try:
+                vectors = call_with_retries(
+                    attempt,
+                    max_attempts=config.max_attempts,
+                    describe=f"{config.provider} embeddings {model}",
+                    sleep=self.caller.sleep,
+                )
+            except ProviderDown:
+                raise
+            except ProviderError as exc:
+                if breaker is not None:
+                    breaker.failed(exc)
+                raise
             for i, vector in zip(missing, vectors, strict=True):
                 found[i] = vector
                 if cache is not None:

@@ -241,6 +241,25 @@ def test_a_judge_that_is_down_stops_the_run_and_is_named(tmp_path: Path) -> None
     assert answered < 60
 
 
+def test_an_embeddings_endpoint_that_is_down_stops_the_run(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{_closed_port()}/v1"
+    with FakeModelServer() as server:
+        config = _project(
+            tmp_path, server.openai_base_url, cases=40, runner="{concurrency: 2, max_consecutive_failures: 3}"
+        )
+        text = config.read_text() + (
+            f"judge: {{provider: openai, name: {JUDGE}, base_url: '{dead}', max_attempts: 1, "
+            "embeddings: text-embedding-3-small}\n"
+        )
+        config.write_text(text)
+        suite = tmp_path / "evals" / "main.yaml"
+        suite.write_text(suite.read_text().replace("type: contains", "type: similar"))
+        code, report = _run(config, tmp_path / "r.json")
+    assert code == EXIT_INFRA
+    assert report["incomplete"] is True
+    assert f"openai {JUDGE} failed 3 calls in a row" in report["gate"]["reasons"][0]
+
+
 def test_the_worker_thread_path_stops_too(tmp_path: Path) -> None:
     """A run started inside a running event loop (a notebook) uses worker threads, not the loop."""
     url = f"http://127.0.0.1:{_closed_port()}/v1"
