@@ -289,6 +289,11 @@ def test_connection_close_is_honoured() -> None:
         (b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n7d0\r\n", BodyTooLarge, None),
         (b"HTTP/1.1 200 OK\r\n\r\n" + b"x" * 1001, BodyTooLarge, None),
         (b"HTTP/1.1 200 OK\r\nContent-Le", http.client.IncompleteRead, "bytes read"),
+        (
+            b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\ncontent-length: 4\r\n\r\nokay",
+            http.client.HTTPException,
+            "conflicting Content-Length headers: 2, 4",
+        ),
     ],
 )
 def test_broken_answers_raise_what_http_client_raises(

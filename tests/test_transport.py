@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import socket
 import threading
 
@@ -68,6 +69,23 @@ def test_a_body_over_the_cap_is_refused_before_it_is_read() -> None:
         with Attempt(5) as attempt, pytest.raises(BodyTooLarge):
             transport.post(b"{}", {}, attempt, 10_000)
         transport.close()
+
+
+def test_conflicting_content_lengths_are_refused() -> None:
+    """The event-loop transport refuses them too (tests/test_async_transport.py): neither picks one."""
+
+    def two_lengths(conn: socket.socket, heads: list[bytes]) -> None:
+        with conn:
+            heads.append(read_request(conn))
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 4\r\n\r\nokay")
+
+    with raw_server(two_lengths) as (port, _):
+        transport = Transport(f"http://127.0.0.1:{port}/v1")
+        with Attempt(5) as attempt, pytest.raises(http.client.HTTPException, match="conflicting"):
+            transport.post(b"{}", {}, attempt, 10_000)
+        transport.close()
+    same = _parse_header_lines([b"Content-Length: 4\r\n", b"content-length: 4\r\n"])
+    assert same.get("content-length") == "4"  # repeated with one value: harmless, kept
 
 
 def test_a_plain_http_proxy_gets_the_absolute_url_and_its_credentials() -> None:

@@ -83,8 +83,13 @@ def _parse_header_lines(lines: list[bytes]) -> _Headers:
 
 
 def _header_pairs(lines: list[str]) -> list[tuple[str, str]]:
-    """(name, value) pairs of decoded header lines (line ends optional), folded continuations joined."""
+    """(name, value) pairs of decoded header lines (line ends optional), folded continuations joined.
+
+    Two ``Content-Length`` headers that disagree are refused (``HTTPException``), as RFC 9112 asks: a
+    client that picked one of them could take part of the next answer for this one's body.
+    """
     pairs: list[tuple[str, str]] = []
+    length: str | None = None
     for text in lines:
         line = text.rstrip("\r\n")
         if not line:
@@ -95,7 +100,12 @@ def _header_pairs(lines: list[str]) -> list[tuple[str, str]]:
             continue
         name, sep, value = line.partition(":")
         if sep:
-            pairs.append((name.strip(), value.strip()))
+            name, value = name.strip(), value.strip()
+            if len(name) == 14 and name.lower() == "content-length":
+                if length is not None and value != length:
+                    raise http.client.HTTPException(f"conflicting Content-Length headers: {length}, {value}")
+                length = value
+            pairs.append((name, value))
     return pairs
 
 
