@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evalgate.action_session import State, workspace_path
-from evalgate.errors import EXIT_GATE_FAILED, EXIT_PASSED, GitHubError, GitHubPermissionError
+from evalgate.errors import EXIT_GATE_FAILED, EXIT_INFRA, EXIT_PASSED, GitHubError, GitHubPermissionError
 from evalgate.gate import Comparison, fmt_pct, fmt_pct_short
 from evalgate.ghactions import (
     ANNOTATIONS_SHOWN,
@@ -148,8 +148,10 @@ def publish(outcome: Outcome, session: Session) -> int:
     marker = comment_marker(session)
     comment_url = post_comment(session, _comment_body(outcome, ctx, marker, sha, root), marker)
 
-    state: State = "success" if outcome.verdict.passed else "failure"
-    session.statuses.set("eval", state, status_description(outcome))
+    # every case ended in an error: an outage or a broken key, so "error" (re-run it), not "failure"
+    infra = outcome.run.all_errors
+    state: State = "error" if infra else "success" if outcome.verdict.passed else "failure"
+    session.statuses.set("eval", state, _infra_description(outcome) if infra else status_description(outcome))
 
     append_summary(ctx.summary, _comment_body(outcome, ctx, None, sha, root))
     policy = outcome.policy
@@ -174,7 +176,18 @@ def publish(outcome: Outcome, session: Session) -> int:
         log.info(line)
     for line in _annotations(outcome, root, ctx):
         log.info(line)
+    if infra:
+        return EXIT_INFRA
     return EXIT_PASSED if outcome.verdict.passed else EXIT_GATE_FAILED
+
+
+def _infra_description(outcome: Outcome) -> str:
+    """``every case ended in an error; first: …`` — at most 140 characters."""
+    answered = any(t.completion is not None for c in outcome.run.cases for t in c.trials)
+    what = "every case ended in an error" if answered else "no case got a model answer"
+    first = next((c.error for c in outcome.run.cases if c.error), None) or "unknown error"
+    text = f"{what}; first: {first}"
+    return text if len(text) <= 140 else text[:139] + "…"
 
 
 def comment_marker(session: Session) -> str:

@@ -128,7 +128,8 @@ def judge_and_publish(
         record = gate_record(
             verdict.passed, verdict.metric, verdict.value, verdict.threshold, verdict.reasons
         )
-        notify_gate(bar.gate.notify, gate_event(verdict.passed), record, os.environ, log.warn)
+        event = gate_event(verdict.passed, infrastructure=run.all_errors)
+        notify_gate(bar.gate.notify, event, record, os.environ, log.warn)
     return code
 
 

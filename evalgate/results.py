@@ -235,6 +235,11 @@ class RunResult:
     planned: int | None = None
 
     @property
+    def all_errors(self) -> bool:
+        """Every case ended in an error: an outage or a broken setup (exit 3), not a verdict on the model."""
+        return bool(self.cases) and all(c.status == "error" for c in self.cases)
+
+    @property
     def replayed(self) -> bool:
         """Answers came from a recording, so their latencies measure nothing."""
         return self.provider == "replay"

@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace, out: Output, project: Project) -> int:
     except StoppedRun as stopped:  # the provider went down: a partial report, an outage, not a verdict
         run, verdict, down = stopped.run, stopped.verdict, stopped
     write_reports(args, run, verdict, encoding.cases if encoding else None)
-    infra = down is not None or (bool(run.cases) and all(c.status == "error" for c in run.cases))
+    infra = down is not None or run.all_errors
     if down is not None:
         out.say(f"evalgate: stopped early: {down.summary}, so no more calls were sent")
     elif infra:

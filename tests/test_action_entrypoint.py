@@ -390,7 +390,7 @@ def test_huge_failing_output_keeps_the_comment_under_the_limit(
         f"  - {{id: big_{i:03d}, input: 'q{i}', checks: [{{type: contains, value: nope}}]}}\n"
         for i in range(400)
     )
-    answers = {f"big_{i:04d}": "x" * 300 for i in range(1500)}
+    answers = {f"big_{i:03d}": "x" * 300 for i in range(400)}
     ws = make_workspace(
         tmp_path, base_files(), {"evals/support.yaml": cases, "recordings.yaml": _recordings(answers)}
     )
@@ -471,6 +471,28 @@ def test_a_provider_that_is_down_stops_the_run_and_says_so_in_the_status(
     assert report["planned_cases"] == 4
     assert len(report["cases"]) < 4
     assert report["gate"]["passed"] is False
+
+
+def test_every_case_in_error_is_an_error_status_and_exit_3_not_a_failed_gate(
+    tmp_path: Path, github: FakeGitHubServer
+) -> None:
+    """Four cases at concurrency 8 all fail together, under the breaker's limit: a broken setup still."""
+    config = (
+        _dead_provider_config()
+        .replace("concurrency: 1}", "concurrency: 8}")
+        .replace("max_consecutive_failures: 2", "max_consecutive_failures: 10")
+    )
+    ws = make_workspace(tmp_path, base_files(**{"evalgate.yaml": config}), {"README.md": "x\n"})
+    result = run_action(ws, github, event="push", env_extra={"OPENAI_API_KEY": "k"})
+    assert result.code == 3, result.stdout + result.stderr
+    status = _latest(github, "f" * 40, "ai-eval-gate/eval")
+    assert status["state"] == "error"
+    assert status["description"].startswith("no case got a model answer; first: openai gpt-4o-2024-08-06")
+    assert len(status["description"]) <= 140
+    report = json.loads((ws.repo / ".evalgate" / "report.json").read_text())
+    assert not report.get("incomplete")
+    assert [c["status"] for c in report["cases"]] == ["error"] * 4
+    assert result.outputs["gate"] == "failed"
 
 
 def test_a_baseline_run_stopped_by_its_provider_leaves_no_report_as_the_pr_s(
