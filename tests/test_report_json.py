@@ -13,8 +13,11 @@ from jsonschema import Draft202012Validator
 from evalgate import __version__
 from evalgate.errors import ConfigError
 from evalgate.gate import GateConfig, compare, decide
+from evalgate.report import json as report_json
 from evalgate.report.json import (
     EncodedCases,
+    _read_valid,
+    _split_by_case,
     from_json_dict,
     load_json,
     render_json,
@@ -216,6 +219,53 @@ def test_the_fast_checker_agrees_with_jsonschema_on_every_single_change_to_a_rep
             print(json.dumps(doc)[:400])
     assert tried > 500
     assert disagreed == 0
+
+
+def test_reading_case_by_case_agrees_with_jsonschema_on_every_single_change_to_a_report() -> None:
+    """The report is checked apart from its cases, then case by case: valid exactly as a whole."""
+    validator = Draft202012Validator(report_schema())
+    _, _, data = rendered()
+    data["retries"] = {"429": 2, "fallback": 1}
+    data["cases"][0]["prompt"] = "Greet Ann"
+    tried = disagreed = 0
+    for doc in _mutations(data):
+        docs = [doc]
+        if isinstance(doc.get("cases"), list) and doc["cases"]:  # the changed case read last, too
+            docs.append({**doc, "cases": doc["cases"][1:] + doc["cases"][:1]})
+        for one in docs:
+            tried += 1
+            if (_read_valid(one) is not None) != validator.is_valid(one):
+                disagreed += 1
+                print(json.dumps(one)[:400])
+    assert tried > 900
+    assert disagreed == 0
+
+
+def test_a_bad_case_after_good_ones_is_explained_like_any_other() -> None:
+    run, verdict, _ = rendered()
+    data = json.loads(render_json(run, verdict))
+    data["cases"][3]["trial_results"] = [{"completion": None, "checks": [], "error": 5}]
+    with pytest.raises(ConfigError, match=r"5 is not of type 'string', 'null'") as info:
+        load_json(json.dumps(data), source="shard.json")
+    assert str(info.value).startswith(
+        "shard.json: cases[3].trial_results[0].error: not a valid evalgate report"
+    )
+
+
+def test_a_schema_whose_cases_are_not_plain_is_checked_whole(monkeypatch: pytest.MonkeyPatch) -> None:
+    schema = report_schema()
+    assert _split_by_case(schema) is not None
+    cases = {**schema["properties"]["cases"], "description": "changed"}
+    assert _split_by_case({**schema, "properties": {**schema["properties"], "cases": cases}}) is None
+    assert _split_by_case({**schema, "$defs": {}}) is None  # the case it names is not there
+    # such a schema reads reports as before: the whole report checked, then rebuilt
+    monkeypatch.setattr(report_json, "_checks_by_case", lambda: None)
+    run, verdict, _ = rendered()
+    assert load_json(render_json(run, verdict)) == (run, verdict)
+    data = json.loads(render_json(run, verdict))
+    data["cases"][2]["line"] = -1
+    with pytest.raises(ConfigError, match=r"cases\[2\]\.line: .*-1 is less than the minimum of 0"):
+        load_json(json.dumps(data))
 
 
 def test_an_invalid_report_is_explained_by_jsonschema_even_when_the_fast_checker_rejects_it() -> None:

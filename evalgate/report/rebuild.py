@@ -44,10 +44,13 @@ _trial = _maker(Trial)
 _case = _maker(CaseResult)
 
 
-def rebuild(data: dict[str, Any]) -> tuple[RunResult, GateVerdict]:
-    """The run and verdict of a report that validates against the report schema."""
+def rebuild(
+    data: dict[str, Any], cases: tuple[CaseResult, ...] | None = None
+) -> tuple[RunResult, GateVerdict]:
+    """The run and verdict of a report that validates against the report schema (with ``cases`` read
+    already, if given)."""
     run = RunResult(
-        cases=tuple([_read_case(c) for c in data["cases"]]),
+        cases=tuple([read_case(c) for c in data["cases"]]) if cases is None else cases,
         provider=data["provider"],
         model=data["model"],
         config_path=data["config"],
@@ -96,7 +99,8 @@ def _read_trial(d: dict[str, Any]) -> Trial:
     return _trial(completion, tuple([_read_check(c) for c in d["checks"]]), d["error"], d.get("threshold"))
 
 
-def _read_case(d: dict[str, Any]) -> CaseResult:
+def read_case(d: dict[str, Any]) -> CaseResult:
+    """One case of a report, valid against the schema's ``$defs/case``."""
     # Summary fields (status, response, ...) are derived from the trials, so only the trials are read.
     return _case(
         d["id"],
