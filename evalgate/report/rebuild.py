@@ -15,9 +15,9 @@ def _maker(cls: type[T]) -> Callable[..., T]:
     """A function that makes a frozen, slotted dataclass from its fields in order, as ``cls(...)`` would.
 
     A frozen dataclass's ``__init__`` stores each field through ``object.__setattr__``, which looks the
-    name up again every time; a 10,000-case report is about 100,000 objects and 700,000 fields. The made
-    function stores them through the slots' own descriptors and then runs ``__post_init__``, so the object
-    is the one the constructor would give.
+    name up again every time; the bench's 10,000-case report holds 60,000 such objects and 420,000 fields.
+    The made function stores them through the slots' own descriptors and then runs ``__post_init__``, so
+    the object is the one the constructor would give.
     """
     init = cls.__init__.__code__
     names = [f.name for f in fields(cls) if f.init]  # type: ignore[arg-type]

@@ -8,8 +8,9 @@ two hundred times faster. Only the yes/no answer comes from here: when a report 
 asks ``jsonschema`` for the message, so errors read exactly as before.
 
 Each object schema becomes one generated function. Its properties' usual forms are written out in it
-(a type with bounds, a string enum, an array checked item by item in a loop, "null or X"), so a report's
-values cost few Python calls; other forms are calls to their compiled closures.
+(a type with bounds, a string enum, an object, an array checked item by item in a loop, "null or X", a
+local ``$ref`` unless the schema refers to itself), so a whole report costs few Python calls; any other
+form is a call to its compiled closure.
 
 A schema using anything outside the subset raises ``Unsupported`` at compile time (the caller then uses
 ``jsonschema`` for everything); a test keeps the shipped schema inside the subset and checks the two agree.
