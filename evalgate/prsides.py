@@ -60,7 +60,7 @@ def pr_sides(
     say: Callable[[str], None],
 ) -> Sides:
     """Load the base commit's config and suites (the bar) beside the head's; run the base if asked."""
-    from evalgate.evaluation import StoppedRun, execute, load_project
+    from evalgate.evaluation import InterruptedRun, StoppedRun, execute, load_project
 
     if git is None or not git.has_commit(pr.base_sha) or not git.has_commit(pr.head_sha):
         raise UsageError(
@@ -90,7 +90,9 @@ def pr_sides(
             say(f"evalgate: evaluating the base commit {base[:12]} for comparison")
             try:
                 run, _ = execute(base_project, base_project.cases, options)
-            except StoppedRun as stopped:  # without the base's partial run: it is not this PR's report
+            except InterruptedRun:  # a stop, without the base's partial run: it is not this PR's report
+                raise KeyboardInterrupt from None
+            except StoppedRun as stopped:  # the same: the base's partial run is not this PR's report
                 down = ProviderDown(f"the baseline run of the base commit {base[:12]} stopped: {stopped}")
                 down.summary = stopped.summary
                 raise down from None

@@ -190,3 +190,54 @@ def test_sigterm_to_the_entrypoint_sets_the_status_to_cancelled_and_exits_143(tm
     assert report["gate"]["passed"] is False
     assert "interrupted (SIGTERM)" in report["gate"]["reasons"][0]
     assert "::error" in out
+
+
+def test_sigterm_during_the_baseline_run_leaves_no_report_as_the_pull_request_s(tmp_path: Path) -> None:
+    """A pull request's base commit is evaluated first: a stop then has nothing of the PR's to report, and
+    the base's partial run must not be written as the PR's report."""
+    from tests.test_action_entrypoint import make_workspace
+
+    release = threading.Event()
+    with (
+        FakeGitHubServer("octo/repo", token="test-token") as gh,
+        FakeModelServer(_slow_for(release)) as server,
+    ):
+        scratch = tmp_path / "scratch"
+        config = _project(scratch, server.openai_base_url)
+        files: dict[str, str | None] = {
+            "evalgate.yaml": config.read_text(),
+            "evals/s.yaml": (scratch / "evals" / "s.yaml").read_text(),
+        }
+        ws = make_workspace(tmp_path, files, {"README.md": "docs\n"})
+        gh.add_pull(7, ws.head, ws.base, files=["README.md"])
+        env = _action_env(tmp_path, gh, ws.repo) | {
+            "GITHUB_EVENT_NAME": "pull_request",
+            "GITHUB_EVENT_PATH": str(ws.event("pull_request")),
+            "INPUT_BASELINE": "auto",
+            "GIT_CONFIG_GLOBAL": str(tmp_path / "gitconfig"),
+        }
+        proc = subprocess.Popen(
+            [sys.executable, str(ROOT / "entrypoint.py")],
+            cwd=ws.repo,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            _wait_for(
+                lambda: any("slow" in prompt_of(r.json) for r in server.requests), "the base run's call"
+            )
+            time.sleep(0.3)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            release.set()
+            if proc.poll() is None:
+                proc.kill()
+        statuses = [s for s in gh.statuses(ws.head) if s["context"] == "ai-eval-gate/eval"]
+    assert proc.returncode == 143, out + err
+    assert "evaluating the base commit" in out
+    assert statuses[-1]["state"] == "error"
+    assert statuses[-1]["description"] == "cancelled"
+    assert not (ws.repo / ".evalgate" / "report.json").exists()
