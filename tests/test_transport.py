@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import json
 import socket
 import threading
 
@@ -11,7 +12,7 @@ from rawhttp import ANSWER, one_answer_then_close, raw_server, read_request, rep
 
 from evalgate.errors import ProviderError
 from evalgate.providers._deadline import Attempt
-from evalgate.providers._http import _charset, post_json
+from evalgate.providers._http import Reply, _charset, _encoded, post_json
 from evalgate.providers._transport import BodyTooLarge, Transport, _parse_header_lines, _proxy_for
 
 
@@ -129,6 +130,55 @@ def test_post_json_turns_an_unencodable_body_into_a_clear_non_retryable_error() 
     with pytest.raises(ProviderError, match="cannot send the request") as info:
         post_json(transport, body={"x": float("nan")}, headers={}, timeout_s=1, what="HTTP endpoint (m)")
     assert info.value.retryable is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"x": float("inf")},
+        {"x": [1.0, float("-inf")]},
+        {"x": 1, "nested": {"y": float("nan")}},
+    ],
+)
+def test_a_non_finite_number_is_never_sent(body: dict[str, object]) -> None:
+    with pytest.raises(ProviderError, match="cannot send the request"):
+        _encoded(body, "HTTP endpoint (m)")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"model": "m", "messages": [{"role": "user", "content": "plain"}], "temperature": 0.2},
+        {"content": "NaN and Infinity as words", "n": 1e-7, "big": 2**70},
+        {"content": "naïve café 日本 🙂"},
+        {"content": "a lone \ud800 surrogate"},
+        {"t": (1, 2), "none": None, "flag": True, "neg": -0.0},
+    ],
+)
+def test_request_bodies_are_the_json_of_what_was_asked(body: dict[str, object]) -> None:
+    """Whichever encoder ran, the server reads back exactly the body that was asked for."""
+    sent = _encoded(body, "HTTP endpoint (m)")
+    expected = json.loads(json.dumps(body))
+    assert json.loads(sent) == expected
+
+
+@pytest.mark.parametrize(
+    ("content", "encoding", "expected"),
+    [
+        (b'{"a": "caf\xc3\xa9", "n": 1.5}', None, {"a": "café", "n": 1.5}),
+        (b'{"a": "caf\xe9"}', "ISO-8859-1", {"a": "café"}),  # another charset: the text is parsed
+        (b'{"a": "\\ud800x"}', "utf-8", {"a": "\ud800x"}),  # an escaped lone surrogate
+        (b'{"a": "bad \xff byte"}', None, {"a": "bad \ufffd byte"}),  # invalid UTF-8: replaced, as before
+        (b'{"a": 1, "a": 2}', None, {"a": 2}),  # a repeated key: the last one, like json
+    ],
+)
+def test_answers_parse_like_json_did(content: bytes, encoding: str | None, expected: object) -> None:
+    assert Reply(200, "OK", {}, content, encoding).json() == expected
+
+
+def test_an_answer_that_is_not_json_is_a_value_error_worded_by_json() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        Reply(200, "OK", {}, b"<html>oops</html>").json()
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING, Annotated, Any, ClassVar, Literal, TypeAlias
 from pydantic import (
     Field,
     PlainValidator,
-    PrivateAttr,
     TypeAdapter,
     field_validator,
 )
@@ -114,7 +113,6 @@ class RegexCheck(_CheckBase):
     pattern: str
     flags: list[Literal["i", "m", "s"]] = Field(default_factory=list)
     match: Literal["search", "fullmatch"] = "search"
-    _compiled: re.Pattern[str] | None = PrivateAttr(default=None)
 
     @field_validator("pattern")
     @classmethod
@@ -125,16 +123,16 @@ class RegexCheck(_CheckBase):
             raise ValueError(f"invalid regular expression {quote(pattern)} ({exc})") from None
         return pattern
 
-    def model_post_init(self, context: Any, /) -> None:
+    def compiled(self) -> re.Pattern[str]:
+        """The compiled pattern with its flags, from ``compile_pattern``'s cache.
+
+        (Not kept on the model: a private attribute costs every case's check a pydantic hook when the
+        suite loads, and each read goes through ``__getattr__``; the cache lookup is cheaper than both.)
+        """
         flags = 0
         for flag in self.flags:
             flags |= _FLAGS[flag]
-        self._compiled = compile_pattern(self.pattern, flags)
-
-    def compiled(self) -> re.Pattern[str]:
-        """The compiled pattern with its flags."""
-        assert self._compiled is not None  # set by model_post_init
-        return self._compiled
+        return compile_pattern(self.pattern, flags)
 
 
 class MaxWordsCheck(_CheckBase):

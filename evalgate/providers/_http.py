@@ -13,6 +13,8 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self
 from urllib.parse import urlparse
 
+import pydantic_core
+
 from evalgate import cancel
 from evalgate.errors import ConfigError, ProviderError
 from evalgate.providers._deadline import Attempt
@@ -149,7 +151,17 @@ class Reply:
         return self.content.decode(self.encoding or "utf-8", errors="replace")
 
     def json(self) -> Any:
-        """The body parsed as JSON; ``ValueError`` when it is not."""
+        """The body parsed as JSON; ``ValueError`` when it is not.
+
+        pydantic-core's parser reads UTF-8 bytes directly, about three times faster than ``json``;
+        ``json`` parses the text when the body is in another charset or pydantic-core refuses it (invalid
+        UTF-8, which the text replaces, or an escaped lone surrogate), and words the error.
+        """
+        if self.encoding is None or self.encoding.lower() in ("utf-8", "utf8"):
+            try:
+                return pydantic_core.from_json(self.content)
+            except ValueError:
+                pass
         return json.loads(self.text)
 
 
@@ -210,6 +222,19 @@ async def apost_json(
 
 
 def _encoded(body: Any, what: str) -> bytes:
+    """The request body as compact JSON.
+
+    pydantic-core's encoder is about six times faster than ``json``'s. Whatever it might spell differently
+    goes through ``json``: a non-finite number (``json`` refuses to send NaN, which is not JSON; any
+    "NaN" or "Infinity" in the output, even inside a string, takes that path) and anything pydantic-core
+    cannot encode (a lone surrogate, an unknown type).
+    """
+    try:
+        data = pydantic_core.to_json(body)
+    except (pydantic_core.PydanticSerializationError, ValueError):
+        data = b"NaN"  # let json decide, and word the error
+    if b"NaN" not in data and b"Infinity" not in data:
+        return data
     try:
         return json.dumps(body, allow_nan=False, separators=(",", ":")).encode("utf-8")
     except (TypeError, ValueError) as exc:
