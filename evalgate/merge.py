@@ -90,7 +90,7 @@ def merge_runs(runs: Sequence[tuple[str, RunResult]]) -> RunResult:
         duration_s=max(run.duration_s for _, run in runs),
         notes=tuple(dict.fromkeys(n for _, run in runs for n in run.notes)),
         retries=_sum_retries([run.retries for _, run in runs]),
-        # an interrupted shard makes the whole merge partial: its missing cases are nowhere
+        # a shard that stopped early (a signal, a provider down) makes the whole merge partial
         incomplete=any(run.incomplete for _, run in runs),
         planned=sum(run.planned or len(run.cases) for _, run in runs)
         if any(run.incomplete for _, run in runs)

@@ -129,7 +129,7 @@ def cmd_merge(args: argparse.Namespace, out: Output) -> int:
         out.warn(f"evalgate: {args.config} not found; applying the shards' metric and threshold only")
     verdict = decide(run.cases, gate, threshold_override=args.threshold)
     if run.incomplete:
-        reason = f"a shard's run was interrupted: {len(run.cases)} of {run.planned} cases ran"
+        reason = f"a shard's run stopped early: {len(run.cases)} of {run.planned} cases ran"
         verdict = replace(verdict, passed=False, reasons=(reason, *verdict.reasons))
     write_reports(args, run, verdict)
     print_result(args, out, run, verdict)

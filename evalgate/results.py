@@ -230,7 +230,8 @@ class RunResult:
     # retried model calls by kind ("429", "5xx", "timeout", "connection", "other") and fallback answers;
     # None when the run did not count them (an old report)
     retries: Mapping[str, int] | None = None
-    # SIGINT/SIGTERM stopped the run: ``cases`` holds only those that finished, out of ``planned``
+    # the run stopped early (SIGINT/SIGTERM, or its provider went down): ``cases`` holds only those that
+    # finished, out of ``planned``
     incomplete: bool = False
     planned: int | None = None
 
