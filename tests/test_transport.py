@@ -12,8 +12,8 @@ from rawhttp import ANSWER, one_answer_then_close, raw_server, read_request, rep
 
 from evalgate.errors import ProviderError
 from evalgate.providers._deadline import Attempt
-from evalgate.providers._http import Reply, _charset, _encoded, post_json
 from evalgate.providers._transport import BodyTooLarge, Transport, _parse_header_lines, _proxy_for
+from evalgate.providers._wire import Reply, _charset, _encoded, post_json
 
 
 def test_a_connection_the_server_dropped_while_idle_is_replaced_without_an_error() -> None:

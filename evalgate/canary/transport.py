@@ -17,7 +17,7 @@ from pydantic import Field, ValidationError
 
 from evalgate.errors import ConfigError, InfrastructureError
 from evalgate.fielderrors import describe, dotted
-from evalgate.providers._http import parse_retry_after, server_message
+from evalgate.providers._wire import parse_retry_after, server_message
 from evalgate.providers.command import find_executable, kill_group
 from evalgate.strict import Strict
 

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from evalgate.config import ModelConfig
 from evalgate.errors import ConfigError
-from evalgate.providers._http import is_loopback
+from evalgate.providers._wire import is_loopback
 from evalgate.providers.base import ModelRequest, Provider
 from evalgate.redact import secrets_in_env
 

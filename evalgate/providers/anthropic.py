@@ -7,10 +7,8 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from evalgate.errors import ProviderError
-from evalgate.providers._http import (
-    VendorProvider,
-    int_or_none,
-)
+from evalgate.providers._http import VendorProvider
+from evalgate.providers._wire import int_or_none
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
 

@@ -8,11 +8,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from evalgate.errors import ConfigError, ProviderError
-from evalgate.providers._http import (
-    HTTPProviderBase,
-    check_url,
-    int_or_none,
-)
+from evalgate.providers._http import HTTPProviderBase
+from evalgate.providers._wire import check_url, int_or_none
 from evalgate.providers.base import ModelRequest
 from evalgate.results import Completion
 

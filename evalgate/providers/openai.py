@@ -7,13 +7,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from evalgate.errors import ProviderError
-from evalgate.providers._http import (
-    VendorProvider,
-    int_or_none,
-    json_object,
-    post_json,
-    status_error,
-)
+from evalgate.providers._http import VendorProvider
+from evalgate.providers._wire import int_or_none, json_object, post_json, status_error
 from evalgate.providers.base import ModelRequest
 from evalgate.redact import redact_error
 from evalgate.results import Completion

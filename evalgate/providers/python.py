@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from evalgate.errors import ConfigError, ProviderError
-from evalgate.providers._http import int_or_none
+from evalgate.providers._wire import int_or_none
 from evalgate.providers.base import ModelRequest
 from evalgate.pyref import resolve_function
 from evalgate.results import Completion
