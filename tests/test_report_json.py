@@ -144,6 +144,13 @@ def test_unknown_schema_version_is_a_config_error() -> None:
     assert str(info.value).startswith("base.json: schema_version: ")
 
 
+def test_json_nested_too_deeply_is_a_config_error_not_a_crash() -> None:
+    """A baseline artifact or shard file of 200 kB of brackets: exit 2 with the file, not RecursionError."""
+    with pytest.raises(ConfigError, match="nested too deeply") as info:
+        load_json("[" * 100_000 + "]" * 100_000, source="base.json")
+    assert info.value.file == "base.json"
+
+
 def test_malformed_report_names_the_bad_field() -> None:
     _, _, data = rendered()
     data["cases"][1]["trial_results"][0]["checks"][0]["passed"] = "yes"

@@ -13,7 +13,7 @@ from rawhttp import ANSWER, one_answer_then_close, raw_server, read_request, rep
 from evalgate.errors import ProviderError
 from evalgate.providers._deadline import Attempt
 from evalgate.providers._transport import BodyTooLarge, Transport, _parse_header_lines, _proxy_for
-from evalgate.providers._wire import Reply, _charset, _encoded, post_json
+from evalgate.providers._wire import Reply, _charset, _encoded, json_object, post_json
 
 
 def test_a_connection_the_server_dropped_while_idle_is_replaced_without_an_error() -> None:
@@ -174,6 +174,16 @@ def test_request_bodies_are_the_json_of_what_was_asked(body: dict[str, object]) 
 )
 def test_answers_parse_like_json_did(content: bytes, encoding: str | None, expected: object) -> None:
     assert Reply(200, "OK", {}, content, encoding).json() == expected
+
+
+def test_an_answer_nested_too_deeply_is_not_json_rather_than_a_crash() -> None:
+    """A broken or hostile server's 200 kB of brackets: a clear, non-retryable error, not RecursionError."""
+    deep = Reply(200, "OK", {}, b"[" * 100_000 + b"]" * 100_000)
+    with pytest.raises(ValueError, match="nested too deeply"):
+        deep.json()
+    with pytest.raises(ProviderError, match="returned a body that is not JSON") as info:
+        json_object(deep, what="OpenAI (m)")
+    assert info.value.retryable is False
 
 
 def test_an_answer_that_is_not_json_is_a_value_error_worded_by_json() -> None:

@@ -151,14 +151,18 @@ class Reply:
 
         pydantic-core's parser reads UTF-8 bytes directly, about three times faster than ``json``;
         ``json`` parses the text when the body is in another charset or pydantic-core refuses it (invalid
-        UTF-8, which the text replaces, or an escaped lone surrogate), and words the error.
+        UTF-8, which the text replaces, or an escaped lone surrogate), and words the error. A body nested
+        deeper than Python's recursion limit is a ``ValueError`` too, not a crash.
         """
         if self.encoding is None or self.encoding.lower() in ("utf-8", "utf8"):
             try:
                 return pydantic_core.from_json(self.content)
             except ValueError:
                 pass
-        return json.loads(self.text)
+        try:
+            return json.loads(self.text)
+        except RecursionError:
+            raise ValueError("JSON nested too deeply to read") from None
 
 
 def post_json(

@@ -253,6 +253,8 @@ def load_json(text: str, *, source: str | None = None) -> tuple[RunResult, GateV
             raise ConfigError(
                 f"not valid JSON: {exc.msg} (column {exc.colno})", file=source, line=exc.lineno
             ) from None
+        except RecursionError:  # pydantic-core refused it, and json ran out of stack: not a report
+            raise ConfigError("not a report: JSON nested too deeply to read", file=source) from None
         rebuilt = from_json_dict(data, source=source)
         # Freed while the collector is still paused: its first pass afterwards walks every tracked
         # object made since the last one, and the parsed tree is more than half of them (about 30 ms
