@@ -16,7 +16,7 @@ from typing import Any
 from evalgate.breaker import Breaker
 from evalgate.cache import UNCACHEABLE_PROVIDERS, DiskCache, cache_key
 from evalgate.config import ModelConfig, Price
-from evalgate.errors import ProviderDown, ProviderError
+from evalgate.errors import ProviderError
 from evalgate.pricing import cost_usd
 from evalgate.providers.base import ModelRequest, Provider
 from evalgate.redact import Redactor, redact_completion, redact_error
@@ -55,8 +55,6 @@ class ModelCaller:
         """The answer of the pinned model, or of the fallback after the primary gave up."""
         try:
             return self._one(self._call(case_id, prompt, system, self.config.name, trial, False, history))
-        except ProviderDown:
-            raise
         except ProviderError as primary:
             if not self.config.fallback:
                 raise self._gave_up(primary) from None
@@ -65,8 +63,6 @@ class ModelCaller:
                 return self._one(
                     self._call(case_id, prompt, system, self.config.fallback, trial, True, history)
                 )
-            except ProviderDown:
-                raise
             except ProviderError as secondary:
                 raise self._gave_up(primary, secondary) from None
 
@@ -88,8 +84,6 @@ class ModelCaller:
             return await self._aone(
                 self._call(case_id, prompt, system, self.config.name, trial, False, history)
             )
-        except ProviderDown:
-            raise
         except ProviderError as primary:
             if not self.config.fallback:
                 raise self._gave_up(primary) from None
@@ -98,8 +92,6 @@ class ModelCaller:
                 return await self._aone(
                     self._call(case_id, prompt, system, self.config.fallback, trial, True, history)
                 )
-            except ProviderDown:
-                raise
             except ProviderError as secondary:
                 raise self._gave_up(primary, secondary) from None
 

@@ -9,7 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from evalgate.cache import cache_key
 from evalgate.caller import ModelCaller
-from evalgate.errors import ConfigError, ProviderDown, ProviderError
+from evalgate.errors import ConfigError, ProviderError
 from evalgate.providers.base import ModelRequest
 from evalgate.redact import redact_error
 from evalgate.results import Completion
@@ -75,8 +75,6 @@ class Embedder:
                     describe=f"{config.provider} embeddings {model}",
                     sleep=self.caller.sleep,
                 )
-            except ProviderDown:
-                raise
             except ProviderError as exc:
                 if breaker is not None:
                     breaker.failed(exc)

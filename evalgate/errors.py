@@ -73,9 +73,13 @@ class ProviderError(EvalgateError):
         super().__init__(message)
 
 
-class ProviderDown(ProviderError):
+class ProviderDown(EvalgateError):
     """No call was sent: the provider failed ``runner.max_consecutive_failures`` calls in a row, so the run
-    stops instead of spending every remaining case's retries on an endpoint that is down."""
+    stops instead of spending every remaining case's retries on an endpoint that is down.
+
+    Not a ``ProviderError``: that is one call's failure, which its case records and a fallback model may
+    answer; this stops the run, so no handler of a single call's failure takes it.
+    """
 
     summary = ""  # "<provider> <model> failed N calls in a row": short enough for a commit status
 

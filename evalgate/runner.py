@@ -83,8 +83,6 @@ class Runner:
         def ask(prompt: str) -> str:
             try:
                 return judge.complete(f"{case_id}#judge", prompt, None).text
-            except ProviderDown:
-                raise  # stops the run; it already names the judge's model
             except ProviderError as exc:  # name the judge: the model under test answered fine
                 raise ProviderError(f"judge model {judge.config.name} failed: {exc}") from None
 
@@ -327,9 +325,7 @@ def _inside_event_loop() -> bool:
 def _no_answer(exc: EvalgateError) -> Trial:
     """A trial without an answer: the provider's error is the case's; a config error, a stop or a provider
     that is down (no call was sent) is not."""
-    if isinstance(exc, ProviderDown):
-        raise exc
-    if isinstance(exc, ProviderError) or not isinstance(exc, ConfigError | cancel.Cancelled):
+    if isinstance(exc, ProviderError) or not isinstance(exc, ConfigError | cancel.Cancelled | ProviderDown):
         return Trial(completion=None, error=str(exc))
     raise exc
 

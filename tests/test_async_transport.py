@@ -449,17 +449,25 @@ def test_posts_cancelled_mid_answer_never_leave_a_half_read_connection_for_the_n
     assert len(heads) == 48
 
 
-def test_the_pool_is_closed_when_the_loop_ends_and_close_afterwards_is_safe() -> None:
-    seen_close: list[bytes] = []
+def _answer_then_wait_for_close(
+    seen_close: list[bytes],
+) -> Callable[[socket.socket, list[bytes]], None]:
+    """A server that answers one request, then notes what the client sends next (b"" once it closes)."""
 
-    def answer_then_wait(conn: socket.socket, heads: list[bytes]) -> None:
+    def handle(conn: socket.socket, heads: list[bytes]) -> None:
         with conn:
             heads.append(read_request(conn))
             conn.sendall(reply())
             conn.settimeout(5)
             seen_close.append(conn.recv(1))
 
-    with raw_server(answer_then_wait) as (port, _):
+    return handle
+
+
+def test_the_pool_is_closed_when_the_loop_ends_and_close_afterwards_is_safe() -> None:
+    seen_close: list[bytes] = []
+
+    with raw_server(_answer_then_wait_for_close(seen_close)) as (port, _):
         transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
         assert post_all(transport)[0].status == 200
         transport.close()
@@ -472,14 +480,7 @@ def test_the_pool_is_closed_when_the_loop_ends_and_close_afterwards_is_safe() ->
 def test_close_after_a_loop_closed_without_asyncio_run_still_ends_the_connections() -> None:
     seen_close: list[bytes] = []
 
-    def answer_then_wait(conn: socket.socket, heads: list[bytes]) -> None:
-        with conn:
-            heads.append(read_request(conn))
-            conn.sendall(reply())
-            conn.settimeout(5)
-            seen_close.append(conn.recv(1))
-
-    with raw_server(answer_then_wait) as (port, _):
+    with raw_server(_answer_then_wait_for_close(seen_close)) as (port, _):
         transport = AsyncTransport(f"http://127.0.0.1:{port}/v1", env={})
         loop = asyncio.new_event_loop()
         try:

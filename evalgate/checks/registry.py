@@ -31,7 +31,7 @@ from evalgate.checks.text import (
     check_starts_with,
 )
 from evalgate.checks.toolcalls import check_finish_reason, check_tool_calls, load_tools_file
-from evalgate.errors import ProviderDown, ProviderError
+from evalgate.errors import ProviderError
 from evalgate.results import CheckResult
 
 if TYPE_CHECKING:  # the spec models load with the suites that use them (evalgate.checks.specs.HOMES)
@@ -188,14 +188,12 @@ def run_checks(specs: Iterable[CheckSpec], ctx: CheckContext) -> tuple[CheckResu
 
     A model call inside a check that fails (the ``llm_judge`` judge) is that check's error: the check
     fails with ``error`` set and the other checks keep their results. ``ConfigError`` still propagates,
-    and so does ``ProviderDown`` (the judge's provider is down: the run stops).
+    and so does ``ProviderDown`` (not one call's failure: the judge's provider is down and the run stops).
     """
     out = []
     for spec in specs:
         try:
             out.append(run_check(spec, ctx))
-        except ProviderDown:
-            raise
         except ProviderError as exc:
             message = str(exc)
             out.append(
