@@ -46,9 +46,9 @@ def hook(event, args):
 
 sys.addaudithook(hook)
 sys.argv[0] = "evalgate"
-from evalgate.cli import main
+from evalgate.cli import console
 
-sys.exit(main(sys.argv[1:]))
+console()  # what the evalgate command runs
 """
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 

@@ -6,7 +6,8 @@ bottleneck) in its own process, then in the same run and on the same server meas
 
 - the floor (``bench/floor_client.py``) and ``evalgate run --no-cache`` for 10,000 cases at 10 ms, C=32,
   with a cold parse cache and again with a warm one: wall, CPU per case, peak RSS;
-- the floor and ``evalgate run`` for 200 cases at 100 ms, C=16, and evalgate's start-up to its first request;
+- the floor and ``evalgate run`` for 200 cases at 100 ms, C=16, and evalgate's start-up to its first request
+  beside the start-up floor (``bench/floor_startup.py``: evalgate's dependencies alone, one request);
 - reading the 10,000-case JSON report back (``load_json``) and rendering its Markdown comment;
 
 and prints PASS/FAIL per target plus a Markdown table for the README. Nothing leaves 127.0.0.1.
@@ -142,6 +143,19 @@ def floor(server: Server, cases: int, concurrency: int, cwd: Path) -> Measuremen
         str(concurrency),
     ]
     return measure(f"bare http.client, {cases:,} cases", cmd, server, cases, concurrency, cwd)
+
+
+def startup_floor(server: Server, project: Path) -> Measurement:
+    """``bench/floor_startup.py``: evalgate's dependencies' start-up and one request, none of its own work."""
+    cmd = [
+        sys.executable,
+        str(BENCH / "floor_startup.py"),
+        "--url",
+        server.base_url,
+        "--suite",
+        str(project / "evals" / "bench.yaml"),
+    ]
+    return measure("start-up floor, 1 case", cmd, server, 1, 1, project)
 
 
 def evalgate(
@@ -360,16 +374,18 @@ def main() -> int:
         slow = Server(0.1)
         try:
             project = write_project(tmp_path / "small", small, slow.base_url, 16)
-            small_runs: dict[str, list[Measurement]] = {"floor": [], "evalgate": []}
+            small_runs: dict[str, list[Measurement]] = {"floor": [], "evalgate": [], "start-up": []}
             for _ in range(args.repeat):
                 small_runs["floor"].append(floor(slow, small, 16, project))
+                small_runs["start-up"].append(startup_floor(slow, project))
                 forget_parses(project)  # start-up as on a fresh CI runner: nothing parsed yet
                 small_runs["evalgate"].append(evalgate(f"evalgate, {small} cases", slow, project, small, 16))
             small_floor, small_run = median(small_runs["floor"]), median(small_runs["evalgate"])
+            start_floor = median(small_runs["start-up"])
         finally:
             slow.close()
         shutil.rmtree(tmp_path / "big", ignore_errors=True)
-    for m in (small_floor, small_run):
+    for m in (small_floor, small_run, start_floor):
         print(_line(m), flush=True)
     rows += [small_floor, small_run]
 
@@ -385,6 +401,11 @@ def main() -> int:
             f"C={m.concurrency} | {m.ideal_s:.2f} s | {m.wall_s:.2f} s | {m.cpu_s:.2f} s | "
             f"{m.cpu_us_per_case:,.0f} µs | {m.peak_mb:.0f} MB | {first} |"
         )
+    print(
+        "| start-up floor: pydantic, PyYAML, `asyncio`, one request | 1, 100 ms | "
+        f"| {start_floor.wall_s:.2f} s | {start_floor.cpu_s:.2f} s | | {start_floor.peak_mb:.0f} MB "
+        f"| {start_floor.to_first_request_s or 0:.2f} s |"
+    )
     print(f"| evalgate, cached rerun | {cached_n:,} | | {rerun.wall_s:.2f} s | {rerun.cpu_s:.2f} s | | | |")
     print(
         f"| read back the {big:,}-case JSON report (`load_json`) | | | {read_s[0]:.3f} s "
@@ -428,6 +449,13 @@ def main() -> int:
         (f"cached rerun of {cached_n:,} cases {rerun.cpu_s:.2f} s CPU < 1 s", rerun.cpu_s < 1.0),
         (f"Markdown for {big:,} cases {markdown_s[1]:.3f} s CPU <= 0.2 s", markdown_s[1] <= 0.2),
     ]
+    if small_run.to_first_request_s is not None and start_floor.to_first_request_s is not None:
+        own = small_run.to_first_request_s - start_floor.to_first_request_s
+        print(
+            f"\nstart-up to the first request: evalgate {small_run.to_first_request_s:.3f} s, its "
+            f"dependencies alone (bench/floor_startup.py) {start_floor.to_first_request_s:.3f} s: "
+            f"evalgate's own {own * 1000:.0f} ms"
+        )
     with_site, without_site = python_start_up()
     print(
         f"\nPython's own start-up: python -c pass {with_site * 1000:.0f} ms, "

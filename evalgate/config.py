@@ -31,7 +31,7 @@ class ModelConfig(Strict):
     name: Annotated[str, Field(min_length=1)]
     base_url: str | None = None
     api_key_env: str | None = None
-    params: dict[str, Any] = Field(default_factory=dict)
+    params: dict[str, Any] = Field(default_factory=lambda: {})
     # skip the check of params against the vendor's documented request fields (OpenAI-compatible servers
     # such as vLLM take more, e.g. top_k or repetition_penalty)
     params_passthrough: bool = False
@@ -42,7 +42,7 @@ class ModelConfig(Strict):
     timeout_s: Annotated[float, Field(gt=0)] = 60.0
     max_attempts: Annotated[int, Field(ge=1, le=20)] = 5
     # provider: http
-    headers: dict[str, str] = Field(default_factory=dict)
+    headers: dict[str, str] = Field(default_factory=lambda: {})
     request: dict[str, Any] | None = None
     response_path: str | None = None
     # provider: command
@@ -102,7 +102,7 @@ class PinAllow(Strict):
 
 
 class PinsConfig(Strict):
-    allow: list[PinAllow] = Field(default_factory=list)
+    allow: list[PinAllow] = Field(default_factory=lambda: [])
 
 
 class PolicyConfig(Strict):
@@ -119,11 +119,11 @@ class Config(Strict):
 
     model: ModelConfig
     judge: ModelConfig | None = None
-    prompts: dict[str, str] = Field(default_factory=dict)
+    prompts: dict[str, str] = Field(default_factory=lambda: {})
     suites: Annotated[list[str], Field(min_length=1)] = Field(default_factory=lambda: ["evals/*.yaml"])
     gate: GateConfig = Field(default_factory=GateConfig)
     runner: RunnerConfig = Field(default_factory=RunnerConfig)
-    prices: dict[str, Price] = Field(default_factory=dict)
+    prices: dict[str, Price] = Field(default_factory=lambda: {})
     pins: PinsConfig = Field(default_factory=PinsConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     canary: dict[str, Any] | None = None
@@ -183,12 +183,17 @@ def load_config(path: str | os.PathLike[str]) -> LoadedConfig:
 
 def _check_vendor_params(config: Config, doc: YamlDoc, file: str) -> None:
     """Params the vendor's API would reject fail here, at their line, not on every call."""
+    sections = [
+        (section, cfg)
+        for section, cfg in (("model", config.model), ("judge", config.judge))
+        if cfg is not None and cfg.params and not cfg.params_passthrough
+    ]
+    if not sections:
+        return  # no params: the vendors' tables (two dataclasses, 40 entries) stay unloaded
     from evalgate.vendorparams import check_params
 
     errors = []
-    for section, cfg in (("model", config.model), ("judge", config.judge)):
-        if cfg is None or cfg.params_passthrough:
-            continue
+    for section, cfg in sections:
         for problem in check_params(cfg.provider, cfg.params):
             loc = (section, "params", problem.key)
             errors.append(

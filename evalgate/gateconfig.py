@@ -36,7 +36,7 @@ class GateConfig(Strict):
 
     threshold: Fraction = 0.85
     metric: Literal["cases", "checks"] = "cases"
-    tags: dict[str, Fraction] = Field(default_factory=dict)
+    tags: dict[str, Fraction] = Field(default_factory=lambda: {})
     max_error_rate: Fraction | None = None
     max_cost_usd: Annotated[float, Field(ge=0)] | None = None
     max_p95_latency_ms: Annotated[float, Field(gt=0)] | None = None
@@ -44,12 +44,12 @@ class GateConfig(Strict):
     max_drop: Fraction | None = None
     max_unchecked: Annotated[int, Field(ge=0)] | None = None
     # readiness items that must pass, not just be shown (the Action enforces them; see evalgate.readiness)
-    require: list[ReadinessKey] = Field(default_factory=list)
+    require: list[ReadinessKey] = Field(default_factory=lambda: [])
     # who may approve a change to the bar (GitHub logins), and when they last reviewed it; both are read
     # from the PR's base commit by the Action (see evalgate.gatechange)
     owners: list[
         Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9-]+(\[bot\])?$")]
-    ] = Field(default_factory=list)
+    ] = Field(default_factory=lambda: [])
     reviewed: datetime.date | None = None
     notify: tuple[GateWebhook, ...] = ()
     # an answer cut off by the token limit or a content filter fails its case, whatever the checks say

@@ -29,10 +29,10 @@ class CaseSpec(Strict):
     id: Annotated[str, Field(min_length=1, max_length=200)]
     input: str | None = None
     prompt: str | None = None
-    vars: dict[str, Any] = Field(default_factory=dict)
+    vars: dict[str, Any] = Field(default_factory=lambda: {})
     system: str | None = None
-    tags: list[str] = Field(default_factory=list)
-    checks: list[CheckSpec] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=lambda: [])
+    checks: list[CheckSpec] = Field(default_factory=lambda: [])
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None
     transform: Annotated[str, Field(min_length=1)] | None = None
     # JavaScript run over the vars before the prompt is rendered (promptfoo's transformVars)
@@ -72,9 +72,9 @@ class CaseSpec(Strict):
 class SuiteDefaults(Strict):
     """Values every case of a suite file inherits (its own values come first)."""
 
-    tags: list[str] = Field(default_factory=list)
-    checks: list[CheckSpec] = Field(default_factory=list)
-    vars: dict[str, Any] = Field(default_factory=dict)
+    tags: list[str] = Field(default_factory=lambda: [])
+    checks: list[CheckSpec] = Field(default_factory=lambda: [])
+    vars: dict[str, Any] = Field(default_factory=lambda: {})
     prompt: str | None = None
     prompts: list[str] | None = None
     threshold: Annotated[float, Field(ge=0, le=1)] | None = None

@@ -19,9 +19,15 @@ def test_the_runner_bench_runs_end_to_end() -> None:
     )
     assert done.returncode == 0, done.stderr[-2000:]
     out = done.stdout
-    rows = ("| bare http.client | 1,000, 10 ms, C=32 |", "| evalgate (cold parse cache) |", "| evalgate |")
+    rows = (
+        "| bare http.client | 1,000, 10 ms, C=32 |",
+        "| evalgate (cold parse cache) |",
+        "| evalgate |",
+        "| start-up floor: pydantic, PyYAML, `asyncio`, one request |",
+    )
     for row in rows:
         assert row in out
+    assert "its dependencies alone (bench/floor_startup.py)" in out
     verdicts = [line for line in out.splitlines() if line.startswith(("PASS", "FAIL"))]
     assert len(verdicts) == 11
     # exit 0 also says the cached rerun never reached the model server: the bench stops if it did

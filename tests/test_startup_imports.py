@@ -13,10 +13,12 @@ import json
 import os
 import subprocess
 import sys
+import typing
 from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from evalgate.cli import main
 from evalgate.testing import FakeModelServer, prompt_of
@@ -69,6 +71,7 @@ NOT_BEFORE_FIRST_REQUEST = (
     "evalgate.stats",
     "evalgate.checks.specs_more",  # check models of types this suite does not use
     "evalgate.checks.specs_other",
+    "evalgate.vendorparams",  # the vendors' params tables: only a config that sets model params
 )  # not ``subprocess``: ``asyncio``, which the HTTP providers' calls run on, imports it
 
 
@@ -152,3 +155,44 @@ def test_the_parse_cache_is_written_after_the_run_not_before_the_first_request(
         assert main(["run", "--config", str(config), "--quiet", "--no-cache"]) == 0
     assert set(on_disk) == {1}
     assert [e.stat().st_mtime_ns for e in parsed.rglob("*.json")] == [written]  # read, not rewritten
+
+
+def _models_under(model: type[BaseModel], seen: set[type[BaseModel]]) -> set[type[BaseModel]]:
+    """``model`` and every model its fields can hold, however deeply nested."""
+    if model in seen:
+        return seen
+    seen.add(model)
+    for field in model.model_fields.values():
+        pending = [field.annotation]
+        while pending:
+            annotation = pending.pop()
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                _models_under(annotation, seen)
+            pending.extend(typing.get_args(annotation))
+    return seen
+
+
+def test_no_model_a_run_builds_has_a_builtin_default_factory() -> None:
+    """``default_factory=list`` cost start-up 3 ms: pydantic reads a builtin's signature with tokenize.
+
+    A run builds the config's and the suite's models and the text check models before its first request;
+    their empty defaults come from lambdas, whose signatures pydantic reads from the code object.
+    """
+    from evalgate.checks.specs import MODELS
+    from evalgate.config import Config
+    from evalgate.suite import CaseSpec, SuiteFile
+
+    models: set[type[BaseModel]] = set()
+    for root in (Config, SuiteFile, CaseSpec, *MODELS):
+        _models_under(root, models)
+    assert {"Config", "GateConfig", "GateWebhook", "SuiteFile", "CaseSpec", "RegexCheck"} <= {
+        m.__name__ for m in models
+    }
+    builtin = (list, dict, set, tuple, frozenset)
+    offenders = sorted(
+        f"{model.__name__}.{name}"
+        for model in models
+        for name, field in model.model_fields.items()
+        if field.default_factory in builtin
+    )
+    assert offenders == [], "use default_factory=lambda: [] (or {}) on a model a run builds"

@@ -111,7 +111,7 @@ class RegexCheck(_CheckBase):
 
     type: Literal["regex"]
     pattern: str
-    flags: list[Literal["i", "m", "s"]] = Field(default_factory=list)
+    flags: list[Literal["i", "m", "s"]] = Field(default_factory=lambda: [])
     match: Literal["search", "fullmatch"] = "search"
 
     @field_validator("pattern")
