@@ -7,8 +7,9 @@ executes hardly moves at all (0.01% between runs here), so this script measures 
 
 - per case: the slope between a small and a big warm run of the same project, which leaves out start-up,
   for the bare ``http.client`` floor and for ``evalgate run``;
-- start-up: instructions from launch to the first model request (the process exits there), next to
-  ``python -c pass``.
+- start-up: instructions from launch to the first model request (the process exits there) with a cold
+  parse cache, next to ``python -c pass`` and the start-up floor (``bench/floor_startup.py``: evalgate's
+  dependencies alone).
 
 Instructions are not time: system calls (a loopback send costs tens of microseconds in the kernel) and
 cache misses are not in them. The targets stay in seconds, in ``bench_runner.py``; this is the ruler for
@@ -34,21 +35,24 @@ from pathlib import Path
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH))
 
-from bench_runner import ROOT, Server, compile_checkout, write_project  # noqa: E402
+from bench_runner import ROOT, Server, compile_checkout, forget_parses, write_project  # noqa: E402
 
-# exits at the first connection to the model server, so what is counted is start-up and nothing after
+# runs a script (``.py``) or a module (``-m`` style) and exits at its first connection to the model server,
+# so what is counted is start-up and nothing after
 _TO_FIRST_REQUEST = """
-import os, sys
+import os, runpy, sys
 
 def hook(event, args):
     if event == "socket.connect":
         os._exit(0)
 
 sys.addaudithook(hook)
-sys.argv[0] = "evalgate"
-from evalgate.cli import console
-
-console()  # what the evalgate command runs
+target = sys.argv.pop(1)
+sys.argv[0] = target
+if target.endswith(".py"):
+    runpy.run_path(target, run_name="__main__")
+else:  # as python -m runs it: evalgate's __main__ calls cli.console, as the evalgate command does
+    runpy.run_module(target, run_name="__main__", alter_sys=True)
 """
 _REFS = re.compile(r"I\s+refs:\s+([\d,]+)")
 
@@ -119,10 +123,23 @@ def main() -> int:
             for n, p in projects.items():
                 counts[("floor", n)] = instructions(floor_cmd(server.base_url, n), p)
             first = projects[small]
+            probe = [sys.executable, "-c", _TO_FIRST_REQUEST]
+            forget_parses(first)  # start-up as in bench_runner.py: a cold parse cache, as on a fresh runner
             startup = {
                 "python -c pass": instructions([sys.executable, "-c", "pass"], first),
-                "evalgate run, to its first request": instructions(
-                    [sys.executable, "-c", _TO_FIRST_REQUEST, *run_args(first)], first
+                "floor (bench/floor_startup.py), to its request": instructions(
+                    [
+                        *probe,
+                        str(BENCH / "floor_startup.py"),
+                        "--url",
+                        server.base_url,
+                        "--suite",
+                        str(first / "evals" / "bench.yaml"),
+                    ],
+                    first,
+                ),
+                "evalgate run (cold parse cache), to its first request": instructions(
+                    [*probe, "evalgate", *run_args(first)], first
                 ),
             }
     finally:
