@@ -46,6 +46,9 @@ def run() -> int:
 
 
 if __name__ == "__main__":
+    # as the evalgate command does (evalgate.cli.console): collect rarely while pydantic and the models load;
+    # a run sets its own threshold, 7,000 (evalgate.evaluation.fewer_collections)
+    gc.set_threshold(70_000, *gc.get_threshold()[1:])
     code = run()
     gc.freeze()  # the interpreter's last collection skips what is alive now: a much quicker exit
     sys.exit(code)

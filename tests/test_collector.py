@@ -57,3 +57,23 @@ def test_the_command_line_starts_with_rare_collections_and_freezes_at_exit() -> 
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["70000", "False", "True"]
+
+
+def test_the_action_starts_with_rare_collections_too() -> None:
+    probe = (
+        "import gc, runpy, sys, types\n"
+        "def main():\n"
+        "    print(gc.get_threshold()[0], flush=True)\n"
+        "    return 0\n"
+        "sys.modules['evalgate.action'] = types.SimpleNamespace(main=main)\n"
+        f"runpy.run_path({str(ROOT / 'entrypoint.py')!r}, run_name='__main__')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["70000"]
