@@ -15,6 +15,19 @@ from evalgate.evaluation import fewer_collections
 ROOT = Path(__file__).resolve().parents[1]
 
 
+def _printed(probe: str) -> list[str]:
+    """The words ``probe`` prints, run in a fresh interpreter on this checkout."""
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.split()
+
+
 @pytest.fixture
 def threshold() -> Iterator[None]:
     saved = gc.get_threshold()
@@ -48,15 +61,7 @@ def test_the_command_line_starts_with_rare_collections_and_freezes_at_exit() -> 
         "atexit.register(lambda: print(gc.get_freeze_count() > 0, flush=True))\n"
         "cli.console()\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["70000", "False", "True"]
+    assert _printed(probe) == ["70000", "False", "True"]
 
 
 def test_the_action_starts_with_rare_collections_too() -> None:
@@ -68,12 +73,4 @@ def test_the_action_starts_with_rare_collections_too() -> None:
         "sys.modules['evalgate.action'] = types.SimpleNamespace(main=main)\n"
         f"runpy.run_path({str(ROOT / 'entrypoint.py')!r}, run_name='__main__')\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", probe],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"},
-    )
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.split() == ["70000"]
+    assert _printed(probe) == ["70000"]
